@@ -1,0 +1,558 @@
+"""Typed models of the catalogue: a premises listing and a company's need."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+import shapely
+
+from geodata.naf import default_uses_for_naf, normalise_naf
+
+__all__ = [
+    "KIND_LABELS",
+    "STATUS_LABELS",
+    "TENURE_LABELS",
+    "USE_LABELS",
+    "Criterion",
+    "Need",
+    "NeedIn",
+    "PlaceOfInterest",
+    "Premises",
+    "PremisesIn",
+    "PremisesKind",
+    "Status",
+    "Tenure",
+    "TenureWanted",
+    "Use",
+    "error_details",
+    "label",
+]
+
+
+class PremisesKind(StrEnum):
+    """What a listing is, physically."""
+
+    workshop = "workshop"
+    warehouse = "warehouse"
+    industrial_building = "industrial_building"
+    land = "land"
+    business_village_lot = "business_village_lot"
+    lab = "lab"
+    office_annex = "office_annex"
+
+
+class Use(StrEnum):
+    """An activity a listing allows and a company needs."""
+
+    production = "production"
+    logistics = "logistics"
+    craft = "craft"
+    lab_rd = "lab_rd"
+    food_processing = "food_processing"
+    construction = "construction"
+    repair = "repair"
+
+
+class Tenure(StrEnum):
+    """How a listing is offered."""
+
+    rent = "rent"
+    sale = "sale"
+    both = "both"
+
+
+class TenureWanted(StrEnum):
+    """How a company wants to occupy premises."""
+
+    rent = "rent"
+    buy = "buy"
+    either = "either"
+
+
+class Status(StrEnum):
+    """Where a listing is in its life."""
+
+    available = "available"
+    under_offer = "under_offer"
+    let = "let"
+    sold = "sold"
+    withdrawn = "withdrawn"
+
+
+class Criterion(StrEnum):
+    """A matching criterion; a need marks each one required (filter) or preferred (scored)."""
+
+    surface = "surface"
+    use = "use"
+    budget = "budget"
+    location = "location"
+    access = "access"
+    technical = "technical"
+    availability = "availability"
+
+
+# User-facing labels, French first then English.
+KIND_LABELS: dict[str, tuple[str, str]] = {
+    "workshop": ("Atelier / local d'activité", "Workshop / activity premises"),
+    "warehouse": ("Entrepôt", "Warehouse"),
+    "industrial_building": ("Bâtiment industriel", "Industrial building"),
+    "land": ("Terrain", "Plot of land"),
+    "business_village_lot": (
+        "Lot en village d'entreprises / hôtel d'activités",
+        "Lot in a business village",
+    ),
+    "lab": ("Laboratoire", "Lab"),
+    "office_annex": ("Bureaux d'accompagnement", "Office annex"),
+}
+USE_LABELS: dict[str, tuple[str, str]] = {
+    "production": ("Production", "Production"),
+    "logistics": ("Stockage / logistique", "Storage / logistics"),
+    "craft": ("Artisanat", "Craft"),
+    "lab_rd": ("Laboratoire / R&D", "Lab / R&D"),
+    "food_processing": ("Agroalimentaire", "Food processing"),
+    "construction": ("BTP", "Construction"),
+    "repair": ("Réparation / maintenance", "Repair / maintenance"),
+}
+TENURE_LABELS: dict[str, tuple[str, str]] = {
+    "rent": ("Location", "Rent"),
+    "sale": ("Vente", "Sale"),
+    "both": ("Location ou vente", "Rent or sale"),
+    "buy": ("Achat", "Buy"),
+    "either": ("Location ou achat", "Rent or buy"),
+}
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "available": ("Disponible", "Available"),
+    "under_offer": ("Sous offre", "Under offer"),
+    "let": ("Loué", "Let"),
+    "sold": ("Vendu", "Sold"),
+    "withdrawn": ("Retiré", "Withdrawn"),
+}
+
+
+def label(value: str, lang: str = "fr") -> str:
+    """Return the French (default) or English label of an enum value.
+
+    Examples
+    --------
+    >>> label("warehouse")
+    'Entrepôt'
+    >>> label("warehouse", "en")
+    'Warehouse'
+    """
+    for table in (KIND_LABELS, USE_LABELS, TENURE_LABELS, STATUS_LABELS):
+        if value in table:
+            return table[value][0 if lang == "fr" else 1]
+    return value
+
+
+_INSEE_RE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+_SIREN_RE = re.compile(r"^\d{9}$")
+
+NonNegFloat = Annotated[float, Field(ge=0)]
+PosFloat = Annotated[float, Field(gt=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _territory(info: ValidationInfo) -> Any:
+    """The territory to check places against: from the validation context, else the default."""
+    ctx = info.context or {}
+    if ctx.get("territory") is not None:
+        return ctx["territory"]
+    if ctx.get("skip_territory"):
+        return None
+    from geodata.territory import default_territory
+
+    return default_territory()
+
+
+def _check_insee_code(code: str, info: ValidationInfo) -> str:
+    code = code.strip().upper()
+    if not _INSEE_RE.match(code):
+        msg = f"'{code}' is not an INSEE commune code (five characters, e.g. 94065)"
+        raise ValueError(msg)
+    territory = _territory(info)
+    if territory is not None and code not in territory.insee_codes:
+        msg = f"unknown INSEE code '{code}': not a commune of the territory {territory.name}"
+        raise ValueError(msg)
+    return code
+
+
+def _shape_of(geojson: dict[str, Any], allowed: tuple[str, ...]) -> shapely.Geometry:
+    try:
+        geom = shapely.from_geojson(_json_dumps(geojson))
+    except Exception as exc:  # shapely raises GEOSException with a terse message
+        msg = f"not a valid GeoJSON geometry ({exc})"
+        raise ValueError(msg) from exc
+    if geom.geom_type not in allowed:
+        msg = f"must be a GeoJSON {' or '.join(allowed)}, got {geom.geom_type}"
+        raise ValueError(msg)
+    if not shapely.is_valid(geom):
+        msg = f"invalid geometry: {shapely.is_valid_reason(geom)}"
+        raise ValueError(msg)
+    return geom
+
+
+def _json_dumps(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        use_enum_values=True,
+        validate_default=True,
+    )
+
+
+class PremisesIn(_Model):
+    """A premises listing as an owner or agent describes it.
+
+    Surfaces are in square metres, rents in euros per square metre per year excluding tax and
+    charges, prices in euros; the point is WGS84 (lon, lat). The commune is derived from the
+    point when not given, and a given commune that disagrees with the point is an error.
+    """
+
+    external_ref: str | None = Field(
+        default=None, max_length=120, description="The owner's own reference, used on re-import."
+    )
+    title: str = Field(min_length=1, max_length=200)
+    kind: PremisesKind
+    uses: list[Use] = Field(default_factory=list, description="Allowed uses.")
+    surface_m2: PosFloat
+    activity_m2: NonNegFloat | None = None
+    storage_m2: NonNegFloat | None = None
+    office_m2: NonNegFloat | None = None
+    mezzanine_m2: NonNegFloat | None = None
+    divisible: bool = False
+    min_lot_m2: PosFloat | None = None
+    plot_m2: PosFloat | None = None
+    ceiling_height_m: Annotated[float, Field(gt=0, le=60)] | None = None
+    floor_load_t_m2: Annotated[float, Field(gt=0, le=100)] | None = None
+    loading_docks: NonNegInt | None = None
+    ground_level_doors: NonNegInt | None = None
+    power_kva: NonNegFloat | None = None
+    icpe_allowed: bool | None = None
+    parking_spaces: NonNegInt | None = None
+    tenure: Tenure
+    rent_eur_m2_year: Annotated[float, Field(gt=0, le=2000)] | None = None
+    sale_price_eur: PosFloat | None = None
+    charges_eur_m2_year: NonNegFloat | None = None
+    available_from: date | None = None
+    status: Status = Status.available
+    address: str | None = Field(default=None, max_length=300)
+    commune_insee: str | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    footprint: dict[str, Any] | None = Field(
+        default=None, description="Optional GeoJSON Polygon or MultiPolygon of the building."
+    )
+    zone_id: str | None = Field(
+        default=None, description="CNIG site-eco id of the activity zone or park it lies in."
+    )
+    lot_ref: str | None = Field(
+        default=None, max_length=60, description="Lot number in a divided park (terrain-eco)."
+    )
+    owner_account: str | None = Field(default=None, max_length=120)
+    contact_name: str | None = Field(default=None, max_length=120)
+    contact_email: str | None = Field(default=None, max_length=200)
+    contact_phone: str | None = Field(default=None, max_length=40)
+    photos: list[str] = Field(default_factory=list)
+    description: str | None = Field(default=None, max_length=5000)
+    last_verified_at: datetime | None = Field(
+        default=None, description="When the owner last confirmed that the listing is still true."
+    )
+
+    @field_validator("commune_insee")
+    @classmethod
+    def _insee(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return None if v is None or v == "" else _check_insee_code(v, info)
+
+    @field_validator("contact_email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if v and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", v):
+            msg = f"'{v}' is not an e-mail address"
+            raise ValueError(msg)
+        return v or None
+
+    @field_validator("photos")
+    @classmethod
+    def _photos(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if not re.match(r"^https?://\S+$", url):
+                msg = f"'{url}' is not an http(s) URL"
+                raise ValueError(msg)
+        return v
+
+    @field_validator("footprint")
+    @classmethod
+    def _footprint(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None:
+            _shape_of(v, ("Polygon", "MultiPolygon"))
+        return v
+
+    @model_validator(mode="after")
+    def _coherent(self, info: ValidationInfo) -> PremisesIn:
+        parts = {
+            "activity_m2": self.activity_m2,
+            "storage_m2": self.storage_m2,
+            "office_m2": self.office_m2,
+        }
+        split = sum(v for v in parts.values() if v is not None)
+        if split > self.surface_m2 * 1.001:
+            names = ", ".join(k for k, v in parts.items() if v is not None)
+            msg = (
+                f"activity_m2, storage_m2, office_m2: the split ({names}) adds up to "
+                f"{split:g} m², more than surface_m2 = {self.surface_m2:g} m²"
+            )
+            raise ValueError(msg)
+        if self.min_lot_m2 is not None:
+            if not self.divisible:
+                msg = "min_lot_m2: given on a listing that is not divisible (set divisible=true)"
+                raise ValueError(msg)
+            if self.min_lot_m2 > self.surface_m2:
+                msg = (
+                    f"min_lot_m2: the minimum lot ({self.min_lot_m2:g} m²) is larger than the "
+                    f"surface ({self.surface_m2:g} m²)"
+                )
+                raise ValueError(msg)
+        if self.tenure == Tenure.rent and self.sale_price_eur is not None:
+            msg = "sale_price_eur: a sale price on a rent-only listing (tenure is 'rent')"
+            raise ValueError(msg)
+        if self.tenure == Tenure.sale and self.rent_eur_m2_year is not None:
+            msg = "rent_eur_m2_year: a rent on a sale-only listing (tenure is 'sale')"
+            raise ValueError(msg)
+        self._check_place(info)
+        return self
+
+    def _check_place(self, info: ValidationInfo) -> None:
+        territory = _territory(info)
+        if territory is None:
+            return
+        import numpy as np
+
+        lon = np.array([self.lon])
+        lat = np.array([self.lat])
+        commune = territory.commune_at(lon, lat)[0]
+        if commune is None:
+            swapped = territory.commune_at(lat, lon)[0]
+            if swapped is not None:
+                msg = (
+                    f"lon, lat: ({self.lon}, {self.lat}) looks like latitude and longitude "
+                    f"swapped; ({self.lat}, {self.lon}) would be in "
+                    f"{territory.commune_name(swapped)}"
+                )
+                raise ValueError(msg)
+            km = float(territory.distance_to_boundary_m(lon, lat)[0]) / 1000
+            msg = (
+                f"lon, lat: ({self.lon}, {self.lat}) is outside the territory "
+                f"{territory.name}, {km:.1f} km from its boundary"
+            )
+            raise ValueError(msg)
+        if self.commune_insee is None:
+            self.commune_insee = str(commune)
+        elif self.commune_insee != commune:
+            msg = (
+                f"commune_insee: {self.commune_insee} "
+                f"({territory.commune_name(self.commune_insee)}) disagrees with the point, "
+                f"which lies in {commune} ({territory.commune_name(commune)})"
+            )
+            raise ValueError(msg)
+        if self.zone_id is None:
+            zone = territory.zone_at(lon, lat)[0]
+            if zone is not None:
+                self.zone_id = str(zone)
+
+
+class Premises(PremisesIn):
+    """A stored listing: the owner's description plus identity, version and timestamps."""
+
+    id: int
+    version: int = Field(ge=1)
+    created_at: datetime
+    updated_at: datetime
+
+
+class PlaceOfInterest(_Model):
+    """A point that matters to a company (its current site, a supplier, a station)."""
+
+    label: str = Field(min_length=1, max_length=120)
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    max_distance_m: PosFloat | None = Field(
+        default=None, description="Beyond this distance the place counts as too far."
+    )
+
+
+_DEFAULT_REQUIRED: list[Criterion] = [Criterion.surface, Criterion.use, Criterion.budget]
+
+
+class NeedIn(_Model):
+    """A company's need for premises.
+
+    Every criterion is either required (a hard filter) or preferred (scored); ``required``
+    lists the required ones. When ``uses`` is empty, the NAF/APE code suggests them.
+    """
+
+    company_name: str = Field(min_length=1, max_length=200)
+    siren: str | None = None
+    naf_code: str | None = None
+    headcount: NonNegInt | None = None
+    surface_min_m2: PosFloat
+    surface_max_m2: PosFloat
+    activity_min_m2: NonNegFloat | None = None
+    storage_min_m2: NonNegFloat | None = None
+    office_min_m2: NonNegFloat | None = None
+    uses: list[Use] = Field(default_factory=list)
+    kinds: list[PremisesKind] = Field(default_factory=list, description="Acceptable kinds.")
+    tenure: TenureWanted = TenureWanted.either
+    max_rent_eur_m2_year: PosFloat | None = None
+    max_sale_price_eur: PosFloat | None = None
+    communes: list[str] = Field(default_factory=list)
+    center_lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    center_lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    radius_m: PosFloat | None = None
+    polygon: dict[str, Any] | None = Field(default=None, description="GeoJSON search area.")
+    places: list[PlaceOfInterest] = Field(default_factory=list)
+    max_station_distance_m: PosFloat | None = None
+    max_interchange_distance_m: PosFloat | None = None
+    min_ceiling_height_m: PosFloat | None = None
+    min_floor_load_t_m2: PosFloat | None = None
+    min_loading_docks: NonNegInt | None = None
+    min_ground_level_doors: NonNegInt | None = None
+    min_power_kva: PosFloat | None = None
+    needs_icpe: bool = False
+    wanted_by: date | None = None
+    required: list[Criterion] = Field(default_factory=lambda: list(_DEFAULT_REQUIRED))
+    weights: dict[Criterion, Annotated[float, Field(ge=0)]] | None = None
+    contact_email: str | None = Field(default=None, max_length=200)
+    active: bool = True
+
+    @field_validator("siren")
+    @classmethod
+    def _siren(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        v = v.replace(" ", "")
+        if not _SIREN_RE.match(v):
+            msg = f"'{v}' is not a SIREN (nine digits)"
+            raise ValueError(msg)
+        if not _luhn_ok(v):
+            msg = f"'{v}' is not a valid SIREN (its check digit is wrong)"
+            raise ValueError(msg)
+        return v
+
+    @field_validator("naf_code")
+    @classmethod
+    def _naf(cls, v: str | None) -> str | None:
+        return None if v is None or v == "" else normalise_naf(v)
+
+    @field_validator("communes")
+    @classmethod
+    def _communes(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        return [_check_insee_code(c, info) for c in v]
+
+    @field_validator("polygon")
+    @classmethod
+    def _polygon(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None:
+            _shape_of(v, ("Polygon", "MultiPolygon"))
+        return v
+
+    @model_validator(mode="after")
+    def _coherent(self) -> NeedIn:
+        if self.surface_min_m2 > self.surface_max_m2:
+            msg = (
+                f"surface_min_m2: the minimum ({self.surface_min_m2:g} m²) is larger than "
+                f"surface_max_m2 ({self.surface_max_m2:g} m²)"
+            )
+            raise ValueError(msg)
+        if (self.center_lon is None) != (self.center_lat is None):
+            msg = "center_lon, center_lat: give both or neither"
+            raise ValueError(msg)
+        if self.radius_m is not None and self.center_lon is None:
+            msg = "radius_m: a radius needs a centre (center_lon, center_lat)"
+            raise ValueError(msg)
+        if self.tenure == TenureWanted.rent and self.max_sale_price_eur is not None:
+            msg = "max_sale_price_eur: a purchase budget on a need that only wants to rent"
+            raise ValueError(msg)
+        if self.tenure == TenureWanted.buy and self.max_rent_eur_m2_year is not None:
+            msg = "max_rent_eur_m2_year: a rent ceiling on a need that only wants to buy"
+            raise ValueError(msg)
+        if not self.uses and self.naf_code:
+            self.uses = list(default_uses_for_naf(self.naf_code))  # type: ignore[arg-type]
+        if len(set(self.required)) != len(self.required):
+            self.required = list(dict.fromkeys(self.required))
+        return self
+
+    def is_required(self, criterion: Criterion | str) -> bool:
+        """Whether a criterion is a hard filter for this need."""
+        return str(criterion) in {str(c) for c in self.required}
+
+
+class Need(NeedIn):
+    """A stored need."""
+
+    id: int
+    version: int = Field(ge=1)
+    created_at: datetime
+    updated_at: datetime
+
+
+Lang = Literal["fr", "en"]
+
+
+def error_details(exc: ValidationError) -> list[dict[str, str]]:
+    """Flatten a pydantic ``ValidationError`` into ``{"field", "reason"}`` pairs.
+
+    Cross-field checks raise messages of the form ``"field: reason"``; their field is taken
+    from that prefix so that every error names a field.
+
+    Examples
+    --------
+    >>> try:
+    ...     NeedIn(company_name="A", surface_min_m2=900, surface_max_m2=500)
+    ... except ValidationError as exc:
+    ...     error_details(exc)[0]["field"]
+    'surface_min_m2'
+    """
+    out: list[dict[str, str]] = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        msg = str(err.get("msg", ""))
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        if not loc and ": " in msg:
+            head, rest = msg.split(": ", 1)
+            if re.fullmatch(r"[a-z_0-9]+(, [a-z_0-9]+)*", head):
+                loc, msg = head, rest
+        out.append({"field": loc or "(record)", "reason": msg})
+    return out
