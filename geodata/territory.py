@@ -1,0 +1,428 @@
+"""Load a territory's reference layers (communes, stations, interchanges, landmarks, zones)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+import geopandas as gpd
+import pyogrio
+import shapely
+from pyproj import Transformer
+from shapely.geometry.base import BaseGeometry
+
+__all__ = [
+    "LAYERS",
+    "TERRITORIES_DIR",
+    "Territory",
+    "TerritoryError",
+    "default_territory",
+    "load_territory",
+    "to_lambert93",
+]
+
+#: Folder holding one sub-folder per territory (``<name>/manifest.json`` + layers).
+TERRITORIES_DIR = Path(__file__).resolve().parent / "territories"
+
+#: Layers every territory must ship, with the properties each one must carry and its geometry.
+LAYERS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "communes": (
+        ("insee", "name", "department", "town_hall_lon", "town_hall_lat"),
+        ("Polygon", "MultiPolygon"),
+    ),
+    "stations": (("id", "name", "lines", "modes", "status", "opening_year"), ("Point",)),
+    "interchanges": (("id", "name", "road"), ("Point",)),
+    "landmarks": (("id", "name", "kind"), ("Point",)),
+    "zones": (("site_id", "site_nom", "site_type", "site_comm_insee"), ("Polygon",)),
+}
+
+_STORAGE_CRS = "EPSG:4326"
+_METRIC_CRS = "EPSG:2154"
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class TerritoryError(ValueError):
+    """A territory folder, its manifest or one of its layers is missing or malformed."""
+
+
+@functools.cache
+def _transformer() -> Transformer:
+    return Transformer.from_crs(_STORAGE_CRS, _METRIC_CRS, always_xy=True)
+
+
+def _as_xy(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Broadcast lon/lat to two flat float arrays (scalars become 1-element arrays)."""
+    x, y = np.broadcast_arrays(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return np.atleast_1d(x).ravel(), np.atleast_1d(y).ravel()
+
+
+def to_lambert93(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Project WGS84 lon/lat to Lambert-93 (EPSG:2154) metres.
+
+    Parameters
+    ----------
+    lon, lat
+        Longitudes and latitudes in degrees (scalars or arrays, broadcast together).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Easting and northing in metres, flat arrays.
+
+    Examples
+    --------
+    >>> x, y = to_lambert93(2.3633, 48.7920)
+    >>> round(float(x[0]) / 1000), round(float(y[0]) / 1000)
+    (653, 6855)
+    """
+    x, y = _as_xy(lon, lat)
+    ex, ny = _transformer().transform(x, y)
+    return np.asarray(ex, dtype=float), np.asarray(ny, dtype=float)
+
+
+def _first_hit(
+    tree: shapely.STRtree, points: NDArray[Any], values: NDArray[Any]
+) -> NDArray[np.object_]:
+    """For each point, the value of the first indexed geometry that intersects it, else None."""
+    out = np.full(len(points), None, dtype=object)
+    pt_idx, geom_idx = tree.query(points, predicate="intersects")
+    if len(pt_idx):
+        order = np.lexsort((geom_idx, pt_idx))
+        pt_idx, geom_idx = pt_idx[order], geom_idx[order]
+        first = np.r_[True, pt_idx[1:] != pt_idx[:-1]]
+        out[pt_idx[first]] = values[geom_idx[first]]
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Territory:
+    """A territory and its reference layers, all in EPSG:4326.
+
+    Attributes
+    ----------
+    code : str
+        Short code of the territory (``"gosb"``).
+    name : str
+        Human name (``"Grand-Orly Seine Bièvre"``).
+    path : pathlib.Path
+        Folder the territory was loaded from.
+    communes : geopandas.GeoDataFrame
+        Columns ``insee``, ``name``, ``department``, ``town_hall_lon``, ``town_hall_lat``,
+        ``geometry`` (plus optional ones such as ``population``); indexed by INSEE code.
+    stations, interchanges, landmarks, zones : geopandas.GeoDataFrame
+        The other reference layers, as described in the territory's manifest.
+    manifest : dict
+        The parsed ``manifest.json``.
+    """
+
+    code: str
+    name: str
+    path: Path
+    communes: gpd.GeoDataFrame
+    stations: gpd.GeoDataFrame
+    interchanges: gpd.GeoDataFrame
+    landmarks: gpd.GeoDataFrame
+    zones: gpd.GeoDataFrame
+    manifest: dict[str, Any]
+
+    @functools.cached_property
+    def insee_codes(self) -> frozenset[str]:
+        """INSEE codes of the member communes."""
+        return frozenset(self.communes["insee"])
+
+    @functools.cached_property
+    def boundary(self) -> BaseGeometry:
+        """Union of the communes, EPSG:4326 (Polygon or MultiPolygon)."""
+        return shapely.union_all(self.communes.geometry.array)
+
+    @functools.cached_property
+    def boundary_l93(self) -> BaseGeometry:
+        """Union of the communes in Lambert-93 (EPSG:2154)."""
+        return shapely.union_all(self.communes.to_crs(_METRIC_CRS).geometry.array)
+
+    @functools.cached_property
+    def _prepared_boundary(self) -> BaseGeometry:
+        geom = shapely.union_all(self.communes.geometry.array)
+        shapely.prepare(geom)
+        return geom
+
+    @functools.cached_property
+    def _commune_tree(self) -> shapely.STRtree:
+        return shapely.STRtree(self.communes.geometry.array)
+
+    @functools.cached_property
+    def _zone_tree(self) -> shapely.STRtree:
+        return shapely.STRtree(self.zones.geometry.array)
+
+    def commune_at(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.object_]:
+        """INSEE code of the commune containing each point, or None outside the territory.
+
+        Parameters
+        ----------
+        lon, lat
+            Coordinates in degrees (EPSG:4326), scalars or arrays broadcast together.
+            Pass whole arrays: the lookup is one bulk STRtree query, not a loop.
+
+        Returns
+        -------
+        numpy.ndarray
+            Object array of INSEE codes (``str``) or ``None``, one per point. A point exactly on
+            a shared border gets the commune that comes first in the layer (lowest INSEE code).
+
+        Examples
+        --------
+        >>> t = default_territory()
+        >>> t.commune_at([2.3633, 2.3522], [48.7920, 48.8566]).tolist()
+        ['94076', None]
+        """
+        x, y = _as_xy(lon, lat)
+        codes = self.communes["insee"].to_numpy(dtype=object)
+        return _first_hit(self._commune_tree, shapely.points(x, y), codes)
+
+    def contains(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
+        """Whether each point lies in the territory (border included).
+
+        Parameters
+        ----------
+        lon, lat
+            Coordinates in degrees (EPSG:4326), scalars or arrays broadcast together.
+
+        Returns
+        -------
+        numpy.ndarray
+            Boolean array, one value per point.
+
+        Examples
+        --------
+        >>> default_territory().contains([2.3633, 2.3499], [48.7920, 48.8530]).tolist()
+        [True, False]
+        """
+        x, y = _as_xy(lon, lat)
+        return np.asarray(shapely.intersects_xy(self._prepared_boundary, x, y), dtype=bool)
+
+    def distance_to_boundary_m(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.float64]:
+        """Distance in metres from each point to the territory, computed in Lambert-93.
+
+        Parameters
+        ----------
+        lon, lat
+            Coordinates in degrees (EPSG:4326), scalars or arrays broadcast together.
+
+        Returns
+        -------
+        numpy.ndarray
+            0.0 for points inside the territory, the distance to its edge in metres outside,
+            NaN for NaN coordinates.
+
+        Examples
+        --------
+        >>> d = default_territory().distance_to_boundary_m([2.3633, 2.3499], [48.7920, 48.8530])
+        >>> float(d[0]), bool(d[1] > 3000)
+        (0.0, True)
+        """
+        x, y = to_lambert93(lon, lat)
+        distance = np.asarray(
+            shapely.distance(self.boundary_l93, shapely.points(x, y)), dtype=float
+        )
+        # Exactly 0 for every point ``contains`` accepts (a border point can be a few mm off
+        # once projected, since straight edges in lon/lat are not straight in Lambert-93).
+        distance[self.contains(lon, lat)] = 0.0
+        return distance
+
+    def zone_at(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.object_]:
+        """``site_id`` of the activity zone containing each point, or None.
+
+        Parameters
+        ----------
+        lon, lat
+            Coordinates in degrees (EPSG:4326), scalars or arrays broadcast together.
+
+        Returns
+        -------
+        numpy.ndarray
+            Object array of ``site_id`` strings or ``None``, one per point.
+        """
+        x, y = _as_xy(lon, lat)
+        ids = self.zones["site_id"].to_numpy(dtype=object)
+        return _first_hit(self._zone_tree, shapely.points(x, y), ids)
+
+    def commune_name(self, insee: str) -> str:
+        """Full name of a member commune.
+
+        Parameters
+        ----------
+        insee : str
+            INSEE code of the commune.
+
+        Returns
+        -------
+        str
+            The commune's name, article included (``"L'Haÿ-les-Roses"``).
+
+        Raises
+        ------
+        KeyError
+            If the code is not one of the territory's communes.
+        """
+        if insee not in self.insee_codes:
+            msg = f"{insee!r} is not a commune of territory {self.code!r}"
+            raise KeyError(msg)
+        return str(self.communes.at[insee, "name"])
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    manifest_path = folder / "manifest.json"
+    if not folder.is_dir():
+        msg = f"territory folder {folder} does not exist"
+        raise TerritoryError(msg)
+    if not manifest_path.is_file():
+        msg = f"{manifest_path}: missing manifest.json in the territory folder"
+        raise TerritoryError(msg)
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        msg = f"{manifest_path}: not valid JSON ({exc})"
+        raise TerritoryError(msg) from exc
+    if not isinstance(manifest, dict):
+        msg = f"{manifest_path}: the manifest must be a JSON object"
+        raise TerritoryError(msg)
+    for key in ("code", "name", "layers"):
+        if key not in manifest:
+            msg = f"{manifest_path}: missing key {key!r}"
+            raise TerritoryError(msg)
+    layers = manifest["layers"]
+    if not isinstance(layers, list) or not all(
+        isinstance(entry, dict) and "name" in entry and "file" in entry for entry in layers
+    ):
+        msg = f"{manifest_path}: 'layers' must be a list of objects with 'name' and 'file'"
+        raise TerritoryError(msg)
+    missing = sorted(set(LAYERS) - {entry["name"] for entry in layers})
+    if missing:
+        msg = f"{manifest_path}: no entry for layer(s) {', '.join(missing)}"
+        raise TerritoryError(msg)
+    crs = manifest.get("crs", {})
+    if crs.get("storage", _STORAGE_CRS) != _STORAGE_CRS:
+        msg = f"{manifest_path}: crs.storage must be {_STORAGE_CRS}, got {crs.get('storage')!r}"
+        raise TerritoryError(msg)
+    return manifest
+
+
+def _read_layer(folder: Path, layer: str, file_name: str) -> gpd.GeoDataFrame:
+    path = folder / file_name
+    if not path.is_file():
+        msg = f"{path}: layer file for {layer!r} is missing"
+        raise TerritoryError(msg)
+    try:
+        frame = gpd.read_file(path, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
+        msg = f"{path}: cannot read layer {layer!r} ({exc})"
+        raise TerritoryError(msg) from exc
+    columns, geom_types = LAYERS[layer]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        msg = f"{path}: layer {layer!r} lacks propert{'ies' if len(missing) > 1 else 'y'} {missing}"
+        raise TerritoryError(msg)
+    if frame.crs is None or not frame.crs.equals(_STORAGE_CRS):
+        msg = f"{path}: layer {layer!r} must be in {_STORAGE_CRS}, found {frame.crs}"
+        raise TerritoryError(msg)
+    types = set(frame.geom_type.dropna())
+    if frame.geometry.isna().any() or not types <= set(geom_types):
+        msg = f"{path}: layer {layer!r} must hold {' or '.join(geom_types)} geometries only"
+        raise TerritoryError(msg)
+    if not frame.geometry.is_valid.all():
+        msg = f"{path}: layer {layer!r} has invalid geometries"
+        raise TerritoryError(msg)
+    return frame
+
+
+def _tidy_stations(stations: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Turn the JSON arrays ``lines``/``modes`` into plain lists of str."""
+    stations = stations.copy()
+    for column in ("lines", "modes"):
+        stations[column] = pd.Series(
+            [[str(v) for v in np.atleast_1d(value)] if value is not None else [] for value in
+             stations[column]],
+            index=stations.index,
+            dtype=object,
+        )  # fmt: skip
+    return stations
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    if isinstance(name_or_path, Path) or "/" in str(name_or_path) or "\\" in str(name_or_path):
+        return Path(name_or_path).expanduser().resolve()
+    name = str(name_or_path)
+    if not _NAME_RE.match(name):
+        msg = f"{name!r} is neither a territory name (lowercase letters, digits, - or _) nor a path"
+        raise TerritoryError(msg)
+    return TERRITORIES_DIR / name
+
+
+def load_territory(name_or_path: str | Path = "gosb") -> Territory:
+    """Load a territory from its folder of reference layers.
+
+    Parameters
+    ----------
+    name_or_path : str or pathlib.Path, default "gosb"
+        A territory name, looked up as ``geodata/territories/<name>/``, or the path of a folder
+        holding ``manifest.json`` and the layer files it lists.
+
+    Returns
+    -------
+    Territory
+        The territory, with every layer read into a GeoDataFrame in EPSG:4326.
+
+    Raises
+    ------
+    TerritoryError
+        If the folder, the manifest or a layer is missing or malformed; the message names the
+        file and the reason.
+
+    Examples
+    --------
+    >>> t = load_territory("gosb")
+    >>> t.name, len(t.communes)
+    ('Grand-Orly Seine Bièvre', 24)
+    """
+    folder = _resolve(name_or_path)
+    manifest = _read_manifest(folder)
+    files = {entry["name"]: entry["file"] for entry in manifest["layers"]}
+    frames = {layer: _read_layer(folder, layer, files[layer]) for layer in LAYERS}
+    communes = frames["communes"]
+    communes["insee"] = communes["insee"].astype(str)
+    if communes["insee"].duplicated().any():
+        msg = f"{folder / files['communes']}: duplicate INSEE codes"
+        raise TerritoryError(msg)
+    communes = communes.sort_values("insee").set_index("insee", drop=False).rename_axis(None)
+    return Territory(
+        code=str(manifest["code"]),
+        name=str(manifest["name"]),
+        path=folder,
+        communes=communes,
+        stations=_tidy_stations(frames["stations"]),
+        interchanges=frames["interchanges"],
+        landmarks=frames["landmarks"],
+        zones=frames["zones"],
+        manifest=manifest,
+    )
+
+
+@functools.cache
+def default_territory() -> Territory:
+    """The packaged default territory (Grand-Orly Seine Bièvre), loaded once.
+
+    Returns
+    -------
+    Territory
+        ``load_territory("gosb")``, cached for the process.
+    """
+    return load_territory("gosb")
