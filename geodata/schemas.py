@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -163,7 +163,9 @@ _SIREN_RE = re.compile(r"^\d{9}$")
 
 NonNegFloat = Annotated[float, Field(ge=0)]
 PosFloat = Annotated[float, Field(gt=0)]
-NonNegInt = Annotated[int, Field(ge=0)]
+# Integers stay within 32 bits, as both storage backends require.
+NonNegInt = Annotated[int, Field(ge=0, le=2**31 - 1)]
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -231,6 +233,23 @@ class _Model(BaseModel):
         validate_default=True,
     )
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _clean(cls, v: Any) -> Any:
+        """Refuse control characters in text; read naive datetimes as UTC."""
+        if isinstance(v, str) and _CONTROL_RE.search(v):
+            msg = "contains a control character"
+            raise ValueError(msg)
+        if isinstance(v, datetime) and v.tzinfo is None:
+            return v.replace(tzinfo=UTC)
+        return v
+
+
+def _enum_order(values: list[Any], enum: type[StrEnum]) -> list[Any]:
+    """Deduplicate enum values and sort them in declaration order (a canonical form)."""
+    order = {m.value: i for i, m in enumerate(enum)}
+    return sorted(dict.fromkeys(values), key=lambda v: order[str(v)])
+
 
 class PremisesIn(_Model):
     """A premises listing as an owner or agent describes it.
@@ -294,6 +313,11 @@ class PremisesIn(_Model):
     @classmethod
     def _insee(cls, v: str | None, info: ValidationInfo) -> str | None:
         return None if v is None or v == "" else _check_insee_code(v, info)
+
+    @field_validator("uses")
+    @classmethod
+    def _uses(cls, v: list[Any]) -> list[Any]:
+        return _enum_order(v, Use)
 
     @field_validator("contact_email")
     @classmethod
@@ -470,6 +494,16 @@ class NeedIn(_Model):
             raise ValueError(msg)
         return v
 
+    @field_validator("uses")
+    @classmethod
+    def _uses(cls, v: list[Any]) -> list[Any]:
+        return _enum_order(v, Use)
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, v: list[Any]) -> list[Any]:
+        return _enum_order(v, PremisesKind)
+
     @field_validator("naf_code")
     @classmethod
     def _naf(cls, v: str | None) -> str | None:
@@ -508,7 +542,7 @@ class NeedIn(_Model):
             msg = "max_rent_eur_m2_year: a rent ceiling on a need that only wants to buy"
             raise ValueError(msg)
         if not self.uses and self.naf_code:
-            self.uses = list(default_uses_for_naf(self.naf_code))  # type: ignore[arg-type]
+            self.uses = _enum_order(list(default_uses_for_naf(self.naf_code)), Use)
         if len(set(self.required)) != len(self.required):
             self.required = list(dict.fromkeys(self.required))
         return self

@@ -78,7 +78,7 @@ def test_need_surface_range_and_naf_default_uses() -> None:
     assert "surface_min_m2" in fields_of(exc)
     need = NeedIn(company_name="B", surface_min_m2=200, surface_max_m2=400, naf_code="1071C")
     assert need.naf_code == "10.71C"
-    assert need.uses == [Use.food_processing, Use.production]
+    assert need.uses == [Use.production, Use.food_processing]  # canonical enum order
     kept = NeedIn(
         company_name="C", surface_min_m2=200, surface_max_m2=400, naf_code="1071C", uses=["craft"]
     )
@@ -103,6 +103,16 @@ def test_need_errors(over: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as exc:
         NeedIn.model_validate(data)
     assert any(f.startswith(field) for f in fields_of(exc)), fields_of(exc)
+
+
+def test_uses_are_canonical_and_text_is_clean() -> None:
+    p = PremisesIn.model_validate(listing(uses=["repair", "logistics", "repair"]))
+    assert p.uses == ["logistics", "repair"]
+    with pytest.raises(ValidationError) as exc:
+        PremisesIn.model_validate(listing(title="Atelier\x00"))
+    assert "control character" in fields_of(exc)["title"]
+    naive = PremisesIn.model_validate(listing(last_verified_at="2026-05-01T10:00:00"))
+    assert naive.last_verified_at is not None and naive.last_verified_at.utcoffset() is not None
 
 
 def test_valid_siren_luhn() -> None:
