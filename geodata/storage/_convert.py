@@ -1,0 +1,152 @@
+"""Conversions between the pydantic models and the rows of the catalogue tables."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from geodata.schemas import Need, NeedIn, Premises, PremisesIn, Use
+from geodata.storage._tables import as_utc
+from geodata.storage.errors import StorageError
+
+__all__ = [
+    "NEED_SYSTEM_FIELDS",
+    "PREMISES_FIELDS",
+    "STORED_CONTEXT",
+    "audit_value",
+    "check_storable",
+    "join_uses",
+    "jsonable",
+    "need_doc",
+    "need_from_row",
+    "need_row",
+    "premises_diff",
+    "premises_from_row",
+    "premises_row",
+]
+
+#: Validation context for rows read back: they were checked against the territory when written.
+STORED_CONTEXT: dict[str, Any] = {"skip_territory": True}
+
+#: The fields an owner describes, in model order (every one is a column of ``premises``).
+PREMISES_FIELDS: tuple[str, ...] = tuple(PremisesIn.model_fields)
+NEED_SYSTEM_FIELDS: tuple[str, ...] = ("id", "version", "created_at", "updated_at")
+
+_USE_ORDER = {use.value: i for i, use in enumerate(Use)}
+_INT_MAX = 2**31 - 1  # INTEGER columns are 32-bit on PostgreSQL
+_ENUM_FIELDS = ("kind", "tenure", "status")
+
+
+def join_uses(uses: Iterable[str]) -> str:
+    """Join uses with commas, deduplicated and in the order of the :class:`Use` enum.
+
+    Examples
+    --------
+    >>> join_uses(["logistics", "production", "logistics"])
+    'production,logistics'
+    """
+    return ",".join(sorted({str(u) for u in uses}, key=_USE_ORDER.__getitem__))
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def check_storable(row: Mapping[str, Any]) -> None:
+    """Refuse, on every backend alike, values that one of them cannot store.
+
+    Raises
+    ------
+    StorageError
+        For an integer beyond 32 bits or a text holding a NUL character, naming the field.
+    """
+    for name, value in row.items():
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT_MAX:
+            msg = f"{name}: {value} is too large to store (at most {_INT_MAX}); check the value"
+            raise StorageError(msg)
+        if isinstance(value, str) and "\x00" in value:
+            msg = f"{name}: contains a NUL character (\\x00), which cannot be stored; remove it"
+            raise StorageError(msg)
+
+
+def premises_row(item: PremisesIn) -> dict[str, Any]:
+    """Return the column values of a listing (without id, version and timestamps)."""
+    data = item.model_dump(mode="python")
+    for name in _ENUM_FIELDS:
+        value = data[name]
+        data[name] = value.value if isinstance(value, Enum) else value
+    data["uses"] = join_uses(data["uses"])
+    data["photos"] = _dumps(list(data["photos"]))
+    footprint = data["footprint"]
+    data["footprint"] = None if footprint is None else _dumps(footprint)
+    if data["last_verified_at"] is not None:
+        data["last_verified_at"] = as_utc(data["last_verified_at"])
+    check_storable(data)
+    return data
+
+
+def premises_from_row(row: Mapping[Any, Any]) -> Premises:
+    """Build a :class:`Premises` from a full row of ``premises``."""
+    data = dict(row)
+    data["uses"] = data["uses"].split(",") if data["uses"] else []
+    data["photos"] = json.loads(data["photos"])
+    footprint = data["footprint"]
+    data["footprint"] = None if footprint is None else json.loads(footprint)
+    return Premises.model_validate(data, context=STORED_CONTEXT)
+
+
+def jsonable(value: Any) -> Any:
+    """Return ``value`` in a form :func:`json.dumps` accepts (dates as ISO 8601)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def audit_value(field: str, value: Any) -> Any:
+    """Return a column value as the audit log shows it (the model's form, JSON-ready)."""
+    if value is None:
+        return None
+    if field == "uses":
+        return value.split(",") if value else []
+    if field in ("photos", "footprint"):
+        return json.loads(value)
+    return jsonable(value)
+
+
+def premises_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Return ``{field: [old, new]}`` for the owner-described fields that differ."""
+    return {
+        name: [audit_value(name, old[name]), audit_value(name, new[name])]
+        for name in PREMISES_FIELDS
+        if old[name] != new[name]
+    }
+
+
+def need_doc(item: NeedIn) -> dict[str, Any]:
+    """Return the JSON document of a need (every field of :class:`NeedIn`)."""
+    return item.model_dump(mode="json", include=set(NeedIn.model_fields))
+
+
+def need_row(item: NeedIn) -> dict[str, Any]:
+    """Return the column values of a need (without id, version and timestamps)."""
+    doc = need_doc(item)
+    row = {
+        "company_name": doc["company_name"],
+        "siren": doc["siren"],
+        "naf_code": doc["naf_code"],
+        "active": bool(doc["active"]),
+        "doc": _dumps(doc),
+    }
+    check_storable(row)
+    return row
+
+
+def need_from_row(row: Mapping[Any, Any]) -> Need:
+    """Build a :class:`Need` from a full row of ``needs``."""
+    data = json.loads(row["doc"])
+    data["active"] = row["active"]
+    data.update({name: row[name] for name in NEED_SYSTEM_FIELDS})
+    return Need.model_validate(data, context=STORED_CONTEXT)

@@ -1,0 +1,201 @@
+"""Dialect hooks: the few places where SQLite and PostGIS differ, behind one overridable class."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine
+
+__all__ = [
+    "WRITE_OPTION",
+    "DialectHooks",
+    "PostgisHooks",
+    "SqliteHooks",
+    "hooks_for",
+    "register_hooks",
+]
+
+#: Execution option set on connections that open a write transaction.
+WRITE_OPTION = "implanter_write"
+
+BBox = tuple[float, float, float, float]
+
+
+class DialectHooks:
+    """Behaviour shared by every backend; subclasses override what their dialect does better.
+
+    The generic implementation works on any SQL database through the ``lon``/``lat`` columns.
+    """
+
+    #: SQLAlchemy dialect name this class serves (``engine.dialect.name``).
+    name: ClassVar[str] = "default"
+
+    def prepare_url(self, url: URL) -> None:
+        """Prepare what the URL needs before the first connection (e.g. a folder)."""
+
+    def engine_kwargs(self, url: URL) -> dict[str, Any]:
+        """Return extra keyword arguments for :func:`sqlalchemy.create_engine`."""
+        return {"pool_pre_ping": True}
+
+    def configure_engine(self, engine: Engine) -> None:
+        """Attach connection events to a freshly created engine."""
+
+    def bbox_filter(self, table: sa.Table, bbox: BBox) -> sa.ColumnElement[bool]:
+        """Return a predicate keeping the rows of ``table`` whose point lies in ``bbox``.
+
+        Parameters
+        ----------
+        table : sqlalchemy.Table
+            A table with ``lon`` and ``lat`` columns (WGS84).
+        bbox : tuple of float
+            ``(min_lon, min_lat, max_lon, max_lat)``, edges included.
+        """
+        min_lon, min_lat, max_lon, max_lat = bbox
+        return sa.and_(
+            table.c.lon.between(min_lon, max_lon),
+            table.c.lat.between(min_lat, max_lat),
+        )
+
+    def lock_for_migration(self, conn: Connection) -> None:
+        """Serialise concurrent migrations (several workers starting at once)."""
+
+    def insert_many(
+        self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+    ) -> list[int]:
+        """Insert rows (one ``executemany``) and return their new ``id`` values, in order.
+
+        Parameters
+        ----------
+        conn : sqlalchemy.Connection
+            A connection inside the caller's transaction.
+        table : sqlalchemy.Table
+            A table with an autoincrement integer ``id``.
+        rows : sequence of mapping
+            Column values, every row with the same keys and without ``id``.
+        """
+        stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(conn.execute(stmt, list(rows)).scalars().all())
+
+
+class SqliteHooks(DialectHooks):
+    """SQLite file: created on first use, WAL journal, foreign keys, write transactions
+    that take the write lock up front (``BEGIN IMMEDIATE``) so that they never deadlock."""
+
+    name = "sqlite"
+    busy_timeout_s: ClassVar[float] = 30.0
+
+    def prepare_url(self, url: URL) -> None:
+        """Create the folder of the database file."""
+        database = url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+    def engine_kwargs(self, url: URL) -> dict[str, Any]:
+        """Wait for the write lock rather than failing at once."""
+        return {"connect_args": {"timeout": self.busy_timeout_s}}
+
+    def configure_engine(self, engine: Engine) -> None:
+        """Turn on WAL and foreign keys, and take over transaction control from pysqlite."""
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: sqlite3.Connection, record: Any) -> None:
+            # pysqlite's own BEGIN handling defers it to the first write; we emit BEGIN.
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL").fetchall()
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            finally:
+                cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            write = conn.get_execution_options().get(WRITE_OPTION, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class PostgisHooks(DialectHooks):
+    """PostgreSQL with PostGIS: the bbox filter uses the GiST-indexed ``geom`` column."""
+
+    name = "postgresql"
+    #: Key of the transaction-level advisory lock taken while migrating.
+    migration_lock_key: ClassVar[int] = 0x1A9_1A47E5
+
+    def bbox_filter(self, table: sa.Table, bbox: BBox) -> sa.ColumnElement[bool]:
+        """``geom && ST_MakeEnvelope(...)``: an index scan on the GiST index."""
+        min_lon, min_lat, max_lon, max_lat = bbox
+        geom: sa.ColumnElement[Any] = sa.literal_column(f"{_quoted(table)}.geom")
+        envelope = sa.func.ST_MakeEnvelope(min_lon, min_lat, max_lon, max_lat, 4326)
+        overlaps: sa.ColumnElement[bool] = geom.op("&&", return_type=sa.Boolean)(envelope)
+        return overlaps
+
+    def lock_for_migration(self, conn: Connection) -> None:
+        """Take a transaction-level advisory lock, released at commit."""
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": self.migration_lock_key}
+        )
+
+    def insert_many(
+        self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+    ) -> list[int]:
+        """Reserve the ids from the sequence first, then insert without RETURNING.
+
+        A plain ``executemany`` goes through psycopg's pipeline with one prepared statement;
+        ``INSERT ... RETURNING`` over many rows makes SQLAlchemy build huge multi-VALUES
+        statements that psycopg parses in Python (about 5x slower for 10,000 listings).
+        """
+        if not rows:
+            return []
+        ids: list[int] = sorted(
+            conn.execute(
+                sa.text(
+                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"table": table.name, "n": len(rows)},
+            ).scalars()
+        )
+        conn.execute(sa.insert(table), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)])
+        return ids
+
+
+def _quoted(table: sa.Table) -> str:
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.dialect().identifier_preparer.format_table(table)
+
+
+_HOOKS: dict[str, type[DialectHooks]] = {
+    SqliteHooks.name: SqliteHooks,
+    PostgisHooks.name: PostgisHooks,
+}
+
+
+def register_hooks(hooks: type[DialectHooks]) -> None:
+    """Use ``hooks`` for every database whose dialect is ``hooks.name``.
+
+    Parameters
+    ----------
+    hooks : type of DialectHooks
+        A subclass overriding what its dialect does differently.
+    """
+    _HOOKS[hooks.name] = hooks
+
+
+def hooks_for(url: URL | str) -> DialectHooks:
+    """Return the hooks of the dialect named by a database URL.
+
+    Examples
+    --------
+    >>> type(hooks_for("sqlite:///catalogue.db")).__name__
+    'SqliteHooks'
+    >>> type(hooks_for("postgresql+psycopg://me@localhost/implanter")).__name__
+    'PostgisHooks'
+    """
+    url = sa.make_url(url)
+    return _HOOKS.get(url.get_backend_name(), DialectHooks)()
