@@ -1,0 +1,35 @@
+"""Import and export of the catalogue: listing files in, listing files and CNIG tables out."""
+
+from geodata.io.cnig import export_cnig
+from geodata.io.exporter import canonical_frame, export_listings, frame_from_listings
+from geodata.io.importer import (
+    ImportReport,
+    ListingsFileError,
+    ParsedListings,
+    RowError,
+    RowWarning,
+    UnsupportedFormatError,
+    detect_format,
+    find_probable_duplicates,
+    import_listings,
+    read_listings,
+)
+from geodata.io.report import format_report
+
+__all__ = [
+    "ImportReport",
+    "ListingsFileError",
+    "ParsedListings",
+    "RowError",
+    "RowWarning",
+    "UnsupportedFormatError",
+    "canonical_frame",
+    "detect_format",
+    "export_cnig",
+    "export_listings",
+    "find_probable_duplicates",
+    "format_report",
+    "frame_from_listings",
+    "import_listings",
+    "read_listings",
+]

@@ -1,0 +1,787 @@
+"""Read listing files (CSV, XLSX, GeoJSON, GeoPackage), validate every row, and import them.
+
+Every row is validated before anything is written, and every problem is collected as a
+:class:`RowError` naming the row, the field, the reason and the raw value. An import with
+invalid rows writes nothing unless ``skip_invalid=True``; a re-import updates listings by
+``external_ref`` instead of duplicating them.
+
+Row numbers (``RowError.row``, ``RowWarning.row``)
+--------------------------------------------------
+- CSV and XLSX: the row number a spreadsheet shows. The header is row 1, so the first
+  listing is row 2; blank lines keep their number.
+- GeoJSON and GeoPackage: the 1-based feature number in the layer.
+- Row 0 (geometry files) or the header row (tables) is about the whole file, e.g. a
+  missing required column.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+from scipy.spatial import cKDTree
+
+import shapely
+
+from geodata.io._csv import RawTable, read_csv_table, read_xlsx_table
+from geodata.io._geo import read_geo_table, to_lambert93, to_wgs84
+from geodata.io._values import FIELD_PARSERS, CellError, is_missing, parse_text
+from geodata.io._vocab import (
+    COLUMN_ALIASES,
+    FIELDS,
+    IGNORED_COLUMNS,
+    REQUIRED_FIELDS,
+    header_lookup,
+    normalise_key,
+)
+from geodata.schemas import PremisesIn, error_details
+
+__all__ = [
+    "DUPLICATE_RADIUS_M",
+    "DUPLICATE_SURFACE_TOLERANCE",
+    "FORMATS",
+    "ImportReport",
+    "ListingsFileError",
+    "ParsedListings",
+    "RowError",
+    "RowWarning",
+    "UnsupportedFormatError",
+    "detect_format",
+    "find_probable_duplicates",
+    "import_listings",
+    "read_listings",
+]
+
+#: File formats and the suffixes that select them.
+FORMATS: dict[str, tuple[str, ...]] = {
+    "csv": (".csv", ".txt", ".tsv"),
+    "xlsx": (".xlsx", ".xlsm"),
+    "geojson": (".geojson", ".json"),
+    "gpkg": (".gpkg",),
+}
+#: Two listings closer than this (Lambert-93 metres) with similar surfaces are probably one.
+DUPLICATE_RADIUS_M = 30.0
+#: ... where "similar" means within this fraction of the larger surface.
+DUPLICATE_SURFACE_TOLERANCE = 0.10
+
+# Lambert-93 coordinates typed in lon/lat columns (x, y in metres over metropolitan France).
+_L93_X = (50_000.0, 1_300_000.0)
+_L93_Y = (6_000_000.0, 7_200_000.0)
+
+
+class ListingsFileError(ValueError):
+    """A listing file that cannot be read at all (unknown format, unreadable layer...)."""
+
+
+class UnsupportedFormatError(ListingsFileError):
+    """A file whose format is neither given nor recognisable from its suffix."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem with one field of one row; the row is not imported.
+
+    Attributes
+    ----------
+    row
+        Row number as the user sees it (see the module docstring).
+    field
+        The listing field (``surface_m2``), several joined by ``", "`` for a cross-field
+        check (``lon, lat``), or ``(record)`` for the row as a whole.
+    reason
+        The validator's reason, in English (``"'12O0' is not a number"``).
+    value
+        The raw cell as it was in the file, when one cell is at fault.
+    """
+
+    row: int
+    field: str
+    reason: str
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class RowWarning:
+    """Something worth a look that does not stop the import.
+
+    Attributes
+    ----------
+    row
+        Row number (see the module docstring); the header row for column warnings.
+    kind
+        ``probable_duplicate``, ``unknown_column``, ``duplicate_column`` or ``reprojected``.
+    message
+        What was found, in English.
+    field
+        The field or column concerned, if any.
+    other_row
+        For a probable duplicate within the file: the other row.
+    other_id
+        For a probable duplicate of a stored listing: its id.
+    """
+
+    row: int
+    kind: str
+    message: str
+    field: str | None = None
+    other_row: int | None = None
+    other_id: int | None = None
+
+
+@dataclass
+class ParsedListings:
+    """The outcome of reading and validating a listing file (nothing written).
+
+    Attributes
+    ----------
+    fmt
+        The format read.
+    total_rows
+        Data rows in the file (blank lines not counted).
+    items
+        The valid listings, in file order.
+    rows
+        The row number of each valid listing.
+    errors, warnings
+        Every problem found, in row order.
+    columns
+        File column -> field, for the columns that were used.
+    notes
+        What the reader detected (encoding, separator, layer, CRS).
+    header_row
+        The row of file-level problems: 1 (the header) for tables, 0 for geometry files.
+    """
+
+    fmt: str
+    total_rows: int
+    items: list[PremisesIn]
+    rows: list[int]
+    errors: list[RowError]
+    warnings: list[RowWarning]
+    columns: dict[str, str]
+    notes: dict[str, str] = field(default_factory=dict)
+    header_row: int = 1
+
+
+@dataclass
+class ImportReport:
+    """What an import found and did.
+
+    Attributes
+    ----------
+    path, fmt
+        The file and its format.
+    total_rows, valid_rows
+        Data rows read, and those without any error.
+    errors, warnings
+        Every :class:`RowError` and :class:`RowWarning`.
+    created, updated, unchanged
+        Listing ids, as returned by the repository (empty when nothing was written).
+    written
+        Whether the rows were sent to the catalogue (``False`` on a dry run, a refused
+        import, or a file without a valid row); ``unchanged`` says which changed nothing.
+    dry_run, skip_invalid
+        The options the import ran with.
+    notes
+        What the reader detected (encoding, separator, layer, CRS).
+    header_row
+        The row of file-level problems: 1 (the header) for tables, 0 for geometry files.
+    """
+
+    path: str
+    fmt: str
+    total_rows: int
+    valid_rows: int
+    errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowWarning] = field(default_factory=list)
+    created: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    unchanged: list[int] = field(default_factory=list)
+    written: bool = False
+    dry_run: bool = False
+    skip_invalid: bool = False
+    notes: dict[str, str] = field(default_factory=dict)
+    header_row: int = 1
+
+    @property
+    def ok(self) -> bool:
+        """Whether the file had no error at all."""
+        return not self.errors
+
+    @property
+    def invalid_rows(self) -> int:
+        """How many data rows were rejected."""
+        return self.total_rows - self.valid_rows
+
+    @property
+    def row_kind(self) -> str:
+        """``"row"`` for tables, ``"feature"`` for geometry files (for messages)."""
+        return "feature" if self.fmt in ("geojson", "gpkg") else "row"
+
+
+class _Repository(Protocol):  # the part of geodata.storage.Repository used here
+    def premises_frame(self, *, status: str | None = None) -> pd.DataFrame: ...
+
+    def upsert_premises_by_ref(self, items: Sequence[PremisesIn], *, actor: str) -> Any: ...
+
+
+def detect_format(path: str | Path, fmt: str | None = None) -> str:
+    """Return the format of a listing file from ``fmt`` or the file's suffix.
+
+    Examples
+    --------
+    >>> detect_format("offres.CSV"), detect_format("lots.gpkg"), detect_format("x.dat", "csv")
+    ('csv', 'gpkg', 'csv')
+    """
+    if fmt is not None:
+        fmt = fmt.lower().lstrip(".")
+        if fmt == "json":
+            fmt = "geojson"
+        if fmt not in FORMATS:
+            msg = f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}"
+            raise UnsupportedFormatError(msg)
+        return fmt
+    suffix = Path(path).suffix.lower()
+    for name, suffixes in FORMATS.items():
+        if suffix in suffixes:
+            return name
+    known = ", ".join(s for suffixes in FORMATS.values() for s in suffixes)
+    msg = f"cannot tell the format of {Path(path).name!r} from its suffix: use {known} or fmt="
+    raise UnsupportedFormatError(msg)
+
+
+def _read_raw(path: Path, fmt: str) -> RawTable:
+    if not path.exists():
+        msg = f"{path}: no such file"
+        raise ListingsFileError(msg)
+    try:
+        if fmt == "csv":
+            return read_csv_table(path)
+        if fmt == "xlsx":
+            return read_xlsx_table(path)
+        return read_geo_table(path, fmt)
+    except ListingsFileError:
+        raise
+    except (OSError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
+        msg = f"{path.name}: cannot be read as {fmt} ({exc})"
+        raise ListingsFileError(msg) from exc
+
+
+def _map_columns(raw: RawTable) -> tuple[dict[str, str], list[RowWarning]]:
+    """Map file columns to fields; warn about unknown and repeated columns."""
+    mapping: dict[str, str] = {}
+    warnings: list[RowWarning] = []
+    used: dict[str, str] = {}
+    for column in raw.frame.columns:
+        target = header_lookup(str(column))
+        if target is None:
+            if raw.fmt in ("geojson", "gpkg") and normalise_key(str(column)) in ("fid", "ogc fid"):
+                continue
+            msg = f"column '{column}' is not a listing field and was ignored"
+            warnings.append(RowWarning(raw.header_row, "unknown_column", msg, str(column)))
+            continue
+        if target in IGNORED_COLUMNS:
+            continue
+        if target in used:
+            msg = (
+                f"column '{column}' also means {target} (like column '{used[target]}') "
+                "and was ignored"
+            )
+            warnings.append(RowWarning(raw.header_row, "duplicate_column", msg, str(column)))
+            continue
+        used[target] = str(column)
+        mapping[str(column)] = target
+    return mapping, warnings
+
+
+def _geometry_columns(
+    geoms: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Point of each geometry (the representative point of a polygon) and polygon footprints."""
+    geoms = np.asarray(geoms, dtype=object)
+    n = len(geoms)
+    lon = np.full(n, np.nan)
+    lat = np.full(n, np.nan)
+    footprints = np.full(n, None, dtype=object)
+    kinds = shapely.get_type_id(geoms)
+    is_point = kinds == shapely.GeometryType.POINT
+    is_poly = np.isin(kinds, (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON))
+    bad = ~is_point & ~is_poly & ~shapely.is_missing(geoms)
+    points = geoms.copy()
+    if is_poly.any():
+        points[is_poly] = shapely.point_on_surface(geoms[is_poly])
+        footprints[is_poly] = geoms[is_poly]
+    use = (is_point | is_poly) & ~shapely.is_empty(points)
+    if use.any():
+        lon[use] = shapely.get_x(points[use])
+        lat[use] = shapely.get_y(points[use])
+    return lon, lat, footprints, bad
+
+
+def _geometry_from_text(
+    texts: np.ndarray, rows: np.ndarray, errors: list[RowError], warnings: list[RowWarning]
+) -> np.ndarray:
+    """Parse a WKT/GeoJSON column (WGS84, or Lambert-93 detected by its coordinates)."""
+    texts = np.array([None if is_missing(t) else str(t).strip() for t in texts], dtype=object)
+    given = np.array([t is not None for t in texts], dtype=bool)
+    is_json = np.array([t is not None and t.startswith("{") for t in texts], dtype=bool)
+    geoms = np.full(len(texts), None, dtype=object)
+    if is_json.any():
+        geoms[is_json] = shapely.from_geojson(texts[is_json], on_invalid="ignore")
+    wkt = given & ~is_json
+    if wkt.any():
+        geoms[wkt] = shapely.from_wkt(texts[wkt], on_invalid="ignore")
+    unreadable = given & shapely.is_missing(geoms)
+    for i in np.flatnonzero(unreadable):
+        reason = f"'{texts[i][:60]}' is neither WKT nor GeoJSON"
+        errors.append(RowError(int(rows[i]), "geometry", reason, texts[i]))
+    present = ~shapely.is_missing(geoms)
+    if present.any():
+        west, south, east, north = shapely.bounds(geoms[present]).T
+        l93 = np.zeros(len(geoms), dtype=bool)
+        l93[present] = (west >= _L93_X[0]) & (east <= _L93_X[1]) & (south >= _L93_Y[0])
+        l93[present] &= north <= _L93_Y[1]
+        if l93.any():
+            geoms[l93] = shapely.transform(
+                geoms[l93], lambda xy: np.column_stack(to_wgs84(xy[:, 0], xy[:, 1]))
+            )
+            msg = (
+                f"{int(l93.sum())} geometr{'y' if l93.sum() == 1 else 'ies'} in Lambert-93 "
+                "metres (EPSG:2154) were reprojected to WGS84"
+            )
+            first = int(rows[np.flatnonzero(l93)[0]])
+            warnings.append(RowWarning(first, "reprojected", msg, "geometry"))
+    return geoms
+
+
+def _commune_names(territory: Any) -> dict[str, str]:
+    communes = getattr(territory, "communes", None)
+    if communes is None:
+        return {}
+    names = communes["name"] if "name" in communes else pd.Series(dtype=object)
+    return {normalise_key(str(name)): str(code) for code, name in names.items()}
+
+
+def _resolve_territory(territory: Any, skip_territory: bool) -> tuple[Any, dict[str, Any]]:
+    if territory is not None:
+        return territory, {"territory": territory}
+    if skip_territory:
+        return None, {"skip_territory": True}
+    from geodata.territory import default_territory
+
+    territory = default_territory()
+    return territory, {"territory": territory}
+
+
+def read_listings(
+    path: str | Path,
+    *,
+    fmt: str | None = None,
+    territory: Any = None,
+    skip_territory: bool = False,
+) -> ParsedListings:
+    """Read a listing file and validate every row, without writing anything.
+
+    Parameters
+    ----------
+    path
+        A CSV, XLSX, GeoJSON or GeoPackage file.
+    fmt
+        ``csv``, ``xlsx``, ``geojson`` or ``gpkg``; by default from the suffix.
+    territory
+        The territory to check points and communes against (default: the default
+        territory, as :class:`~geodata.schemas.PremisesIn` does).
+    skip_territory
+        Skip the territory checks (for files from elsewhere; tests).
+
+    Returns
+    -------
+    ParsedListings
+        The valid listings with their row numbers, every error and every warning.
+
+    Raises
+    ------
+    ListingsFileError
+        When the file cannot be read at all.
+    """
+    path = Path(path)
+    fmt = detect_format(path, fmt)
+    raw = _read_raw(path, fmt)
+    territory, context = _resolve_territory(territory, skip_territory)
+    mapping, warnings = _map_columns(raw)
+    errors: list[RowError] = [RowError(row, "(record)", reason) for row, reason in raw.problems]
+    frame = raw.frame
+    n = len(frame)
+    rows = raw.rows
+
+    # Columns of raw cells, one per field.
+    cells: dict[str, np.ndarray] = {
+        target: frame[column].to_numpy(dtype=object) for column, target in mapping.items()
+    }
+    failed: list[set[str]] = [set() for _ in range(n)]
+    geometry = raw.geometry
+    geometry_text = cells.pop("geometry", None)
+    if geometry is None and geometry_text is not None:
+        geometry = _geometry_from_text(geometry_text, rows, errors, warnings)
+        given = np.array([not is_missing(t) for t in geometry_text], dtype=bool)
+        for k in np.flatnonzero(given & shapely.is_missing(geometry)):
+            failed[k] |= {"lon", "lat", "lon, lat"}
+    geom_lon = geom_lat = None
+    geom_footprint = None
+    if geometry is not None:
+        geom_lon, geom_lat, geom_footprint, bad = _geometry_columns(geometry)
+        for k in np.flatnonzero(bad):
+            failed[k] |= {"lon", "lat", "lon, lat"}
+            kind = shapely.get_type_id(geometry[k])
+            errors.append(
+                RowError(
+                    int(rows[k]),
+                    "geometry",
+                    f"a {shapely.GeometryType(kind).name.title()} cannot place a listing "
+                    "(expected a Point, Polygon or MultiPolygon)",
+                )
+            )
+
+    empty_file = n == 0 and len(frame.columns) == 0
+    missing_required = [
+        name
+        for name in REQUIRED_FIELDS
+        if name not in cells
+        and not (name in ("lon", "lat") and geom_lon is not None)
+        and not empty_file
+    ]
+    for name in missing_required:
+        names = dict.fromkeys((name, *COLUMN_ALIASES.get(name, ())))
+        expected = ", ".join(f"'{a}'" for a in list(names)[:4])
+        errors.append(
+            RowError(raw.header_row, name, f"no column for this required field (e.g. {expected})")
+        )
+
+    parsed: dict[str, list[Any]] = {name: [None] * n for name in cells}
+    for name, column in cells.items():
+        parse = FIELD_PARSERS.get(name, parse_text)
+        out = parsed[name]
+        for i, value in enumerate(column):
+            if is_missing(value):
+                continue
+            try:
+                out[i] = parse(value)
+            except CellError as exc:
+                failed[i].add(name)
+                errors.append(RowError(int(rows[i]), name, str(exc), _raw_text(value)))
+
+    _lambert93_columns(parsed, rows, warnings)
+    if geom_lon is not None and geom_lat is not None:
+        has = ~np.isnan(geom_lon)
+        lon_col = parsed.setdefault("lon", [None] * n)
+        lat_col = parsed.setdefault("lat", [None] * n)
+        for k in np.flatnonzero(has):
+            lon_col[k], lat_col[k] = float(geom_lon[k]), float(geom_lat[k])
+            failed[k] -= {"lon", "lat"}
+        placed = {int(r) for r in rows[has]}
+        errors = [e for e in errors if not (e.row in placed and e.field in ("lon", "lat"))]
+        if geom_footprint is not None and (shapely.is_geometry(geom_footprint)).any():
+            fp_col = parsed.setdefault("footprint", [None] * n)
+            for k in np.flatnonzero(shapely.is_geometry(geom_footprint)):
+                fp_col[k] = FIELD_PARSERS["footprint"](geom_footprint[k])
+                failed[k].discard("footprint")
+
+    communes = _commune_names(territory)
+    if communes and "commune_insee" in parsed:
+        col = parsed["commune_insee"]
+        for i, value in enumerate(col):
+            if value is not None and not value.isdigit():
+                col[i] = communes.get(normalise_key(value), value)
+
+    items: list[PremisesIn] = []
+    item_rows: list[int] = []
+    bad_rows = {e.row for e in errors if e.row != raw.header_row}
+    for i in range(n):
+        data = {
+            name: values[i]
+            for name, values in parsed.items()
+            if values[i] is not None and name in FIELDS
+        }
+        row = int(rows[i])
+        try:
+            item = PremisesIn.model_validate(data, context=context)
+        except ValidationError as exc:
+            for detail in error_details(exc):
+                name = detail["field"]
+                if name in failed[i] or name in missing_required:
+                    continue
+                errors.append(
+                    RowError(row, name, detail["reason"], _cell_text(name, cells, parsed, i))
+                )
+                bad_rows.add(row)
+            continue
+        if row in bad_rows:
+            continue
+        items.append(item)
+        item_rows.append(row)
+
+    items, item_rows = _duplicate_refs(items, item_rows, cells, rows, errors)
+    errors.sort(key=lambda e: (e.row, e.field))
+    notes = dict(raw.notes)
+    return ParsedListings(
+        fmt=fmt,
+        total_rows=n,
+        items=items,
+        rows=item_rows,
+        errors=errors,
+        warnings=warnings,
+        columns=mapping,
+        notes=notes,
+        header_row=raw.header_row,
+    )
+
+
+def _raw_text(value: Any) -> str | None:
+    if is_missing(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip() if not isinstance(value, dict) else str(value)
+
+
+def _cell_text(name: str, cells: Mapping[str, np.ndarray], parsed: Mapping, i: int) -> str | None:
+    names = [part.strip() for part in name.split(",")]
+    texts = []
+    for part in names:
+        if part in cells:
+            texts.append(_raw_text(cells[part][i]))
+        elif part in parsed and parsed[part][i] is not None:
+            texts.append(_raw_text(parsed[part][i]))
+        else:
+            texts.append(None)
+    if all(t is None for t in texts):
+        return None
+    return ", ".join("" if t is None else t for t in texts)
+
+
+def _lambert93_columns(parsed: dict[str, list[Any]], rows: np.ndarray, warnings: list) -> None:
+    """Reproject lon/lat cells that hold Lambert-93 metres (x, y columns) to WGS84."""
+    if "lon" not in parsed or "lat" not in parsed:
+        return
+    lon = np.array([np.nan if v is None else v for v in parsed["lon"]], dtype=float)
+    lat = np.array([np.nan if v is None else v for v in parsed["lat"]], dtype=float)
+    l93 = (lon >= _L93_X[0]) & (lon <= _L93_X[1]) & (lat >= _L93_Y[0]) & (lat <= _L93_Y[1])
+    if not l93.any():
+        return
+    new_lon, new_lat = to_wgs84(lon[l93], lat[l93])
+    for k, i in enumerate(np.flatnonzero(l93)):
+        parsed["lon"][i], parsed["lat"][i] = float(new_lon[k]), float(new_lat[k])
+    first = int(rows[np.flatnonzero(l93)[0]])
+    msg = (
+        f"{int(l93.sum())} row(s) give lon/lat in Lambert-93 metres (EPSG:2154); "
+        "they were reprojected to WGS84"
+    )
+    warnings.append(RowWarning(first, "reprojected", msg, "lon, lat"))
+
+
+def _duplicate_refs(
+    items: list[PremisesIn],
+    item_rows: list[int],
+    cells: Mapping[str, np.ndarray],
+    rows: np.ndarray,
+    errors: list[RowError],
+) -> tuple[list[PremisesIn], list[int]]:
+    """Flag every repeat of an external_ref within the file (valid rows or not)."""
+    if "external_ref" not in cells:
+        return items, item_rows
+    refs = pd.Series([None if is_missing(v) else parse_text(v) for v in cells["external_ref"]])
+    repeated = refs.notna() & refs.duplicated(keep="first")
+    if not repeated.any():
+        return items, item_rows
+    first_row = {ref: int(rows[i]) for i, ref in refs[~repeated & refs.notna()].items()}
+    dropped = set()
+    for i in np.flatnonzero(repeated.to_numpy()):
+        ref = refs.iloc[i]
+        row = int(rows[i])
+        msg = f"duplicate reference '{ref}' in the file (already on row {first_row[ref]})"
+        errors.append(RowError(row, "external_ref", msg, ref))
+        dropped.add(row)
+    keep = [k for k, row in enumerate(item_rows) if row not in dropped]
+    return [items[k] for k in keep], [item_rows[k] for k in keep]
+
+
+def find_probable_duplicates(
+    items: Sequence[PremisesIn],
+    rows: Sequence[int],
+    existing: pd.DataFrame | None = None,
+    *,
+    radius_m: float = DUPLICATE_RADIUS_M,
+    surface_tolerance: float = DUPLICATE_SURFACE_TOLERANCE,
+) -> list[RowWarning]:
+    """Find listings that are probably already in the file or in the catalogue.
+
+    Two listings are probable duplicates when they lie within ``radius_m`` of each other
+    (Lambert-93), their surfaces differ by at most ``surface_tolerance`` of the larger,
+    and they do not share an ``external_ref`` (a shared reference is an update, not a
+    duplicate). Candidate pairs come from one k-d tree query each, not a loop over pairs.
+
+    Parameters
+    ----------
+    items, rows
+        The listings of a file and their row numbers.
+    existing
+        The stored catalogue (``Repository.premises_frame()``): index = id, columns
+        ``lon``, ``lat``, ``surface_m2``, ``external_ref`` (``title`` optional).
+
+    Returns
+    -------
+    list of RowWarning
+        ``probable_duplicate`` warnings on the later row, naming the other row
+        (``other_row``) or the stored listing (``other_id``).
+    """
+    if not items:
+        return []
+    lon = np.array([it.lon for it in items], dtype=float)
+    lat = np.array([it.lat for it in items], dtype=float)
+    surface = np.array([it.surface_m2 for it in items], dtype=float)
+    refs = np.array([it.external_ref for it in items], dtype=object)
+    titles = [it.title for it in items]
+    x, y = to_lambert93(lon, lat)
+    tree = cKDTree(np.column_stack([x, y]))
+    out: list[RowWarning] = []
+
+    pairs = tree.query_pairs(radius_m, output_type="ndarray")
+    if len(pairs):
+        i, j = pairs[:, 0], pairs[:, 1]
+        keep = _similar(surface[i], surface[j], surface_tolerance) & _other_ref(refs[i], refs[j])
+        i, j = i[keep], j[keep]
+        dist = np.hypot(x[i] - x[j], y[i] - y[j])
+        for a, b, d in zip(i, j, dist, strict=True):
+            first, second = sorted((int(a), int(b)), key=lambda k: rows[k])
+            msg = (
+                f"probable duplicate of row {rows[first]} ('{titles[first]}'): "
+                f"{d:.0f} m apart, {surface[first]:g} m² vs {surface[second]:g} m²"
+            )
+            out.append(
+                RowWarning(int(rows[second]), "probable_duplicate", msg, other_row=int(rows[first]))
+            )
+
+    if existing is not None and len(existing):
+        stored_lon, stored_lat = _frame_lonlat(existing)
+        ok = np.isfinite(stored_lon) & np.isfinite(stored_lat)
+        stored = existing[ok]
+        sx, sy = to_lambert93(stored_lon[ok], stored_lat[ok])
+        other = cKDTree(np.column_stack([sx, sy]))
+        hits = tree.sparse_distance_matrix(other, radius_m, output_type="ndarray")
+        if len(hits):
+            i, j, d = hits["i"], hits["j"], hits["v"]
+            s_surface = pd.to_numeric(stored["surface_m2"], errors="coerce").to_numpy(float)
+            s_refs = (
+                stored["external_ref"].astype(object).where(stored["external_ref"].notna(), None)
+            )
+            s_refs = s_refs.to_numpy(dtype=object)
+            keep = _similar(surface[i], s_surface[j], surface_tolerance) & _other_ref(
+                refs[i], s_refs[j]
+            )
+            ids = stored.index.to_numpy()
+            s_titles = stored["title"].to_numpy(dtype=object) if "title" in stored else None
+            for a, b, dist in zip(i[keep], j[keep], d[keep], strict=True):
+                name = f" ('{s_titles[b]}')" if s_titles is not None else ""
+                msg = (
+                    f"probable duplicate of stored listing {ids[b]}{name}: {dist:.0f} m apart, "
+                    f"{surface[a]:g} m² vs {s_surface[b]:g} m²"
+                )
+                out.append(
+                    RowWarning(int(rows[a]), "probable_duplicate", msg, other_id=int(ids[b]))
+                )
+    out.sort(key=lambda w: (w.row, w.other_row or 0, w.other_id or 0))
+    return out
+
+
+def _similar(a: np.ndarray, b: np.ndarray, tolerance: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.abs(a - b) <= tolerance * np.maximum(a, b)
+
+
+def _other_ref(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a_missing = pd.isna(pd.Series(a, dtype=object)).to_numpy()
+    b_missing = pd.isna(pd.Series(b, dtype=object)).to_numpy()
+    return a_missing | b_missing | (a != b)
+
+
+def _frame_lonlat(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    if "lon" in frame and "lat" in frame:
+        return (
+            pd.to_numeric(frame["lon"], errors="coerce").to_numpy(float),
+            pd.to_numeric(frame["lat"], errors="coerce").to_numpy(float),
+        )
+    geoms = np.asarray(frame.geometry.array, dtype=object)
+    return shapely.get_x(geoms), shapely.get_y(geoms)
+
+
+def import_listings(
+    repo: _Repository,
+    path: str | Path,
+    *,
+    actor: str,
+    skip_invalid: bool = False,
+    fmt: str | None = None,
+    dry_run: bool = False,
+    territory: Any = None,
+    skip_territory: bool = False,
+) -> ImportReport:
+    """Import a listing file into the catalogue, all or nothing.
+
+    Every row is validated first. When any row is invalid and ``skip_invalid`` is false,
+    nothing is written and the report lists every error. Otherwise the valid rows are
+    upserted by ``external_ref`` in one transaction: a listing whose reference is already
+    stored is updated (or left unchanged), the others are created.
+
+    Parameters
+    ----------
+    repo
+        A :class:`geodata.storage.Repository`.
+    path
+        The file (CSV, XLSX, GeoJSON, GeoPackage).
+    actor
+        Who imports, for the audit log.
+    skip_invalid
+        Write the valid rows even if some rows are invalid.
+    fmt
+        The format, by default from the suffix.
+    dry_run
+        Validate and report, write nothing.
+    territory, skip_territory
+        See :func:`read_listings`.
+
+    Returns
+    -------
+    ImportReport
+        Counts, errors, warnings (probable duplicates included) and the ids written.
+    """
+    parsed = read_listings(path, fmt=fmt, territory=territory, skip_territory=skip_territory)
+    existing = repo.premises_frame()
+    warnings = list(parsed.warnings)
+    warnings += find_probable_duplicates(parsed.items, parsed.rows, existing)
+    warnings.sort(key=lambda w: w.row)
+    report = ImportReport(
+        path=str(path),
+        fmt=parsed.fmt,
+        total_rows=parsed.total_rows,
+        valid_rows=len(parsed.items),
+        errors=parsed.errors,
+        warnings=warnings,
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
+        notes=parsed.notes,
+        header_row=parsed.header_row,
+    )
+    if dry_run or not parsed.items or (parsed.errors and not skip_invalid):
+        return report
+    result = repo.upsert_premises_by_ref(parsed.items, actor=actor)
+    report.created = list(result.created)
+    report.updated = list(result.updated)
+    report.unchanged = list(result.unchanged)
+    report.written = True
+    return report

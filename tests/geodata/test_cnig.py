@@ -1,0 +1,257 @@
+"""Tests of the CNIG "Sites économiques" export: schema validity, vocabularies, counts, ids."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from frictionless import system, validate
+
+import shapely
+
+from geodata.io import export_cnig
+from geodata.io.cnig import (
+    CNIG_SCHEMAS,
+    EPCI_NAME,
+    EPCI_SIREN,
+    schema_enums,
+    schema_fields,
+)
+from geodata.schemas import PremisesIn
+from geodata.storage import Repository
+from geodata.territory import default_territory, to_lambert93
+
+TODAY = date(2026, 6, 30)
+
+# Representative points of zones of the default territory, and one point outside any zone.
+MIN_RUNGIS = (2.35562, 48.76215)  # 94021_SITE-ECO_00001
+SOGARIS = (2.36115, 48.7552)  # 94065_SITE-ECO_00001
+ARDOINES = (2.4095, 48.78575)  # 94081_SITE-ECO_00001
+THIAIS_ORLY = (2.38175, 48.751)  # 94073_SITE-ECO_00001
+ORLY_TOWN = (2.39, 48.74)  # no zone
+
+FOOTPRINT = {
+    "type": "Polygon",
+    "coordinates": [
+        [
+            [2.3815, 48.7508],
+            [2.3820, 48.7508],
+            [2.3820, 48.7512],
+            [2.3815, 48.7512],
+            [2.3815, 48.7508],
+        ]
+    ],
+}
+
+
+def _item(title: str, point: tuple[float, float], **over: object) -> PremisesIn:
+    data: dict[str, object] = {
+        "title": title,
+        "kind": "warehouse",
+        "surface_m2": 1000.0,
+        "tenure": "rent",
+        "lon": point[0],
+        "lat": point[1],
+        "available_from": TODAY,
+    }
+    data.update(over)
+    return PremisesIn.model_validate(data)
+
+
+def _catalogue() -> list[PremisesIn]:
+    return [
+        _item("A free now", MIN_RUNGIS),
+        _item(
+            "B sold",
+            SOGARIS,
+            status="sold",
+            tenure="sale",
+            sale_price_eur=1_200_000.0,
+            surface_m2=1500.0,
+        ),
+        _item("C let land", ARDOINES, kind="land", plot_m2=5000.0, surface_m2=4800.0, status="let"),
+        _item("D free since 2020", MIN_RUNGIS, available_from=date(2020, 1, 1)),
+        _item("E free in 2099", MIN_RUNGIS, available_from=date(2099, 1, 1)),
+        _item("F under offer", THIAIS_ORLY, status="under_offer", footprint=FOOTPRINT),
+        _item("G withdrawn", MIN_RUNGIS, status="withdrawn"),
+        _item("H outside zones", ORLY_TOWN),
+    ]
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep=";", dtype=str, keep_default_na=False, encoding="utf-8")
+
+
+@pytest.fixture
+def exported(tmp_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    site, terrain = export_cnig(_catalogue(), default_territory(), tmp_path, actu_date=TODAY)
+    return _read(site), _read(terrain).set_index("terr_id", drop=False)
+
+
+def _frictionless(path: Path, name: str) -> list[list[object]]:
+    with system.use_context(trusted=True):
+        report = validate(str(path), schema=str(CNIG_SCHEMAS[name]))
+    assert report.tasks and report.tasks[0].stats["rows"] > 0
+    return report.flatten(["rowNumber", "fieldName", "type", "note"])
+
+
+def test_exports_validate_against_the_cnig_schemas(repo: Repository, tmp_path: Path) -> None:
+    repo.add_many_premises(_catalogue(), actor="test")
+    site, terrain = export_cnig(repo, default_territory(), tmp_path / "cnig")
+    assert (site.name, terrain.name) == ("site-eco.csv", "terrain-eco.csv")
+    assert _frictionless(site, "site-eco") == []
+    assert _frictionless(terrain, "terrain-eco") == []
+
+
+def test_the_schema_check_is_not_vacuous(tmp_path: Path) -> None:
+    _, terrain = export_cnig(_catalogue(), default_territory(), tmp_path, actu_date=TODAY)
+    broken = tmp_path / "broken.csv"
+    text = terrain.read_text(encoding="utf-8").splitlines(keepends=True)
+    cells = text[1].split(";")
+    cells[3] = "beaucoup"  # terr_surf_brute must be a number
+    broken.write_text(text[0] + ";".join(cells), encoding="utf-8")
+    problems = _frictionless(broken, "terrain-eco")
+    assert [(p[1], p[2]) for p in problems] == [("terr_surf_brute", "type-error")]
+
+
+def test_files_follow_the_official_layout(tmp_path: Path) -> None:
+    site, terrain = export_cnig(_catalogue(), default_territory(), tmp_path, actu_date=TODAY)
+    for path, name in ((site, "site-eco"), (terrain, "terrain-eco")):
+        raw = path.read_bytes()
+        assert not raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
+        with path.open(encoding="utf-8", newline="") as handle:
+            header = next(csv.reader(handle, delimiter=";"))
+        assert header == schema_fields(name)
+
+
+def test_controlled_vocabularies_are_respected(
+    exported: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    site, terrain = exported
+    for frame, name in ((site, "site-eco"), (terrain, "terrain-eco")):
+        for field, allowed in schema_enums(name).items():
+            values = set(frame[field]) - {""}
+            assert values <= set(allowed), (field, values - set(allowed))
+
+
+def test_terrain_rows_are_the_listings_in_zones(
+    exported: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    site, terrain = exported
+    assert len(terrain) == 6  # G is withdrawn, H lies in no zone
+    assert all(re.fullmatch(r"\d{5}_TERRAIN-ECO_\d{5}", t) for t in terrain["terr_id"])
+    assert set(terrain["site_id"]) <= set(site["site_id"])
+    assert list(terrain["terr_id"]) == [
+        "94021_TERRAIN-ECO_00001",
+        "94065_TERRAIN-ECO_00002",
+        "94081_TERRAIN-ECO_00003",
+        "94021_TERRAIN-ECO_00004",
+        "94021_TERRAIN-ECO_00005",
+        "94073_TERRAIN-ECO_00006",
+    ]
+
+
+def test_terr_ids_are_stable_from_the_listing_id(repo: Repository, tmp_path: Path) -> None:
+    stored = repo.add_many_premises(_catalogue()[:2], actor="test")
+    _, first = export_cnig(repo, default_territory(), tmp_path / "a", actu_date=TODAY)
+    repo.add_many_premises(_catalogue()[2:4], actor="test")
+    _, second = export_cnig(repo, default_territory(), tmp_path / "b", actu_date=TODAY)
+    ids_first = list(_read(first)["terr_id"])
+    assert ids_first == [
+        f"94021_TERRAIN-ECO_{stored[0].id:05d}",
+        f"94065_TERRAIN-ECO_{stored[1].id:05d}",
+    ]
+    assert list(_read(second)["terr_id"])[:2] == ids_first
+
+
+def test_status_maps_to_commercialisation_and_occupation(
+    exported: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    _, terrain = exported
+    by_title = terrain[["terr_stade_comm", "terr_etat_occup", "terr_usage"]].to_numpy().tolist()
+    assert by_title == [
+        ["en vente", "inoccupé", "bâti productif"],  # A
+        ["vendu, commercialisation achevée", "occupé", "bâti productif"],  # B
+        ["autre", "occupé", "inconnu"],  # C: let land
+        ["en vente", "vacant", "bâti productif"],  # D: free for more than two years
+        ["en vente", "occupé", "bâti productif"],  # E: tenant still there until 2099
+        ["réservé par option de réservation", "inoccupé", "bâti productif"],  # F
+    ]
+    sold = terrain.loc["94065_TERRAIN-ECO_00002"]
+    assert (sold["terr_vente_montant"], sold["terr_m2_prix"]) == ("1200000", "800")
+
+
+def test_surfaces_are_in_hectares_and_geometries_in_lambert93(
+    exported: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    _, terrain = exported
+    surfaces = terrain["terr_surf_brute"].astype(float)
+    assert surfaces["94021_TERRAIN-ECO_00001"] == 0.1  # 1000 m²
+    assert surfaces["94081_TERRAIN-ECO_00003"] == 0.5  # plot of 5000 m²
+    geoms = shapely.from_geojson(terrain["terr_geomsurf"].to_numpy())
+    assert (shapely.get_coordinates(geoms)[:, 0] > 100_000).all()
+    square = geoms[0]
+    assert shapely.area(square) == pytest.approx(1000, rel=1e-3)
+    x, y = to_lambert93(*MIN_RUNGIS)
+    assert shapely.contains_xy(square, x[0], y[0])
+    # F has a footprint: its own outline, projected, and its area as gross surface.
+    fp = shapely.from_geojson(json.dumps(FOOTPRINT))
+    fp_l93 = shapely.transform(fp, lambda xy: np.column_stack(to_lambert93(xy[:, 0], xy[:, 1])))
+    assert shapely.area(geoms[5]) == pytest.approx(shapely.area(fp_l93), rel=1e-4)
+    assert surfaces["94073_TERRAIN-ECO_00006"] == pytest.approx(
+        shapely.area(fp_l93) / 1e4, abs=1e-4
+    )
+
+
+def test_site_rows_are_the_zones_with_their_counts(
+    exported: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    site, _ = exported
+    zones = default_territory().zones
+    assert list(site["site_id"]) == list(zones["site_id"])
+    assert set(site["site_epci_nom"]) == {EPCI_NAME}
+    assert set(site["site_epci_siren"]) == {EPCI_SIREN}
+    assert set(site["site_actu_date"]) == {TODAY.isoformat()}
+    rungis = site.set_index("site_id").loc["94021_SITE-ECO_00001"]
+    assert rungis["site_comm_nom"] == "Chevilly-Larue" and rungis["site_comm_insee"] == "94021"
+    assert (rungis["site_uf_nbre"], rungis["site_uf_vacant_nbre"]) == ("3", "1")
+    assert rungis["site_taux_vacance"] == "33.3"
+    assert rungis["site_uf_bati_nbre"] == "3"
+    assert rungis["site_surf_comm_dispo"] == "0.3"  # three available units of 1000 m²
+    assert float(rungis["site_surf_brute"]) > 0
+    empty = site.set_index("site_id").loc["94065_SITE-ECO_00002"]
+    assert empty["site_uf_nbre"] == "" and empty["site_taux_vacance"] == ""
+    surf = shapely.from_geojson(site["site_geomsurf"].to_numpy())
+    assert set(shapely.get_type_id(surf)) == {shapely.GeometryType.MULTIPOLYGON}
+    assert (shapely.get_coordinates(surf)[:, 1] > 6_000_000).all()  # Lambert-93 metres
+    lon, lat = np.array([p.split(", ") for p in site["site_geompoint"]], dtype=float).T
+    assert default_territory().contains(lon, lat).all()  # WGS84 "lon, lat"
+
+
+def test_epci_siren_is_a_valid_siren() -> None:
+    """200058014 is the SIREN of the EPT Grand-Orly Seine Bièvre; its Luhn key must hold."""
+    digits = [int(c) for c in EPCI_SIREN]
+    total = sum(
+        d if i % 2 == 0 else (2 * d - 9 if 2 * d > 9 else 2 * d)
+        for i, d in enumerate(reversed(digits))
+    )
+    assert len(digits) == 9 and total % 10 == 0
+
+
+def test_vendored_schemas_are_the_cnig_ones() -> None:
+    folder = next(iter(CNIG_SCHEMAS.values())).parent
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert "cnigfr/schema-sites-economiques" in readme and "Licence Ouverte" in readme
+    for name, path in CNIG_SCHEMAS.items():
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        assert schema["name"] == f"sites-economiques-{name}"
+        assert schema["version"] == "v1.0.1"
+        assert schema["licenses"][0]["name"] == "etalab-2.0"
+    assert "terr_stade_comm" in schema_enums("terrain-eco")
+    assert schema_fields("site-eco")[0] == "site_id"
