@@ -1,0 +1,214 @@
+"""The ``implanter`` command line: init-db, demo, import, export, serve."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from geodata.storage import Repository
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Implanter: catalogue of industrial premises matched with company needs.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# Exit codes: 0 success, 1 bad input (invalid rows, unknown file format), 2 usage error
+# (typer/click), 3 database unreachable or not migrated.
+EXIT_BAD_INPUT = 1
+EXIT_DATABASE = 3
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        "-d",
+        help="SQLAlchemy URL (default: IMPLANTER_DATABASE__URL or sqlite:///var/implanter.db).",
+    ),
+]
+
+
+def _settings(database_url: str | None) -> Settings:
+    settings = Settings()
+    if database_url:
+        settings.database.url = database_url
+    return settings
+
+
+def _open(database_url: str | None, *, migrate: bool = True) -> Repository:
+    from sqlalchemy.exc import OperationalError
+
+    from geodata.storage import Repository
+    from geodata.storage.errors import StorageError
+
+    url = _settings(database_url).database.url
+    try:
+        repo = Repository(url)
+        if migrate:
+            repo.migrate()
+        else:
+            repo.counts()
+    except (OperationalError, StorageError) as exc:
+        typer.secho(f"Base de données inaccessible / database unreachable: {url}", err=True)
+        typer.secho(f"  {str(exc).splitlines()[0]}", err=True)
+        raise typer.Exit(EXIT_DATABASE) from exc
+    return repo
+
+
+@app.command("init-db")
+def init_db(database_url: DbOption = None) -> None:
+    """Create the database (SQLite file or PostGIS schema) and bring it up to date."""
+    repo = _open(database_url)
+    counts = repo.counts()
+    typer.echo(
+        f"Base prête / database ready: {repo.engine.url.render_as_string(hide_password=True)} "
+        f"({counts['premises']} locaux, {counts['needs']} besoins)"
+    )
+
+
+@app.command()
+def demo(
+    database_url: DbOption = None,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same data.")] = 2018,
+    premises: Annotated[int, typer.Option(help="Number of premises.", min=1)] = 360,
+    needs: Annotated[int, typer.Option(help="Number of company needs.", min=0)] = 180,
+    force: Annotated[bool, typer.Option(help="Load even if the catalogue is not empty.")] = False,
+) -> None:
+    """Load the fictitious demo catalogue (premises and company needs)."""
+    from geodata.demo import load_demo
+
+    repo = _open(database_url)
+    if repo.counts()["premises"] and not force:
+        typer.secho(
+            "Le catalogue n'est pas vide ; --force pour ajouter la démo quand même. "
+            "The catalogue is not empty; use --force to add the demo anyway.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    n_p, n_n = load_demo(repo, seed=seed, n_premises=premises, n_needs=needs)
+    typer.echo(f"{n_p} locaux et {n_n} besoins de démonstration chargés / demo loaded")
+
+
+class Lang(enum.StrEnum):
+    """Language of messages."""
+
+    fr = "fr"
+    en = "en"
+
+
+@app.command("import")
+def import_(
+    path: Annotated[Path, typer.Argument(help="CSV, GeoJSON, GeoPackage or XLSX file.")],
+    database_url: DbOption = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the valid rows, list the others.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only, write nothing.")] = False,
+    actor: Annotated[str, typer.Option(help="Who imports (kept in the audit trail).")] = "cli",
+    lang: Annotated[Lang, typer.Option(help="Language of the report.")] = Lang.fr,
+) -> None:
+    """Import listings; nothing is written if a row is bad, unless --skip-invalid."""
+    from geodata.io import format_report, import_listings
+    from geodata.territory import load_territory
+
+    if not path.exists():
+        typer.secho(f"Fichier introuvable / file not found: {path}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    repo = _open(database_url)
+    try:
+        report = import_listings(
+            repo,
+            path,
+            actor=actor,
+            skip_invalid=skip_invalid,
+            dry_run=dry_run,
+            territory=load_territory(_settings(database_url).territory),
+        )
+    except ValueError as exc:
+        typer.secho(str(exc), err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    typer.echo(format_report(report, lang=lang.value))
+    if report.errors and not skip_invalid:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+class ExportFormat(enum.StrEnum):
+    """Export formats."""
+
+    csv = "csv"
+    csv_fr = "csv-fr"
+    geojson = "geojson"
+    gpkg = "gpkg"
+    cnig = "cnig"
+
+
+@app.command()
+def export(
+    path: Annotated[Path, typer.Argument(help="Output file (or folder for --format cnig).")],
+    database_url: DbOption = None,
+    fmt: Annotated[
+        ExportFormat | None,
+        typer.Option("--format", "-f", help="Default: from the file extension."),
+    ] = None,
+) -> None:
+    """Export the catalogue as CSV, GeoJSON, GeoPackage or CNIG 'Sites économiques' CSVs."""
+    from geodata.io import export_cnig, export_listings
+    from geodata.territory import load_territory
+
+    repo = _open(database_url)
+    if fmt is ExportFormat.cnig:
+        territory = load_territory(_settings(database_url).territory)
+        site_csv, terrain_csv = export_cnig(repo, territory, path)
+        typer.echo(f"CNIG : {site_csv} et {terrain_csv}")
+        return
+    try:
+        if fmt is ExportFormat.csv_fr:
+            export_listings(repo, path, fmt="csv", french=True)
+        else:
+            export_listings(repo, path, fmt=fmt.value if fmt else None)
+    except ValueError as exc:
+        typer.secho(str(exc), err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    typer.echo(f"{repo.counts()['premises']} locaux exportés / exported: {path}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    database_url: DbOption = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+    reload: Annotated[bool, typer.Option(help="Reload on code change (development).")] = False,
+) -> None:
+    """Serve the API (demo catalogue loaded on first run of an empty database)."""
+    import os
+
+    import uvicorn
+
+    if database_url:
+        # uvicorn's factory builds Settings() in each worker from the environment.
+        os.environ["IMPLANTER_DATABASE__URL"] = database_url
+    # Create and migrate the database once, before the workers start.
+    from .main import open_catalogue
+
+    open_catalogue(_settings(database_url)).dispose()
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,65 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from geodata.storage import Repository
+from geodata.territory import load_territory
+
+from .errors import add_exception_handlers
+from .routes import health, home, premises
+from .settings import Settings
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+
+def open_catalogue(settings: Settings) -> Repository:
+    """Open the database, bring its schema up to date and, if empty, load the demo catalogue."""
+    repo = Repository(settings.database.url)
+    repo.migrate()
+    if settings.api.demo_on_first_run and repo.counts()["premises"] == 0:
+        from geodata.demo import load_demo
+
+        n_premises, n_needs = load_demo(repo, seed=settings.api.demo_seed)
+        logger.info("first run: loaded %d demo premises and %d needs", n_premises, n_needs)
+    return repo
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the Implanter app.
+
+    Parameters
+    ----------
+    settings
+        The settings to use; read from ``IMPLANTER_*`` environment variables when omitted.
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.territory = load_territory(settings.territory)
+        app.state.repo = open_catalogue(settings)
+        try:
+            yield
+        finally:
+            app.state.repo.dispose()
+
+    app = FastAPI(
+        title="Implanter",
+        summary="Locaux d'activité et entreprises : catalogue, appariement et cartes.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    add_exception_handlers(app)
+    app.include_router(home.router)
+    app.include_router(health.router)
+    app.include_router(premises.router)
+    return app

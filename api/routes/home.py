@@ -1,0 +1,38 @@
+"""The home page: the catalogue at a glance, in HTML."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from ..deps import RepoDep
+from ..pages import Lang, render
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["pages"])
+
+PAGE = 50
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(
+    request: Request,
+    repo: RepoDep,
+    lang: Annotated[Lang, Query()] = "fr",
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    """List the catalogue, 50 listings a page."""
+    page = repo.list_premises(limit=PAGE, offset=offset)
+    return render(
+        request,
+        "home.html",
+        lang,
+        items=page.items,
+        total=page.total,
+        needs=repo.counts()["needs"],
+        prev_offset=max(0, offset - PAGE) if offset > 0 else None,
+        next_offset=offset + PAGE if offset + PAGE < page.total else None,
+    )

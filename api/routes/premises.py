@@ -1,0 +1,59 @@
+"""The premises catalogue: list with filters and pagination, and one listing with its ETag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel
+
+from geodata.schemas import Premises
+
+from ..deps import PremisesFiltersDep, RepoDep
+
+__all__ = ["PremisesPage", "router"]
+
+router = APIRouter(prefix="/premises", tags=["premises"])
+
+
+class PremisesPage(BaseModel):
+    """One page of listings, with the total and the links to the neighbouring pages."""
+
+    items: list[Premises]
+    total: int
+    limit: int
+    offset: int
+    links: list[dict[str, str]]
+
+
+def _page_links(request: Request, total: int, limit: int, offset: int) -> list[dict[str, str]]:
+    links = [{"rel": "self", "href": str(request.url)}]
+    if offset + limit < total:
+        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
+        links.append({"rel": "next", "href": str(nxt)})
+    if offset > 0:
+        prev = request.url.include_query_params(offset=max(0, offset - limit), limit=limit)
+        links.append({"rel": "prev", "href": str(prev)})
+    return links
+
+
+@router.get("", response_model=PremisesPage)
+def list_premises(request: Request, repo: RepoDep, filters: PremisesFiltersDep) -> Any:
+    """List listings filtered by commune, kind, use, surface range, status and bbox."""
+    page = repo.list_premises(**filters.as_query(), limit=filters.limit, offset=filters.offset)
+    return PremisesPage(
+        items=page.items,
+        total=page.total,
+        limit=filters.limit,
+        offset=filters.offset,
+        links=_page_links(request, page.total, filters.limit, filters.offset),
+    )
+
+
+@router.get("/{premises_id}", response_model=Premises)
+def get_premises(premises_id: int, repo: RepoDep, response: Response) -> Any:
+    """One listing; its ETag carries the version to send back in ``If-Match`` on update."""
+    item = repo.get_premises(premises_id)
+    response.headers["ETag"] = f'"{item.version}"'
+    return jsonable_encoder(item)

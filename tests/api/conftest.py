@@ -1,0 +1,112 @@
+"""An app on a real SQLite file, its lifespan entered, with the demo catalogue."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.settings import Settings
+
+
+def make_settings(db_path: Path, *, demo: bool = True) -> Settings:
+    settings = Settings()
+    settings.database.url = f"sqlite:///{db_path}"
+    settings.api.demo_on_first_run = demo
+    return settings
+
+
+@pytest.fixture(scope="session")
+def settings_for() -> Callable[..., Settings]:
+    """Build settings for a SQLite file: ``settings_for(path, demo=False)``."""
+    return make_settings
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file holding the demo catalogue, built once per module."""
+    return tmp_path_factory.mktemp("api") / "implanter.db"
+
+
+@pytest.fixture(scope="module")
+def client(demo_db: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(make_settings(demo_db))) as c:
+        yield c
+
+
+def _require(what: str, reason: str) -> None:
+    """Skip a test that needs a missing component, or fail when CI requires it."""
+    if os.environ.get(f"IMPLANTER_REQUIRE_{what}") == "1":
+        pytest.fail(f"{reason} (IMPLANTER_REQUIRE_{what}=1)")
+    pytest.skip(reason)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real headless Debian Chromium driven by Playwright."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _require("BROWSER", "playwright is not installed")
+    if not Path(CHROMIUM).exists():
+        _require("BROWSER", f"{CHROMIUM} not found (apt-get install chromium)")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+            # Keep Chromium's config and cache out of the home directory.
+            env={**os.environ, "XDG_CONFIG_HOME": str(profile), "XDG_CACHE_HOME": str(profile)},
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live_server(demo_db: Path) -> Iterator[str]:
+    """The app served by a real uvicorn on a free local port; yields its base URL."""
+    import uvicorn
+
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(make_settings(demo_db)), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,0 +1,114 @@
+"""The ``implanter`` command line, run as a user would, as a real subprocess."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from geodata.storage import Repository
+
+IMPLANTER = [sys.executable, "-m", "api.cli"]
+
+
+def run(*args: str, env_db: Path | None = None) -> subprocess.CompletedProcess[str]:
+    cmd = [*IMPLANTER, *args]
+    if env_db is not None:
+        cmd += ["--database-url", f"sqlite:///{env_db}"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.mark.parametrize("command", ["init-db", "demo", "import", "export", "serve"])
+def test_every_command_has_help(command: str) -> None:
+    r = run(command, "--help")
+    assert r.returncode == 0, r.stderr
+    assert "Usage" in r.stdout
+
+
+def test_init_db_demo_export(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    r = run("init-db", env_db=db)
+    assert r.returncode == 0, r.stderr
+    assert db.exists()
+    r = run("demo", "--premises", "320", "--needs", "150", env_db=db)
+    assert r.returncode == 0, r.stderr
+    again = run("demo", env_db=db)
+    assert again.returncode == 1
+    assert "--force" in again.stderr
+    out = tmp_path / "out.csv"
+    r = run("export", str(out), env_db=db)
+    assert r.returncode == 0, r.stderr
+    with out.open(encoding="utf-8") as fh:
+        assert sum(1 for _ in csv.DictReader(fh)) == 320
+
+
+def _rows(n: int, bad_row: int | None = None) -> list[dict[str, str]]:
+    rows = []
+    for i in range(n):
+        rows.append(
+            {
+                "référence": f"CLI-{i:04d}",
+                "titre": f"Local d'activité {i}",
+                "type": "atelier",
+                "usages": "production, artisanat",
+                # Neighbours differ by more than 10 % in surface: no probable duplicates.
+                "surface (m²)": f"{200 + (i % 2) * 600 + i % 7},5",
+                "loyer €/m²/an": "135",
+                "transaction": "location",
+                "longitude": f"{2.3750 + (i % 40) * 0.0004:.5f}",
+                "latitude": f"{48.8000 + (i // 40) * 0.0003:.5f}",
+            }
+        )
+    if bad_row is not None:
+        rows[bad_row]["surface (m²)"] = "douze"
+    return rows
+
+
+def _write_french_csv(path: Path, rows: list[dict[str, str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter=";")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def test_import_1000_rows_with_one_bad_row(tmp_path: Path) -> None:
+    db = tmp_path / "imp.db"
+    assert run("init-db", env_db=db).returncode == 0
+    src = tmp_path / "annonces.csv"
+    _write_french_csv(src, _rows(1000, bad_row=616))
+    r = run("import", str(src), env_db=db)
+    assert r.returncode == 1
+    # Data row 617 is line 618 of the file (the header is line 1).
+    assert "618" in r.stdout + r.stderr
+    assert "surface_m2" in r.stdout + r.stderr
+    repo = Repository(f"sqlite:///{db}")
+    assert repo.counts()["premises"] == 0
+    repo.dispose()
+    r = run("import", str(src), "--skip-invalid", env_db=db)
+    assert r.returncode == 0, r.stdout + r.stderr
+    repo = Repository(f"sqlite:///{db}")
+    assert repo.counts()["premises"] == 999
+    repo.dispose()
+
+
+def test_missing_file_and_unreachable_database(tmp_path: Path) -> None:
+    r = run("import", str(tmp_path / "nope.csv"), env_db=tmp_path / "x.db")
+    assert r.returncode == 1
+    assert "nope.csv" in r.stderr
+    r = subprocess.run(
+        [
+            *IMPLANTER,
+            "init-db",
+            "--database-url",
+            "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert r.returncode == 3
+    assert "unreachable" in r.stderr
