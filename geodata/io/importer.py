@@ -17,7 +17,7 @@ Row numbers (``RowError.row``, ``RowWarning.row``)
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -229,6 +229,8 @@ class _Repository(Protocol):  # the part of geodata.storage.Repository used here
     def premises_frame(self, *, status: str | None = None) -> pd.DataFrame: ...
 
     def upsert_premises_by_ref(self, items: Sequence[PremisesIn], *, actor: str) -> Any: ...
+
+    def premises_by_refs(self, refs: Iterable[str]) -> Mapping[str, PremisesIn]: ...
 
 
 def detect_format(path: str | Path, fmt: str | None = None) -> str:
@@ -720,6 +722,34 @@ def _frame_lonlat(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return shapely.get_x(geoms), shapely.get_y(geoms)
 
 
+# Fields derived from the point by validation: they are "carried" whenever the point is.
+_DERIVED = {"commune_insee", "zone_id"}
+_PLACE = {"lon", "lat", "footprint"}
+
+
+def _keep_stored_fields(repo: _Repository, parsed: ParsedListings) -> list[PremisesIn]:
+    """Re-imported listings keep the stored value of every field their file has no column for.
+
+    A sheet without a status column must not set a let or sold listing back to available,
+    nor wipe the description typed in the app: only the columns present are updated.
+    """
+    carried = set(parsed.columns.values())
+    if parsed.fmt in ("geojson", "gpkg") or carried & {"lon", "lat"}:
+        carried |= _PLACE | _DERIVED
+    absent = [f for f in PremisesIn.model_fields if f not in carried and f != "external_ref"]
+    refs = [item.external_ref for item in parsed.items if item.external_ref]
+    stored = repo.premises_by_refs(refs) if refs and absent else {}
+    if not stored:
+        return list(parsed.items)
+    out = []
+    for item in parsed.items:
+        old = stored.get(item.external_ref or "")
+        if old is not None:
+            item = item.model_copy(update={f: getattr(old, f) for f in absent})
+        out.append(item)
+    return out
+
+
 def import_listings(
     repo: _Repository,
     path: str | Path,
@@ -779,7 +809,8 @@ def import_listings(
     )
     if dry_run or not parsed.items or (parsed.errors and not skip_invalid):
         return report
-    result = repo.upsert_premises_by_ref(parsed.items, actor=actor)
+    items = _keep_stored_fields(repo, parsed)
+    result = repo.upsert_premises_by_ref(items, actor=actor)
     report.created = list(result.created)
     report.updated = list(result.updated)
     report.unchanged = list(result.unchanged)

@@ -540,6 +540,26 @@ def test_reimport_updates_by_reference_instead_of_duplicating(
     assert frame.loc["G-0", "version"] == 2
 
 
+def test_reimport_keeps_fields_the_file_does_not_carry(repo: Repository, tmp_path: Path) -> None:
+    import_listings(repo, _good_file(tmp_path), actor="test")
+    stored = repo.premises_by_refs(["G-0"])["G-0"]
+    let = repo.patch_premises(
+        stored.id,
+        {"status": "let", "description": "Typed in the app"},
+        expected_version=stored.version,
+        actor="owner",
+    )
+    header = [h for h in FR_HEADER if h != "Statut"]
+    row = dict(zip(FR_HEADER, _fr_row("G-0", *RUNGIS_MIN, **{"Loyer €/m²/an": "101"}), strict=True))
+    path = _write_csv(tmp_path / "no-status.csv", header, [[row[h] for h in header]])
+    report = import_listings(repo, path, actor="test")
+    assert report.updated == [stored.id]
+    after = repo.get_premises(stored.id)
+    assert after.rent_eur_m2_year == 101.0
+    assert after.status == "let" and after.description == "Typed in the app"
+    assert after.version == let.version + 1
+
+
 def test_probable_duplicate_of_a_stored_listing_is_warned(repo: Repository, tmp_path: Path) -> None:
     (stored,) = repo.add_many_premises([_item("X-1", *ORLY, surface_m2=1190.0)], actor="test")
     path = _write_csv(tmp_path / "d.csv", FR_HEADER, [_fr_row("OTHER", *ORLY)])
