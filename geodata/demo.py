@@ -33,7 +33,7 @@ import shapely
 from pyproj import Transformer
 
 from geodata.naf import default_uses_for_naf
-from geodata.schemas import NeedIn, PremisesIn, PremisesKind, Use
+from geodata.schemas import NeedIn, PremisesIn, PremisesKind, Use, luhn_check_digit
 
 __all__ = [
     "DEMO_SENTENCE",
@@ -968,19 +968,6 @@ def _fr_dec(value: float, digits: int = 1) -> str:
     return text.rstrip("0").rstrip(",") if "," in text else text
 
 
-def _luhn_digit(body: str) -> str:
-    """The check digit that makes ``body + digit`` pass the Luhn test."""
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
-
-
 # --------------------------------------------------------------------------------------------
 # Premises
 # --------------------------------------------------------------------------------------------
@@ -1333,7 +1320,7 @@ def _siren(rng: np.random.Generator, taken: set[str]) -> str:
         body = "".join(str(d) for d in rng.integers(0, 10, 8))
         if body[0] == "0":
             continue
-        siren = body + _luhn_digit(body)
+        siren = body + luhn_check_digit(body)
         if siren not in taken:
             taken.add(siren)
             return siren

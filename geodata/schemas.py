@@ -39,6 +39,7 @@ __all__ = [
     "Use",
     "error_details",
     "label",
+    "luhn_check_digit",
 ]
 
 
@@ -168,16 +169,27 @@ NonNegInt = Annotated[int, Field(ge=0, le=2**31 - 1)]
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _luhn_ok(digits: str) -> bool:
+def luhn_check_digit(body: str) -> str:
+    """The digit that makes ``body + digit`` pass the Luhn test (the SIREN check digit).
+
+    Examples
+    --------
+    >>> luhn_check_digit("73282932")
+    '0'
+    """
     total = 0
-    for i, ch in enumerate(reversed(digits)):
+    for i, ch in enumerate(reversed(body)):
         d = int(ch)
-        if i % 2 == 1:
+        if i % 2 == 0:
             d *= 2
             if d > 9:
                 d -= 9
         total += d
-    return total % 10 == 0
+    return str((10 - total % 10) % 10)
+
+
+def _luhn_ok(digits: str) -> bool:
+    return luhn_check_digit(digits[:-1]) == digits[-1]
 
 
 def _territory(info: ValidationInfo) -> Any:

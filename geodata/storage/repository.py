@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +58,7 @@ _TEXT_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
 _ORDERABLE = frozenset(c.name for c in premises.c)
 
 T = TypeVar("T")
+_M = TypeVar("_M", Premises, Need)
 BBox = tuple[float, float, float, float]
 
 
@@ -332,13 +333,29 @@ class Repository:
     def _insert_premises(
         self, conn: Connection, rows: list[dict[str, Any]], *, actor: str, now: datetime
     ) -> list[Premises]:
+        return self._insert(
+            conn, premises, ENTITY_PREMISES, cv.premises_from_row, rows, actor=actor, now=now
+        )
+
+    def _insert(
+        self,
+        conn: Connection,
+        table: sa.Table,
+        entity: str,
+        from_row: Callable[[dict[str, Any]], _M],
+        rows: list[dict[str, Any]],
+        *,
+        actor: str,
+        now: datetime,
+    ) -> list[_M]:
+        """Insert new records at version 1 and audit their creation."""
         full = [{**row, "version": 1, "created_at": now, "updated_at": now} for row in rows]
-        ids = self.hooks.insert_many(conn, premises, full)
-        records = [cv.premises_from_row({**r, "id": i}) for r, i in zip(full, ids, strict=True)]
+        ids = self.hooks.insert_many(conn, table, full)
+        records = [from_row({**r, "id": i}) for r, i in zip(full, ids, strict=True)]
         self._audit(
             conn,
             [
-                _audit_row(ENTITY_PREMISES, r.id, "create", 1, actor, now, r.model_dump_json())
+                _audit_row(entity, r.id, "create", 1, actor, now, r.model_dump_json())
                 for r in records
             ],
         )
@@ -838,21 +855,11 @@ class Repository:
         if not items:
             return []
         now = _now()
-        rows = [
-            {**cv.need_row(item), "version": 1, "created_at": now, "updated_at": now}
-            for item in items
-        ]
+        rows = [cv.need_row(item) for item in items]
         with self._write() as conn:
-            ids = self.hooks.insert_many(conn, needs, rows)
-            records = [cv.need_from_row({**r, "id": i}) for r, i in zip(rows, ids, strict=True)]
-            self._audit(
-                conn,
-                [
-                    _audit_row(ENTITY_NEED, r.id, "create", 1, actor, now, r.model_dump_json())
-                    for r in records
-                ],
+            return self._insert(
+                conn, needs, ENTITY_NEED, cv.need_from_row, rows, actor=actor, now=now
             )
-        return records
 
     def get_need(self, need_id: int) -> Need:
         """Return one need.
