@@ -239,7 +239,8 @@ class _KindSpec:
 
 _SPECS: dict[str, _KindSpec] = {
     "warehouse": _KindSpec(
-        surface=(2_000, 20_000),
+        # From small parcel-delivery cells (600 m²) to large platforms (20,000 m²).
+        surface=(600, 20_000),
         step=50,
         ceiling=(8.0, 12.0),
         floor_load=(3.0, 6.0),
@@ -1061,7 +1062,7 @@ def _premises_record(
     # Divisible into lots.
     if spec.divisible_p and surface >= 3 * lo and rng.uniform() < spec.divisible_p:
         rec["divisible"] = True
-        rec["min_lot_m2"] = _round_step(surface / rng.integers(2, 5), spec.step)
+        rec["min_lot_m2"] = _round_step(max(lo, surface / rng.integers(2, 6)), spec.step)
     # Tenure and prices.
     tenure = str(rng.choice(_TENURES, p=spec.tenure_p))
     rec["tenure"] = tenure

@@ -194,9 +194,15 @@ def test_valenton_village(premises: list[PremisesIn], territory: Any) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def test_warehouses_are_big_high_and_docked(premises: list[PremisesIn]) -> None:
-    for p in _of_kind(premises, "warehouse"):
-        assert 2_000 <= p.surface_m2 <= 20_000
+def test_warehouses_are_high_and_docked(premises: list[PremisesIn]) -> None:
+    warehouses = _of_kind(premises, "warehouse")
+    # Parcel-delivery cells to large platforms, with some mid-sized ones for SMEs.
+    assert sum(600 <= p.surface_m2 < 1_500 for p in warehouses) >= 10
+    assert sum(p.surface_m2 >= 5_000 for p in warehouses) >= 10
+    for p in warehouses:
+        assert 600 <= p.surface_m2 <= 20_000
+        if p.divisible:
+            assert p.min_lot_m2 is not None and 600 <= p.min_lot_m2 < p.surface_m2
         assert 8 <= p.ceiling_height_m <= 12
         assert p.loading_docks >= 2
         assert "logistics" in p.uses
