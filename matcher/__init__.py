@@ -1,0 +1,35 @@
+"""Matching engine: rank premises for a need, and needs for a premises, vectorised.
+
+Build a :class:`MatchIndex` once per catalogue version, then call :func:`match` per need,
+:func:`match_listing` per listing (which saved needs it fits), or :func:`batch_match` for
+every saved need at once.
+"""
+
+from matcher._geo import PointSet, to_lambert93
+from matcher.batch import BatchChunk, batch_match, batch_match_frame
+from matcher.engine import Diagnostics, MatchItem, MatchResult, match, top_k
+from matcher.index import MatchIndex
+from matcher.needs import NeedTable
+from matcher.relax import Relaxation
+from matcher.reverse import ListingMatch, match_listing
+from matcher.weights import CRITERIA, DEFAULT_WEIGHTS
+
+__all__ = [
+    "CRITERIA",
+    "DEFAULT_WEIGHTS",
+    "BatchChunk",
+    "Diagnostics",
+    "ListingMatch",
+    "MatchIndex",
+    "MatchItem",
+    "MatchResult",
+    "NeedTable",
+    "PointSet",
+    "Relaxation",
+    "batch_match",
+    "batch_match_frame",
+    "match",
+    "match_listing",
+    "to_lambert93",
+    "top_k",
+]

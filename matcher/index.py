@@ -1,0 +1,548 @@
+"""The match index: a catalogue's columns as numpy arrays, a spatial index, accessibility.
+
+Build it once per catalogue version with :meth:`MatchIndex.from_frame` and reuse it across
+queries; :meth:`MatchIndex.update` and :meth:`MatchIndex.remove` apply one listing's change
+without rebuilding the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+import shapely
+
+from matcher._codes import KIND_CODE, KIND_DEFAULT_MASK, REMOVED, STATUS_CODE, TENURE_BITS, use_mask
+from matcher._geo import PointSet, as_point_set, to_lambert93
+from matcher.criteria import lot_minimum
+
+__all__ = ["MatchIndex", "PointSet", "catalogue_columns"]
+
+_FLOAT_COLUMNS = (
+    "surface_m2",
+    "min_lot_m2",
+    "ceiling_height_m",
+    "floor_load_t_m2",
+    "loading_docks",
+    "ground_level_doors",
+    "power_kva",
+    "rent_eur_m2_year",
+    "sale_price_eur",
+    "charges_eur_m2_year",
+)
+
+#: Column name → dtype of every array an index keeps (besides the row-aligned objects).
+_SCHEMA: dict[str, Any] = {
+    "id": np.int64,
+    "status": np.int8,
+    "kind": np.int8,
+    "uses": np.int16,
+    "uses_eff": np.int16,
+    "tenure": np.int8,
+    "icpe": np.int8,
+    "divisible": np.bool_,
+    "lot_min": np.float64,
+    **dict.fromkeys(_FLOAT_COLUMNS, np.float64),
+    "available_day": np.float64,
+    "verified_day": np.float64,
+    "lon": np.float64,
+    "lat": np.float64,
+    "x": np.float64,
+    "y": np.float64,
+    "station_dist": np.float64,
+    "station_idx": np.int32,
+    "interchange_dist": np.float64,
+    "interchange_idx": np.int32,
+    "commune": np.int32,
+    "title": object,
+    "zone_id": object,
+}
+
+
+def _num(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _days(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    s = pd.to_datetime(frame[name], errors="coerce", utc=True)
+    values = s.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    out = values.astype(np.int64).astype(np.float64) / 86_400e6
+    out[np.isnat(values)] = np.nan
+    return out
+
+
+def _codes(frame: pd.DataFrame, name: str, table: Mapping[str, int], default: str | None) -> Any:
+    if name not in frame.columns:
+        if default is None:
+            msg = f"{name}: the catalogue has no '{name}' column"
+            raise ValueError(msg)
+        return np.full(len(frame), table[default])
+    codes, uniques = pd.factorize(frame[name].astype(object), use_na_sentinel=True)
+    mapped = []
+    for u in uniques:
+        key = str(getattr(u, "value", u))
+        if key not in table:
+            msg = f"{name}: unknown value '{key}' (one of {', '.join(table)})"
+            raise ValueError(msg)
+        mapped.append(table[key])
+    if default is None and (codes < 0).any():
+        bad = frame.index[codes < 0][:5].tolist()
+        msg = f"{name}: missing for listing(s) {bad}"
+        raise ValueError(msg)
+    lut = np.array([*mapped, table[default] if default is not None else 0])
+    return lut[codes]
+
+
+def _use_text(v: Any) -> str:
+    if isinstance(v, list | tuple | set):
+        return ",".join(str(getattr(u, "value", u)) for u in v)
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return ""
+    return str(v)
+
+
+def _uses(frame: pd.DataFrame) -> np.ndarray:
+    """Bitmasks of the comma-joined ``uses`` strings (parsed once per distinct value)."""
+    if "uses" not in frame.columns:
+        return np.zeros(len(frame), dtype=np.int16)
+    col = frame["uses"]
+    try:
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    except TypeError:  # lists of uses rather than strings
+        codes, uniques = pd.factorize(col.map(_use_text), use_na_sentinel=True)
+    lut = np.array([use_mask(_use_text(u).split(",")) for u in uniques] + [0], dtype=np.int16)
+    return lut[codes]
+
+
+def catalogue_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Convert catalogue rows (PremisesIn-named columns, index = listing id) to arrays.
+
+    Returns the index's columns except the accessibility ones and the commune code; the
+    commune comes back as ``commune_insee`` strings. Missing optional columns are NaN.
+    """
+    n = len(frame)
+    try:
+        ids = np.asarray(frame.index, dtype=np.int64)
+    except (TypeError, ValueError) as exc:
+        msg = "the catalogue's index must hold integer listing ids"
+        raise ValueError(msg) from exc
+    if len(np.unique(ids)) != n:
+        msg = "the catalogue's index has duplicate listing ids"
+        raise ValueError(msg)
+    if "lon" in frame.columns and "lat" in frame.columns:
+        lon, lat = _num(frame, "lon"), _num(frame, "lat")
+    elif hasattr(frame, "geometry"):
+        geom = frame.geometry
+        if geom.crs is not None and not geom.crs.equals("EPSG:4326"):
+            geom = geom.to_crs(4326)
+        arr = np.asarray(geom.array, dtype=object)
+        if n and (shapely.get_type_id(arr) != 0).any():
+            msg = "geometry: the catalogue's geometries must be points (one per listing)"
+            raise ValueError(msg)
+        lon, lat = shapely.get_x(arr), shapely.get_y(arr)
+    else:
+        msg = "the catalogue needs lon/lat columns or a point geometry"
+        raise ValueError(msg)
+    if n and (np.isnan(lon).any() or np.isnan(lat).any()):
+        bad = frame.index[np.isnan(lon) | np.isnan(lat)][:5].tolist()
+        msg = f"lon, lat: missing coordinates for listing(s) {bad}"
+        raise ValueError(msg)
+    surface = _num(frame, "surface_m2")
+    if n and not (surface > 0).all():
+        bad = frame.index[~(surface > 0)][:5].tolist()
+        msg = f"surface_m2: missing or not positive for listing(s) {bad}"
+        raise ValueError(msg)
+    divisible = (
+        frame["divisible"].fillna(False).astype(bool).to_numpy()
+        if "divisible" in frame.columns
+        else np.zeros(n, dtype=bool)
+    )
+    kind = _codes(frame, "kind", KIND_CODE, None).astype(np.int8)
+    uses = _uses(frame)
+    uses_eff = np.where(uses != 0, uses, KIND_DEFAULT_MASK[kind]).astype(np.int16)
+    if "icpe_allowed" in frame.columns:
+        s = frame["icpe_allowed"]
+        known = s.notna().to_numpy()
+        val = s.where(s.notna(), False).astype(bool).to_numpy()
+        icpe = np.where(known, val.astype(np.int8), -1).astype(np.int8)
+    else:
+        icpe = np.full(n, -1, dtype=np.int8)
+    out: dict[str, Any] = {
+        "id": ids,
+        "status": _codes(frame, "status", STATUS_CODE, "available").astype(np.int8),
+        "kind": kind,
+        "uses": uses,
+        "uses_eff": uses_eff,
+        "tenure": _codes(frame, "tenure", TENURE_BITS, None).astype(np.int8),
+        "icpe": icpe,
+        "divisible": divisible,
+        **{c: _num(frame, c) for c in _FLOAT_COLUMNS},
+        "available_day": _days(frame, "available_from"),
+        "verified_day": _days(frame, "last_verified_at"),
+        "lon": lon,
+        "lat": lat,
+    }
+    out["lot_min"] = lot_minimum(surface, divisible, out["min_lot_m2"])
+    out["x"], out["y"] = to_lambert93(lon, lat)
+    for name in ("title", "zone_id", "commune_insee"):
+        if name in frame.columns:
+            col = frame[name].astype(object)
+            out[name] = col.where(col.notna(), None).to_numpy(dtype=object)
+        else:
+            out[name] = np.full(n, None, dtype=object)
+    return out
+
+
+def _nearest(points: PointSet | None, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+    if points is None or len(points) == 0:
+        return np.full(len(x), np.nan), np.full(len(x), -1, dtype=np.int32)
+    tree = cKDTree(np.column_stack([points.x, points.y]))
+    dist, idx = tree.query(np.column_stack([x, y]), k=1)
+    return np.asarray(dist, dtype=np.float64), np.asarray(idx, dtype=np.int32)
+
+
+class MatchIndex:
+    """A catalogue prepared for matching.
+
+    Attributes
+    ----------
+    cols : dict of str to numpy.ndarray
+        One array per column, all of length :attr:`n_rows` (removed listings keep a row
+        whose status is never matched). Uses are bitmasks (``uses`` as stated, ``uses_eff``
+        falling back to the kind's usual uses), tenure is bits (1 rent, 2 sale), ICPE is
+        1/0/-1 (unknown), dates are day numbers, ``x``/``y`` are Lambert-93 metres,
+        ``station_dist``/``interchange_dist`` the distance to the nearest one.
+    communes : list of str
+        INSEE codes; ``cols["commune"]`` holds positions in it (-1 when unknown).
+    stations, interchanges : PointSet or None
+        The points accessibility was computed from.
+    version : int
+        Incremented by every :meth:`update` and :meth:`remove`.
+    min_stale : int
+        Moved or added rows are checked one by one by spatial queries until more than
+        ``max(min_stale, n_rows // 8)`` of them trigger a re-sort of the rows (compaction).
+    """
+
+    min_stale = 1024
+
+    def __init__(
+        self,
+        columns: dict[str, np.ndarray],
+        *,
+        stations: PointSet | None,
+        interchanges: PointSet | None,
+        version: int = 0,
+        commune_names: Mapping[str, str] | None = None,
+    ) -> None:
+        self.commune_names: dict[str, str] = dict(commune_names or {})
+        self.stations = stations
+        self.interchanges = interchanges
+        self.version = int(version)
+        self.communes: list[str] = []
+        self._commune_code: dict[str, int] = {}
+        n = len(columns["id"])
+        self._n = n
+        self._cap = n
+        self._store: dict[str, np.ndarray] = {}
+        prepared = self._prepare(columns)
+        for name, dtype in _SCHEMA.items():
+            self._store[name] = np.asarray(prepared[name], dtype=dtype)
+        self._stale = np.zeros(self._cap, dtype=bool)
+        self._reindex()
+
+    # --- construction ----------------------------------------------------------------------
+
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        stations: Any = None,
+        interchanges: Any = None,
+        version: int = 0,
+        commune_names: Mapping[str, str] | None = None,
+    ) -> MatchIndex:
+        """Build an index from a catalogue GeoDataFrame (index = listing id).
+
+        Parameters
+        ----------
+        frame
+            One row per listing, columns named like ``PremisesIn``'s fields (``uses`` a
+            comma-joined string), ``lon``/``lat`` or a point geometry in EPSG:4326.
+        stations, interchanges
+            A :class:`PointSet`, a GeoDataFrame of points (``name`` column, ``status ==
+            'open'`` rows kept) or a ``(lon, lat, names)`` tuple; None leaves access unknown.
+        version
+            The catalogue version this index was built from.
+        commune_names
+            INSEE code -> name, for the reasons ("à Rungis (94065)"); codes alone otherwise.
+        """
+        return cls(
+            catalogue_columns(frame),
+            stations=as_point_set(stations),
+            interchanges=as_point_set(interchanges),
+            version=version,
+            commune_names=commune_names,
+        )
+
+    def _prepare(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        out = dict(columns)
+        out["station_dist"], out["station_idx"] = _nearest(self.stations, out["x"], out["y"])
+        out["interchange_dist"], out["interchange_idx"] = _nearest(
+            self.interchanges, out["x"], out["y"]
+        )
+        out["commune"] = self._commune_codes(columns["commune_insee"])
+        return out
+
+    def _commune_codes(self, values: np.ndarray) -> np.ndarray:
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+        lut = []
+        for u in uniques:
+            key = str(u)
+            if key not in self._commune_code:
+                self._commune_code[key] = len(self.communes)
+                self.communes.append(key)
+            lut.append(self._commune_code[key])
+        return np.array([*lut, -1], dtype=np.int32)[codes]
+
+    def _reindex(self) -> None:
+        """Sort the rows along a grid of cells (dropping removed ones); reset the STRtree.
+
+        Rows are ordered by (cell row, cell column, id), so the cells a circle covers are a
+        few contiguous slices; the order depends on the content only, not on the input order.
+        """
+        keep = np.flatnonzero(self._store["status"][: self._n] != REMOVED)
+        x = self._store["x"][keep]
+        y = self._store["y"][keep]
+        n = len(keep)
+        if n:
+            x0, y0 = float(x.min()), float(y.min())
+            span = max(float(x.max()) - x0, float(y.max()) - y0, 1.0)
+            cell = max(50.0, float(np.sqrt(span * span * 256.0 / n)))
+        else:
+            x0 = y0 = 0.0
+            cell = 1000.0
+        ncx = int((float(x.max()) - x0) // cell) + 1 if n else 1
+        ncy = int((float(y.max()) - y0) // cell) + 1 if n else 1
+        ci = np.minimum(((x - x0) // cell).astype(np.int64), ncx - 1)
+        cj = np.minimum(((y - y0) // cell).astype(np.int64), ncy - 1)
+        key = cj * ncx + ci
+        order = keep[np.lexsort((self._store["id"][keep], key))]
+        for name, arr in self._store.items():
+            self._store[name] = arr[order]
+        self._n = self._cap = n
+        self._grid = (x0, y0, cell, ncx, ncy)
+        self._grid_starts = np.searchsorted(np.sort(key), np.arange(ncx * ncy + 1))
+        self._stale = np.zeros(n, dtype=bool)
+        self._n_stale = 0
+        self._stale_rows: list[int] = []
+        self._tree: shapely.STRtree | None = None  # built on the first polygon query
+        self._refresh_views()
+
+    def cols_raw(self, name: str) -> np.ndarray:
+        """One column's array over the rows held (a view)."""
+        return self._store[name][: self._n]
+
+    def _refresh_views(self) -> None:
+        self.cols: dict[str, np.ndarray] = {k: v[: self._n] for k, v in self._store.items()}
+
+    # --- properties ------------------------------------------------------------------------
+
+    @property
+    def n_rows(self) -> int:
+        """Rows held, removed listings included."""
+        return self._n
+
+    def __len__(self) -> int:
+        """Listings held (removed ones excluded)."""
+        return int(np.count_nonzero(self.cols["status"] != REMOVED))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the column arrays (object columns count their pointers only)."""
+        return int(sum(v.nbytes for v in self._store.values()))
+
+    def position(self, listing_id: int) -> int | None:
+        """Row of a listing, or None when it is not (or no longer) in the index."""
+        pos = self._row_of(listing_id)
+        if pos is None or self.cols["status"][pos] == REMOVED:
+            return None
+        return pos
+
+    def _row_of(self, listing_id: int) -> int | None:
+        """Row of an id, removed or not (one vectorised comparison, no id → row dict)."""
+        hit = np.flatnonzero(self.cols["id"] == int(listing_id))
+        return int(hit[0]) if len(hit) else None
+
+    # --- spatial queries -------------------------------------------------------------------
+
+    def within_mask(self, x: float, y: float, distance: float) -> np.ndarray:
+        """Rows within ``distance`` Lambert-93 metres of a point (any status), as a mask.
+
+        Exactly ``(X − x)² + (Y − y)² ≤ distance²``: cells of the grid wholly inside the
+        circle are accepted as slices, rows of the cells its edge crosses are tested.
+        """
+        n = self._n
+        mask = np.zeros(n, dtype=bool)
+        if n == 0:
+            return mask
+        x0, y0, cell, ncx, ncy = self._grid
+        starts = self._grid_starts
+        r = float(distance)
+        r2 = r * r
+        eps = 1e-6 * cell
+        cx_all, cy_all = self.cols["x"], self.cols["y"]
+        j0 = max(0, int((y - r - eps - y0) // cell))
+        j1 = min(ncy - 1, int((y + r + eps - y0) // cell))
+        tested: list[tuple[int, int]] = []
+        for j in range(j0, j1 + 1):
+            lo, hi = y0 + j * cell - eps, y0 + (j + 1) * cell + eps
+            near = 0.0 if lo <= y <= hi else min(abs(y - lo), abs(y - hi))
+            if near > r:
+                continue
+            far = max(abs(y - lo), abs(y - hi))
+            half = np.sqrt(r2 - near * near) + eps
+            i_lo = max(0, int((x - half - x0) // cell))
+            i_hi = min(ncx - 1, int((x + half - x0) // cell))
+            if i_lo > i_hi:
+                continue
+            row = j * ncx
+            if far < r * (1.0 - 1e-6):
+                inner = np.sqrt(r2 - far * far) - 1e-6 * r
+                a = int(np.ceil((x - inner - x0 + eps) / cell))
+                b = int(np.floor((x + inner - x0 - eps) / cell)) - 1
+                a, b = max(a, i_lo), min(b, i_hi)
+            else:
+                a, b = i_hi + 1, i_hi
+            if a <= b:
+                mask[starts[row + a] : starts[row + b + 1]] = True
+                tested.append((starts[row + i_lo], starts[row + a]))
+                tested.append((starts[row + b + 1], starts[row + i_hi + 1]))
+            else:
+                tested.append((starts[row + i_lo], starts[row + i_hi + 1]))
+        spans = [(a, b) for a, b in tested if b > a]
+        if spans:
+            idx = np.concatenate([np.arange(a, b) for a, b in spans])
+            dx = cx_all[idx] - x
+            dy = cy_all[idx] - y
+            mask[idx] = dx * dx + dy * dy <= r2
+        if self._n_stale:
+            stale = np.asarray(self._stale_rows, dtype=np.int64)
+            dx = cx_all[stale] - x
+            dy = cy_all[stale] - y
+            mask[stale] = dx * dx + dy * dy <= r2
+        return mask
+
+    def positions_within(self, x: float, y: float, distance: float) -> np.ndarray:
+        """Rows within ``distance`` Lambert-93 metres of a point (any status), sorted."""
+        return np.flatnonzero(self.within_mask(x, y, distance))
+
+    def positions_covered_by(self, geom: shapely.Geometry) -> np.ndarray:
+        """Rows whose point a Lambert-93 polygon covers (any status), sorted.
+
+        Uses an STRtree over the rows' points, built on the first call and kept until the
+        next compaction (rows added or moved since are tested one by one).
+        """
+        shapely.prepare(geom)
+        if self._tree is None:
+            self._tree = shapely.STRtree(shapely.points(self.cols["x"], self.cols["y"]))
+        hits = self._tree.query(geom, predicate="covers")
+
+        def covered(px: np.ndarray, py: np.ndarray) -> np.ndarray:
+            return np.asarray(shapely.covers(geom, shapely.points(px, py)), dtype=bool)
+
+        return self._with_stale(hits, covered)
+
+    def _with_stale(self, hits: np.ndarray, test: Any) -> np.ndarray:
+        hits = np.asarray(hits, dtype=np.int64)
+        hits = hits[hits < self._n]
+        stale = self._stale[: self._n]
+        if not self._n_stale:
+            return np.sort(hits)
+        hits = hits[~stale[hits]]
+        extra = np.asarray(self._stale_rows, dtype=np.int64)
+        keep = test(self.cols["x"][extra], self.cols["y"][extra])
+        return np.sort(np.concatenate([hits, extra[np.asarray(keep, dtype=bool)]]))
+
+    # --- changes ---------------------------------------------------------------------------
+
+    def update(self, listing_id: int, row: Mapping[str, Any] | pd.Series) -> None:
+        """Insert or replace one listing (``row`` has the catalogue's columns).
+
+        Recomputes that listing's columns, accessibility and commune code only; the spatial
+        index is rebuilt only when many rows have moved since it was built.
+        """
+        data = dict(row)
+        geom = data.pop("geometry", None)
+        if ("lon" not in data or "lat" not in data) and geom is not None:
+            data["lon"], data["lat"] = shapely.get_x(geom), shapely.get_y(geom)
+        frame = pd.DataFrame([data], index=pd.Index([int(listing_id)]))
+        prepared = self._prepare(catalogue_columns(frame))
+        pos = self._row_of(listing_id)
+        if pos is None:
+            pos = self._append_row()
+            moved = True
+        else:
+            moved = bool(
+                self._store["x"][pos] != prepared["x"][0]
+                or self._store["y"][pos] != prepared["y"][0]
+            )
+        for name in _SCHEMA:
+            self._store[name][pos] = prepared[name][0]
+        if moved and not self._stale[pos]:
+            self._stale[pos] = True
+            self._n_stale += 1
+            self._stale_rows.append(pos)
+        if moved and self._n_stale > max(self.min_stale, self._n // 8):
+            self._reindex()
+        self.version += 1
+
+    def remove(self, listing_id: int) -> bool:
+        """Drop a listing from matching; returns False when it was not in the index."""
+        pos = self._row_of(listing_id)
+        if pos is None or self._store["status"][pos] == REMOVED:
+            return False
+        self._store["status"][pos] = REMOVED
+        self.version += 1
+        return True
+
+    def _append_row(self) -> int:
+        if self._n == self._cap:
+            cap = max(16, self._cap + self._cap // 4)
+            for name, arr in self._store.items():
+                grown = np.empty(cap, dtype=arr.dtype)
+                grown[: self._n] = arr[: self._n]
+                self._store[name] = grown
+            stale = np.zeros(cap, dtype=bool)
+            stale[: self._n] = self._stale[: self._n]
+            self._stale = stale
+            self._cap = cap
+        pos = self._n
+        self._n += 1
+        self._stale[pos] = False
+        self._refresh_views()
+        return pos
+
+    # --- records ---------------------------------------------------------------------------
+
+    def record(self, pos: int) -> dict[str, Any]:
+        """One row as Python values, with its commune code and nearest station/interchange."""
+        rec: dict[str, Any] = {}
+        for name, arr in self.cols.items():
+            value = arr[pos]
+            rec[name] = value.item() if isinstance(value, np.generic) else value
+        code = rec.pop("commune")
+        rec["commune_insee"] = self.communes[code] if code >= 0 else None
+        rec["commune_names"] = self.commune_names
+        for kind, points in (("station", self.stations), ("interchange", self.interchanges)):
+            idx = rec[f"{kind}_idx"]
+            rec[f"{kind}_name"] = points.names[idx] if points is not None and idx >= 0 else None
+        return rec
