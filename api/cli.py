@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -178,6 +178,94 @@ def export(
         typer.secho(str(exc), err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
     typer.echo(f"{repo.counts()['premises']} locaux exportés / exported: {path}")
+
+
+@app.command()
+def match(
+    need_file: Annotated[
+        Path | None, typer.Argument(help="A need as JSON (the fields of NeedIn).")
+    ] = None,
+    need_id: Annotated[int | None, typer.Option(help="Match a saved need instead.")] = None,
+    k: Annotated[int, typer.Option("-k", help="How many results.", min=1)] = 10,
+    database_url: DbOption = None,
+    lang: Annotated[Lang, typer.Option(help="Language of the reasons.")] = Lang.fr,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Rank the catalogue for a company's need, with the reasons of every score."""
+    import json
+
+    from pydantic import ValidationError
+
+    from geodata.schemas import NeedIn, error_details
+    from geodata.storage.errors import NotFoundError
+    from geodata.territory import load_territory
+    from matcher import match as run_match
+
+    from .matching import build_index
+
+    if (need_file is None) == (need_id is None):
+        typer.secho(
+            "Donnez un fichier de besoin ou --need-id / give a need file or --need-id", err=True
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    settings = _settings(database_url)
+    territory = load_territory(settings.territory)
+    repo = _open(database_url)
+    try:
+        if need_file is not None:
+            raw = json.loads(need_file.read_text(encoding="utf-8"))
+            need: NeedIn = NeedIn.model_validate(raw, context={"territory": territory})
+        else:
+            assert need_id is not None
+            need = repo.get_need(need_id)
+    except (OSError, json.JSONDecodeError, NotFoundError) as exc:
+        typer.secho(str(exc), err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    except ValidationError as exc:
+        for e in error_details(exc):
+            typer.secho(f"{e['field']}: {e['reason']}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    result = run_match(build_index(repo, territory), need, k=k, lang=lang.value)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str, indent=2))
+        return
+    typer.echo(_format_match(result, lang.value))
+
+
+def _format_match(result: Any, lang: str) -> str:
+    fr = lang == "fr"
+    d = result.diagnostics
+    lines = [
+        (
+            f"{d.n_matching} local(aux) sur {d.n_matchable} disponibles répondent aux critères "
+            "obligatoires."
+            if fr
+            else f"{d.n_matching} of {d.n_matchable} available premises meet the required criteria."
+        )
+    ]
+    for item in result.results:
+        lines.append(f"\n{item.rank}. {item.title} — {item.score:.0f}/100 (#{item.listing_id})")
+        for reason in item.reasons.get(lang, []):
+            lines.append(f"   - {reason}")
+        share = f"{item.completeness:.0%}"
+        lines.append(
+            f"   ({'annonce renseignée à' if fr else 'listing completeness'} {share}"
+            + (
+                f", {'vérifiée il y a' if fr else 'verified'} {item.verified_age_days:.0f} "
+                f"{'jours' if fr else 'days ago'})"
+                if item.verified_age_days is not None
+                else ")"
+            )
+        )
+    excluded = {c: n for c, n in d.excluded.items() if n}
+    if excluded:
+        head = "Exclus par critère obligatoire :" if fr else "Excluded by required criterion:"
+        lines.append("\n" + head + " " + ", ".join(f"{c} {n}" for c, n in excluded.items()))
+    if result.relaxations:
+        lines.append("\n" + ("Pour élargir la recherche :" if fr else "To widen the search:"))
+        for r in result.relaxations:
+            lines.append(f"   - {r.text[lang]}")
+    return "\n".join(lines)
 
 
 @app.command()

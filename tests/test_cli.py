@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,59 @@ def test_missing_file_and_unreachable_database(tmp_path: Path) -> None:
     )
     assert r.returncode == 3
     assert "unreachable" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("match") / "demo.db"
+    assert run("demo", env_db=db).returncode == 0
+    return db
+
+
+def test_match_storage_near_rungis_reads_like_prose(demo_db: Path, tmp_path: Path) -> None:
+    need = {
+        "company_name": "Primeurs Démo",
+        "surface_min_m2": 800,
+        "surface_max_m2": 1200,
+        "uses": ["logistics"],
+        "tenure": "rent",
+        "max_rent_eur_m2_year": 90,
+        "places": [{"label": "MIN de Rungis", "lon": 2.355, "lat": 48.759}],
+    }
+    path = tmp_path / "need.json"
+    path.write_text(json.dumps(need), encoding="utf-8")
+    r = run("match", str(path), "-k", "5", env_db=demo_db)
+    assert r.returncode == 0, r.stderr
+    # French typography: no-break spaces before units and colons, narrow ones in numbers.
+    text = r.stdout.replace("\u00a0", " ").replace("\u202f", " ")
+    assert "1. " in text and "5. " in text
+    assert "/100" in text
+    assert "votre besoin : 800 à 1 200 m²" in text
+    assert "de « MIN de Rungis »" in text
+    assert "dans votre plafond de 90 €" in text
+    out = run("match", str(path), "-k", "5", "--json", env_db=demo_db)
+    body = json.loads(out.stdout)
+    scores = [item["score"] for item in body["results"]]
+    assert len(scores) == 5 and scores == sorted(scores, reverse=True)
+
+
+def test_impossible_need_gets_no_result_and_a_relaxation(demo_db: Path, tmp_path: Path) -> None:
+    need = {
+        "company_name": "Géant Démo",
+        "surface_min_m2": 50000,
+        "surface_max_m2": 60000,
+        "uses": ["logistics"],
+        "communes": ["94037"],
+        "required": ["surface", "use", "location"],
+    }
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(need), encoding="utf-8")
+    body = json.loads(run("match", str(path), "--json", env_db=demo_db).stdout)
+    assert body["results"] == []
+    assert body["relaxations"] and all(r["brings"] > 0 for r in body["relaxations"])
+    r = run("match", str(path), env_db=demo_db)
+    assert "0 local(aux)" in r.stdout and "Pour élargir la recherche" in r.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**need, "surface_min_m2": 70000}), encoding="utf-8")
+    r = run("match", str(bad), env_db=demo_db)
+    assert r.returncode == 1 and "surface_min_m2" in r.stderr
