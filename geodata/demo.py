@@ -24,16 +24,15 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
 from typing import Any
 
 import numpy as np
 
 import shapely
-from pyproj import Transformer
 
 from geodata.naf import default_uses_for_naf
 from geodata.schemas import NeedIn, PremisesIn, PremisesKind, Use, luhn_check_digit
+from geodata.territory import default_territory, to_lambert93, to_wgs84
 
 __all__ = [
     "DEMO_SENTENCE",
@@ -638,30 +637,8 @@ _COMPANY_SUFFIXES: tuple[str, ...] = (
 # --------------------------------------------------------------------------------------------
 
 
-@cache
-def _transformers() -> tuple[Transformer, Transformer]:
-    return (
-        Transformer.from_crs(4326, 2154, always_xy=True),
-        Transformer.from_crs(2154, 4326, always_xy=True),
-    )
-
-
-def _to_l93(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
-    x, y = _transformers()[0].transform(np.asarray(lon, float), np.asarray(lat, float))
-    return np.asarray(x, float), np.asarray(y, float)
-
-
-def _to_wgs84(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    lon, lat = _transformers()[1].transform(np.asarray(x, float), np.asarray(y, float))
-    return np.asarray(lon, float), np.asarray(lat, float)
-
-
 def _resolve_territory(territory: Any) -> Any:
-    if territory is not None:
-        return territory
-    from geodata.territory import default_territory
-
-    return default_territory()
+    return territory if territory is not None else default_territory()
 
 
 def _points_frame(layer: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -738,14 +715,14 @@ def _prepare(territory: Any) -> _Places:
     ok = at_th == np.asarray(insee, dtype=object)
     c_lon = np.where(ok, th_lon, shapely.get_x(inner_pts))
     c_lat = np.where(ok, th_lat, shapely.get_y(inner_pts))
-    cx, cy = _to_l93(c_lon, c_lat)
-    geom_l93 = shapely.transform(geom_arr, lambda xy: np.column_stack(_to_l93(xy[:, 0], xy[:, 1])))
+    cx, cy = to_lambert93(c_lon, c_lat)
+    geom_l93 = shapely.transform(geom_arr, lambda xy: np.column_stack(to_lambert93(*xy.T)))
     areas = shapely.area(geom_l93)
     center = {c: (float(x), float(y)) for c, x, y in zip(insee, cx, cy, strict=True)}
     sigma = {c: float(0.3 * math.sqrt(a)) for c, a in zip(insee, areas, strict=True)}
 
     lm_names, lm_lon, lm_lat = _points_frame(getattr(territory, "landmarks", None))
-    lm_x, lm_y = _to_l93(lm_lon, lm_lat)
+    lm_x, lm_y = to_lambert93(lm_lon, lm_lat)
     lm_xy = np.column_stack([lm_x, lm_y]) if len(lm_names) else np.empty((0, 2))
     landmarks_near: dict[str, list[int]] = {c: [] for c in insee}
     if len(lm_names):
@@ -764,9 +741,7 @@ def _prepare(territory: Any) -> _Places:
             zones = zones.to_crs(4326)
         zone_ids = [str(v) for v in zones["site_id"]]
         zone_geoms = np.asarray(zones.geometry.array, dtype=object)
-        zl93 = shapely.transform(
-            zone_geoms, lambda xy: np.column_stack(_to_l93(xy[:, 0], xy[:, 1]))
-        )
+        zl93 = shapely.transform(zone_geoms, lambda xy: np.column_stack(to_lambert93(*xy.T)))
         zone_bounds = shapely.bounds(zl93)
         zp = shapely.point_on_surface(zone_geoms)
         zone_commune = np.asarray(
@@ -781,7 +756,7 @@ def _prepare(territory: Any) -> _Places:
                 zones_in[c] = [j for j in zones_in[c] if j != village]
 
     st_names, st_lon, st_lat = _points_frame(getattr(territory, "stations", None))
-    st_x, st_y = _to_l93(st_lon, st_lat)
+    st_x, st_y = to_lambert93(st_lon, st_lat)
     ic = getattr(territory, "interchanges", None)
     ic_names, ic_lon, ic_lat = _points_frame(ic)
     ic_labels = list(ic_names)
@@ -790,7 +765,7 @@ def _prepare(territory: Any) -> _Places:
         ic_labels = [
             n if r in n else f"{r} – {n}" if n else r for r, n in zip(roads, ic_names, strict=True)
         ]
-    ic_x, ic_y = _to_l93(ic_lon, ic_lat)
+    ic_x, ic_y = to_lambert93(ic_lon, ic_lat)
     return _Places(
         territory=territory,
         insee=insee,
@@ -870,11 +845,11 @@ def _village_center(
     geom = zone_geoms[village]
     for i, name in enumerate(lm_names):
         if "valenton" in _norm(name) and shapely.contains_xy(geom, lm_lon[i], lm_lat[i]):
-            x, y = _to_l93(lm_lon[i], lm_lat[i])
-            return float(x), float(y)
+            x, y = to_lambert93(lm_lon[i], lm_lat[i])
+            return float(x[0]), float(y[0])
     pt = shapely.point_on_surface(geom)
-    x, y = _to_l93(shapely.get_x(pt), shapely.get_y(pt))
-    return float(x), float(y)
+    x, y = to_lambert93(shapely.get_x(pt), shapely.get_y(pt))
+    return float(x[0]), float(y[0])
 
 
 def _sample_points(
@@ -927,7 +902,7 @@ def _sample_points(
         if b is not None:
             gx = np.where(uniform, b[:, 0] + ux * (b[:, 2] - b[:, 0]), gx)
             gy = np.where(uniform, b[:, 1] + uy * (b[:, 3] - b[:, 1]), gy)
-        plon, plat = _to_wgs84(gx, gy)
+        plon, plat = to_wgs84(gx, gy)
         plon, plat = np.round(plon, 6), np.round(plat, 6)
         ok = places.commune_of(plon, plat) == target[pending]
         if in_zone.any():
@@ -1211,7 +1186,8 @@ def demo_premises(
         "lab": 0.3,
         "land": 0.3,
     }
-    campus_xy = _to_l93(_CANCER_CAMPUS[1], _CANCER_CAMPUS[2])
+    campus_x, campus_y = to_lambert93(_CANCER_CAMPUS[1], _CANCER_CAMPUS[2])
+    campus_xy = (float(campus_x[0]), float(campus_y[0]))
     for i, (c, kind) in enumerate(rows):
         cx[i], cy[i] = places.center[c]
         sig[i] = places.sigma[c]
@@ -1236,7 +1212,7 @@ def demo_premises(
     )
 
     # What is near each listing, for its description (vectorised distance matrices).
-    x, y = _to_l93(lon, lat)
+    x, y = to_lambert93(lon, lat)
     xy = np.column_stack([x, y])
     lm_j, lm_d = _nearest(xy, places.landmark_xy)
     st_j, st_d = _nearest(xy, places.station_xy)
@@ -1513,7 +1489,7 @@ def demo_needs(
                 {"label": _CANCER_CAMPUS[0], "lon": _CANCER_CAMPUS[1], "lat": _CANCER_CAMPUS[2]}
             )
         elif extra is not None and rng.uniform() < 0.7:
-            elon, elat = _to_wgs84(*places.landmark_xy[extra])
+            (elon,), (elat,) = to_wgs84(*places.landmark_xy[extra])
             need.setdefault("places", []).append(
                 {
                     "label": places.landmark_names[extra],

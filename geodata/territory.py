@@ -28,6 +28,7 @@ __all__ = [
     "default_territory",
     "load_territory",
     "to_lambert93",
+    "to_wgs84",
 ]
 
 #: Folder holding one sub-folder per territory (``<name>/manifest.json`` + layers).
@@ -59,6 +60,11 @@ def _transformer() -> Transformer:
     return Transformer.from_crs(_STORAGE_CRS, _METRIC_CRS, always_xy=True)
 
 
+@functools.cache
+def _inverse_transformer() -> Transformer:
+    return Transformer.from_crs(_METRIC_CRS, _STORAGE_CRS, always_xy=True)
+
+
 def _as_xy(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Broadcast lon/lat to two flat float arrays (scalars become 1-element arrays)."""
     x, y = np.broadcast_arrays(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
@@ -87,6 +93,20 @@ def to_lambert93(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], N
     x, y = _as_xy(lon, lat)
     ex, ny = _transformer().transform(x, y)
     return np.asarray(ex, dtype=float), np.asarray(ny, dtype=float)
+
+
+def to_wgs84(x: ArrayLike, y: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Unproject Lambert-93 (EPSG:2154) metres to WGS84 lon/lat, the inverse of `to_lambert93`.
+
+    Examples
+    --------
+    >>> lon, lat = to_wgs84(653000.0, 6850000.0)
+    >>> round(float(lon[0]), 2), round(float(lat[0]), 2)
+    (2.36, 48.75)
+    """
+    ex, ny = _as_xy(x, y)
+    lon, lat = _inverse_transformer().transform(ex, ny)
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 
 def _first_hit(

@@ -8,7 +8,6 @@ is 1); errors about the whole file use row 0.
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,10 @@ import pandas as pd
 
 import pyogrio
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
 from geodata.io._csv import RawTable
-from geodata.territory import to_lambert93
+from geodata.territory import to_lambert93, to_wgs84
 
 __all__ = [
     "LAMBERT93",
@@ -38,26 +37,6 @@ LAMBERT93 = "EPSG:2154"
 #: Layer names of an exported GeoPackage.
 PREMISES_LAYER = "premises"
 FOOTPRINTS_LAYER = "footprints"
-
-
-@functools.cache
-def _to_wgs84() -> Transformer:
-    return Transformer.from_crs(LAMBERT93, WGS84, always_xy=True)
-
-
-def to_wgs84(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unproject Lambert-93 metres (EPSG:2154) to WGS84 lon/lat arrays.
-
-    The inverse of :func:`geodata.territory.to_lambert93`.
-
-    Examples
-    --------
-    >>> lon, lat = to_wgs84(np.array([653000.0]), np.array([6850000.0]))
-    >>> round(float(lon[0]), 2), round(float(lat[0]), 2)
-    (2.36, 48.75)
-    """
-    lon, lat = _to_wgs84().transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 
 def _layer_names(path: Path) -> list[str]:
