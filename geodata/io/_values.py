@@ -6,7 +6,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -69,6 +69,8 @@ _DATE_YMD = re.compile(r"^(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})$")
 _NOW_WORDS = frozenset(
     {"immediat", "immediate", "immediatement", "de suite", "tout de suite", "maintenant", "now"}
 )
+_SERIAL_EPOCH = date(1899, 12, 30)
+_SERIAL_MIN, _SERIAL_MAX = 10_000.0, 100_000.0
 _LIST_SPLIT = re.compile(r"\s*(?:[,;/|+]|\s+et\s+|\s+&\s+|\n)\s*", re.IGNORECASE)
 _URL_SPLIT = re.compile(r"[\s|]+|[;,](?=\s*https?://)")
 
@@ -213,7 +215,8 @@ def parse_bool(value: Any) -> bool:
 
 
 def parse_date(value: Any) -> date | None:
-    """Read a date: ``31/12/2026``, ``31-12-2026``, ``2026-12-31``, or a spreadsheet date.
+    """Read a date: ``31/12/2026``, ``31-12-2026``, ``2026-12-31``, or a spreadsheet date
+    (a date cell, or its serial number such as ``46266``).
 
     ``"immédiat"`` and similar words mean "available now" and give ``None``.
 
@@ -230,6 +233,9 @@ def parse_date(value: Any) -> date | None:
         return value
     if isinstance(value, np.datetime64):
         return value.astype("datetime64[D]").item()
+    serial = _spreadsheet_serial(value)
+    if serial is not None:
+        return serial
     text = str(value).strip()
     if normalise_key(text) in _NOW_WORDS:
         return None
@@ -249,6 +255,24 @@ def parse_date(value: Any) -> date | None:
         pass
     msg = f"{_quote(text)} is not a date (expected DD/MM/YYYY or YYYY-MM-DD)"
     raise CellError(msg)
+
+
+def _spreadsheet_serial(value: Any) -> date | None:
+    """A spreadsheet date serial number (days since 1899-12-30), 1927 to 2173, else ``None``.
+
+    A date cell formatted as a number in Excel or LibreOffice reads as e.g. ``46266``.
+    """
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, int | float | np.integer | np.floating):
+        number = float(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = float(value.strip())
+    else:
+        return None
+    if not (_SERIAL_MIN <= number < _SERIAL_MAX):
+        return None
+    return _SERIAL_EPOCH + timedelta(days=int(number))
 
 
 def parse_datetime(value: Any) -> datetime:

@@ -40,7 +40,8 @@ from geodata.io._vocab import (
     header_lookup,
     normalise_key,
 )
-from geodata.schemas import PremisesIn, error_details
+from geodata.schemas import Premises, PremisesIn, error_details
+from geodata.storage.errors import StaleVersionError
 
 __all__ = [
     "DUPLICATE_RADIUS_M",
@@ -228,9 +229,17 @@ class ImportReport:
 class _Repository(Protocol):  # the part of geodata.storage.Repository used here
     def premises_frame(self, *, status: str | None = None) -> pd.DataFrame: ...
 
-    def upsert_premises_by_ref(self, items: Sequence[PremisesIn], *, actor: str) -> Any: ...
+    def upsert_premises_by_ref(
+        self,
+        items: Sequence[PremisesIn],
+        *,
+        actor: str,
+        expected_versions: Mapping[str, int] | None = None,
+    ) -> Any: ...
 
-    def premises_by_refs(self, refs: Iterable[str]) -> Mapping[str, PremisesIn]: ...
+    def premises_by_refs(self, refs: Iterable[str]) -> Mapping[str, Premises]: ...
+
+    def get_premises(self, premises_id: int) -> Premises: ...
 
 
 def detect_format(path: str | Path, fmt: str | None = None) -> str:
@@ -280,8 +289,12 @@ def _map_columns(raw: RawTable) -> tuple[dict[str, str], list[RowWarning]]:
     mapping: dict[str, str] = {}
     warnings: list[RowWarning] = []
     used: dict[str, str] = {}
-    for column in raw.frame.columns:
-        target = header_lookup(str(column))
+    columns = [str(c) for c in raw.frame.columns]
+    for column in columns:
+        target = header_lookup(column)
+        stem, dot, suffix = column.rpartition(".")
+        if target is None and dot and suffix.isdigit() and stem in columns:
+            target = header_lookup(stem)  # a header given twice, renamed "name.1" on reading
         if target is None:
             if raw.fmt in ("geojson", "gpkg") and normalise_key(str(column)) in ("fid", "ogc fid"):
                 continue
@@ -727,27 +740,47 @@ _DERIVED = {"commune_insee", "zone_id"}
 _PLACE = {"lon", "lat", "footprint"}
 
 
-def _keep_stored_fields(repo: _Repository, parsed: ParsedListings) -> list[PremisesIn]:
+def _keep_stored_fields(
+    repo: _Repository, parsed: ParsedListings
+) -> tuple[list[PremisesIn], dict[str, int], list[RowError]]:
     """Re-imported listings keep the stored value of every field their file has no column for.
 
     A sheet without a status column must not set a let or sold listing back to available,
-    nor wipe the description typed in the app: only the columns present are updated.
+    nor wipe the description typed in the app: only the columns present are updated. The
+    merged listing is validated again (a file setting tenure to rent must not keep a stored
+    sale price); a merge that is invalid is a :class:`RowError` on that row. Also returns
+    the version each merged listing was read at, so that the write can refuse a listing
+    edited in the meantime instead of overwriting that edit with older values.
     """
     carried = set(parsed.columns.values())
-    if parsed.fmt in ("geojson", "gpkg") or carried & {"lon", "lat"}:
+    if parsed.fmt in ("geojson", "gpkg") or carried & {"lon", "lat", "geometry"}:
         carried |= _PLACE | _DERIVED
     absent = [f for f in PremisesIn.model_fields if f not in carried and f != "external_ref"]
     refs = [item.external_ref for item in parsed.items if item.external_ref]
     stored = repo.premises_by_refs(refs) if refs and absent else {}
     if not stored:
-        return list(parsed.items)
-    out = []
-    for item in parsed.items:
+        return list(parsed.items), {}, []
+    items: list[PremisesIn] = []
+    versions: dict[str, int] = {}
+    errors: list[RowError] = []
+    for item, row in zip(parsed.items, parsed.rows, strict=True):
         old = stored.get(item.external_ref or "")
         if old is not None:
-            item = item.model_copy(update={f: getattr(old, f) for f in absent})
-        out.append(item)
-    return out
+            data = item.model_dump() | {f: getattr(old, f) for f in absent}
+            try:
+                # The point was checked against the territory, in the file or when stored.
+                item = PremisesIn.model_validate(data, context={"skip_territory": True})
+            except ValidationError as exc:
+                for detail in error_details(exc):
+                    reason = (
+                        f"{detail['reason']} (with the stored values of the fields the file "
+                        "has no column for)"
+                    )
+                    errors.append(RowError(row, detail["field"], reason))
+                continue
+            versions[old.external_ref or ""] = old.version
+        items.append(item)
+    return items, versions, errors
 
 
 def import_listings(
@@ -795,22 +828,40 @@ def import_listings(
     warnings = list(parsed.warnings)
     warnings += find_probable_duplicates(parsed.items, parsed.rows, existing)
     warnings.sort(key=lambda w: w.row)
+    items, versions, merge_errors = (
+        _keep_stored_fields(repo, parsed) if parsed.items else ([], {}, [])
+    )
+    errors = sorted([*parsed.errors, *merge_errors], key=lambda e: (e.row, e.field))
     report = ImportReport(
         path=str(path),
         fmt=parsed.fmt,
         total_rows=parsed.total_rows,
-        valid_rows=len(parsed.items),
-        errors=parsed.errors,
+        valid_rows=len(items),
+        errors=errors,
         warnings=warnings,
         dry_run=dry_run,
         skip_invalid=skip_invalid,
         notes=parsed.notes,
         header_row=parsed.header_row,
     )
-    if dry_run or not parsed.items or (parsed.errors and not skip_invalid):
+    if dry_run or not items or (errors and not skip_invalid):
         return report
-    items = _keep_stored_fields(repo, parsed)
-    result = repo.upsert_premises_by_ref(items, actor=actor)
+    try:
+        result = repo.upsert_premises_by_ref(items, actor=actor, expected_versions=versions)
+    except StaleVersionError as exc:
+        # Someone edited a listing between our read and our write: write nothing, say which.
+        ref = repo.get_premises(exc.entity_id).external_ref
+        row_of = dict(zip([i.external_ref for i in parsed.items], parsed.rows, strict=True))
+        report.errors.append(
+            RowError(
+                row_of.get(ref, parsed.header_row),
+                "external_ref",
+                f"listing {exc.entity_id} was changed while importing (version {exc.expected} "
+                f"became {exc.current}); nothing was written, import the file again",
+                ref,
+            )
+        )
+        return report
     report.created = list(result.created)
     report.updated = list(result.updated)
     report.unchanged = list(result.unchanged)

@@ -361,7 +361,13 @@ class Repository:
         )
         return records
 
-    def upsert_premises_by_ref(self, items: Sequence[PremisesIn], *, actor: str) -> UpsertResult:
+    def upsert_premises_by_ref(
+        self,
+        items: Sequence[PremisesIn],
+        *,
+        actor: str,
+        expected_versions: Mapping[str, int] | None = None,
+    ) -> UpsertResult:
         """Create or update listings by their ``external_ref``, in one transaction.
 
         A listing whose reference is stored replaces the stored one (version + 1, audited)
@@ -375,6 +381,9 @@ class Repository:
             The validated listings.
         actor : str
             Who imports them.
+        expected_versions : mapping of str to int, optional
+            For references whose items were built from stored values, the version those
+            values were read at: if a listing changed since, nothing is written.
 
         Returns
         -------
@@ -385,6 +394,8 @@ class Repository:
         ------
         DuplicateRefError
             When a reference appears twice in ``items``; nothing is written.
+        StaleVersionError
+            When a listing named in ``expected_versions`` changed since; nothing is written.
         """
         rows = [cv.premises_row(item) for item in items]
         refs = [r["external_ref"] for r in rows if r["external_ref"]]
@@ -399,6 +410,12 @@ class Repository:
             stored = {
                 row["external_ref"]: row for row in self._rows_by_refs(conn, refs, for_update=True)
             }
+            for ref, expected in (expected_versions or {}).items():
+                old_row = stored.get(ref)
+                if old_row is not None and old_row["version"] != expected:
+                    raise StaleVersionError(
+                        ENTITY_PREMISES, old_row["id"], expected, old_row["version"]
+                    )
             to_insert: list[dict[str, Any]] = []
             to_update: list[dict[str, Any]] = []
             audits: list[dict[str, Any]] = []
