@@ -57,8 +57,12 @@ def batch_match(
         if isinstance(needs, NeedTable):
             table = needs.take(np.arange(start, stop))
         else:
-            chunk_ids = None if ids is None else list(ids)[start:stop]
-            table = NeedTable.from_needs(list(needs[start:stop]), chunk_ids)
+            chunk = list(needs[start:stop])
+            if ids is None:  # as NeedTable.from_needs numbers the whole list, not the chunk
+                chunk_ids = [int(getattr(n, "id", start + j)) for j, n in enumerate(chunk)]
+            else:
+                chunk_ids = list(ids)[start:stop]
+            table = NeedTable.from_needs(chunk, chunk_ids)
         yield _chunk(index, table, k, base, now_day)
 
 

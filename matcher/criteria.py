@@ -214,12 +214,15 @@ def tenure_ok(tenure_bits: ArrayLike, wanted_bits: ArrayLike) -> np.ndarray:
 def sale_total(sale_price: ArrayLike, surface: ArrayLike, taken: ArrayLike) -> np.ndarray:
     """Sale price of the surface taken (pro rata for a lot of a divisible listing).
 
+    Computed as ``price × taken / surface`` (multiply first), so that a whole price per m²
+    gives the exact total rather than one a rounding above or below it.
+
     Examples
     --------
     >>> sale_total([1_000_000, 600_000], [1000, 3000], [1000, 1000]).tolist()
     [1000000.0, 200000.0]
     """
-    return _f(sale_price) * (_f(taken) / _f(surface))
+    return _f(sale_price) * _f(taken) / _f(surface)
 
 
 def price_utility(

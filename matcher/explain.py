@@ -121,6 +121,14 @@ def fmt_money(eur: float, lang: str = "fr", unit: str = "") -> str:
     return f"{num}{NBSP}€{unit}" if lang == "fr" else f"€{num}{unit}"
 
 
+def _fmt_rate(eur: float, lang: str, unit: str = "") -> str:
+    """Euros per m² and year: with cents when they are not zero (90,40 € is above 90 €)."""
+    if round(eur, 2) == round(eur):
+        return fmt_money(eur, lang, unit)
+    num = fmt_number(eur, lang, 2)
+    return f"{num}{NBSP}€{unit}" if lang == "fr" else f"€{num}{unit}"
+
+
 def fmt_date(d: date, lang: str = "fr") -> str:
     """A date in words.
 
@@ -276,15 +284,15 @@ def _budget(rec: dict[str, Any], t: NeedTable, i: int) -> tuple[list[str], list[
             fr.append("loyer non communiqué")
             en.append("rent not stated")
         else:
-            f = f"loyer {fmt_money(rent, 'fr', '/m²/an')}"
-            e = f"rent {fmt_money(rent, 'en', '/m²/year')}"
+            f = f"loyer {_fmt_rate(rent, 'fr', '/m²/an')}"
+            e = f"rent {_fmt_rate(rent, 'en', '/m²/year')}"
             if not np.isnan(max_rent):
                 if rent <= max_rent:
-                    f += f", dans votre plafond de {fmt_money(max_rent, 'fr')}"
-                    e += f", within your ceiling of {fmt_money(max_rent, 'en')}"
+                    f += f", dans votre plafond de {_fmt_rate(max_rent, 'fr')}"
+                    e += f", within your ceiling of {_fmt_rate(max_rent, 'en')}"
                 else:
-                    f += f", au-dessus de votre plafond de {fmt_money(max_rent, 'fr')}"
-                    e += f", above your ceiling of {fmt_money(max_rent, 'en')}"
+                    f += f", au-dessus de votre plafond de {_fmt_rate(max_rent, 'fr')}"
+                    e += f", above your ceiling of {_fmt_rate(max_rent, 'en')}"
             f += f" ({fmt_money(rent * taken, 'fr', '/an')} pour {fmt_area(taken, 'fr')})"
             e += f" ({fmt_money(rent * taken, 'en', '/year')} for {fmt_area(taken, 'en')})"
             fr.append(f)

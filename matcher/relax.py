@@ -171,6 +171,17 @@ def suggest_relaxations(
         rows = np.flatnonzero(prefix[j] & suffix[j + 1] & ~s.mask)
         if len(rows) == 0:
             continue
+        if s.name == "surface" and any(t.name == "budget" for t in subs):
+            # a lower minimum surface lowers the pro-rata price of lots, so it can also
+            # bring listings that fail the budget: count over every row, not ``rows`` only
+            others = base.copy()
+            for t in subs:
+                if t.name not in ("surface", "budget"):
+                    others &= t.mask
+            out.extend(
+                _relax_surface(index.cols, table, i, rows, target, widen=(others, prefix[-1]))
+            )
+            continue
         out.extend(_relax_one(index, table, i, s, rows, target))
     if not out and len(subs) > 1:
         out = _relax_pairs(index, table, i, base, subs, target, n_matching)
@@ -466,13 +477,37 @@ def _relax_one(
 
 
 def _relax_surface(
-    c: dict[str, np.ndarray], table: NeedTable, i: int, rows: np.ndarray, target: int
+    c: dict[str, np.ndarray],
+    table: NeedTable,
+    i: int,
+    rows: np.ndarray,
+    target: int,
+    widen: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[Relaxation]:
+    """``widen``: (rows passing the required constraints but surface and budget, rows
+    matching now), to count a lower minimum with the budget it also changes."""
     lo, hi = float(table.s_min[i]), float(table.s_max[i])
     a, b = c["lot_min"][rows], c["surface_m2"][rows]
     t = SURFACE_TOLERANCE
     small = b < lo * (1.0 - t)
     out = []
+
+    def check_min(v: float) -> np.ndarray:
+        if widen is None:
+            return cr.surface_ok(a, b, v, hi)
+        others, matching = widen
+        lot_min, surface = c["lot_min"], c["surface_m2"]
+        sale = cr.sale_total(c["sale_price_eur"], surface, cr.surface_taken(lot_min, surface, v))
+        ok = cr.budget_ok(
+            c["tenure"],
+            c["rent_eur_m2_year"],
+            sale,
+            table.wanted_bits[i],
+            table.max_rent[i],
+            table.max_sale[i],
+        )
+        return others & ~matching & cr.surface_ok(lot_min, surface, v, hi) & ok
+
     if small.any():
         needed = np.where(small, b / (1.0 - t), np.nan)
         out += _numeric(
@@ -483,7 +518,7 @@ def _relax_surface(
             target,
             up=False,
             step=10.0,
-            check=lambda v: cr.surface_ok(a, b, v, hi),
+            check=check_min,
             update=lambda v: {"surface_min_m2": v},
             floor=10.0,
         )
