@@ -10,24 +10,14 @@ import pandas as pd
 import geopandas as gpd
 import shapely
 
-from geodata.schemas import NeedIn
+from geodata.schemas import NeedIn, PremisesKind
 
 __all__ = ["GOSB_BBOX", "load_territory_or_none", "synthetic_catalogue", "synthetic_needs"]
 
 #: Approximate bounding box of Grand-Orly Seine Bièvre (lon_min, lat_min, lon_max, lat_max).
 GOSB_BBOX = (2.33, 48.68, 2.50, 48.83)
 
-_KINDS = np.array(
-    [
-        "workshop",
-        "warehouse",
-        "industrial_building",
-        "land",
-        "business_village_lot",
-        "lab",
-        "office_annex",
-    ]
-)
+_KINDS = np.array([k.value for k in PremisesKind])  # enum order, as _KIND_P
 _KIND_P = np.array([0.30, 0.30, 0.15, 0.07, 0.08, 0.05, 0.05])
 _USE_SETS = np.array(
     [

@@ -23,7 +23,7 @@ from geodata.demo import (
     load_demo,
 )
 from geodata.naf import NAF_DIVISION_USES, default_uses_for_naf
-from geodata.schemas import NeedIn, PremisesIn
+from geodata.schemas import NeedIn, PremisesIn, PremisesKind
 
 GOSB_INSEE = {
     "94001", "94003", "91027", "94016", "94021", "94022", "94034", "94037", "94041", "91326",
@@ -84,15 +84,7 @@ def test_every_commune_has_listings(premises: list[PremisesIn], territory: Any) 
 
 def test_every_kind_is_present(premises: list[PremisesIn]) -> None:
     kinds = Counter(str(p.kind) for p in premises)
-    assert set(kinds) == {
-        "workshop",
-        "warehouse",
-        "industrial_building",
-        "land",
-        "business_village_lot",
-        "lab",
-        "office_annex",
-    }
+    assert set(kinds) == {k.value for k in PremisesKind}
     assert kinds["warehouse"] >= 80
     assert kinds["workshop"] >= 80
 

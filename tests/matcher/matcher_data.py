@@ -11,19 +11,11 @@ import pandas as pd
 import geopandas as gpd
 import shapely
 
-from geodata.schemas import NeedIn
+from geodata.schemas import NeedIn, PremisesKind
 from matcher import PointSet
 
 COMMUNES = ["94065", "94073", "94054", "94081", "94037", "94041", "94074", "91027"]
-KINDS = [
-    "workshop",
-    "warehouse",
-    "industrial_building",
-    "land",
-    "business_village_lot",
-    "lab",
-    "office_annex",
-]
+KINDS = [k.value for k in PremisesKind]
 USE_SETS = [
     "logistics",
     "production,logistics",
