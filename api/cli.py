@@ -19,6 +19,7 @@ app = typer.Typer(
     help="Implanter: catalogue of industrial premises matched with company needs.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,
 )
 
 # Exit codes: 0 success, 1 bad input (invalid rows, unknown file format), 2 usage error
@@ -93,7 +94,13 @@ def demo(
             err=True,
         )
         raise typer.Exit(EXIT_BAD_INPUT)
-    n_p, n_n = load_demo(repo, seed=seed, n_premises=premises, n_needs=needs)
+    from geodata.storage.errors import StorageError
+
+    try:
+        n_p, n_n = load_demo(repo, seed=seed, n_premises=premises, n_needs=needs)
+    except StorageError as exc:
+        typer.secho(f"Rien n'a été chargé / nothing was loaded: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
     typer.echo(f"{n_p} locaux et {n_n} besoins de démonstration chargés / demo loaded")
 
 
@@ -117,6 +124,7 @@ def import_(
 ) -> None:
     """Import listings; nothing is written if a row is bad, unless --skip-invalid."""
     from geodata.io import format_report, import_listings
+    from geodata.storage.errors import StorageError
     from geodata.territory import load_territory
 
     if not path.exists():
@@ -132,7 +140,7 @@ def import_(
             dry_run=dry_run,
             territory=load_territory(_settings(database_url).territory),
         )
-    except ValueError as exc:
+    except (ValueError, StorageError) as exc:
         typer.secho(str(exc), err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
     typer.echo(format_report(report, lang=lang.value))

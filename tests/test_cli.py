@@ -169,3 +169,10 @@ def test_impossible_need_gets_no_result_and_a_relaxation(demo_db: Path, tmp_path
     bad.write_text(json.dumps({**need, "surface_min_m2": 70000}), encoding="utf-8")
     r = run("match", str(bad), env_db=demo_db)
     assert r.returncode == 1 and "surface_min_m2" in r.stderr
+
+
+def test_demo_twice_with_force_says_why_without_a_traceback(demo_db: Path) -> None:
+    r = run("demo", "--force", env_db=demo_db)
+    assert r.returncode == 1
+    assert "DEMO-0001" in r.stderr and "already used" in r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
