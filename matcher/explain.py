@@ -177,10 +177,9 @@ def _place_name(label: str, lang: str) -> str:
     return f"«{NBSP}{label}{NBSP}»" if lang == "fr" else f"“{label}”"
 
 
-def _commune_label(code: str | None, names: dict[str, str] | None = None) -> str:
+def _commune_label(code: str | None, name: str | None = None) -> str:
     if code is None:
         return "?"
-    name = (names or {}).get(code)
     return f"{name} ({code})" if name else code
 
 
@@ -327,7 +326,7 @@ def _location(rec: dict[str, Any], t: NeedTable, i: int) -> tuple[list[str], lis
     x, y = rec["x"], rec["y"]
     if t.communes[i]:
         code = rec["commune_insee"]
-        where = _commune_label(code, rec.get("commune_names"))
+        where = _commune_label(code, rec.get("commune_name"))
         if code in t.communes[i]:
             fr.append(f"à {where}, dans vos communes")
             en.append(f"in {where}, one of your communes")

@@ -541,7 +541,7 @@ class MatchIndex:
             rec[name] = value.item() if isinstance(value, np.generic) else value
         code = rec.pop("commune")
         rec["commune_insee"] = self.communes[code] if code >= 0 else None
-        rec["commune_names"] = self.commune_names
+        rec["commune_name"] = self.commune_names.get(rec["commune_insee"])
         for kind, points in (("station", self.stations), ("interchange", self.interchanges)):
             idx = rec[f"{kind}_idx"]
             rec[f"{kind}_name"] = points.names[idx] if points is not None and idx >= 0 else None

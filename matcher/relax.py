@@ -683,7 +683,7 @@ def _relax_communes(
         if total >= target or len(added) >= 3:
             break
     cur = list(table.communes[i])
-    names_fr = ", ".join(_commune_label(x, index.commune_names) for x in added)
+    names_fr = ", ".join(_commune_label(x, index.commune_names.get(x)) for x in added)
     return [
         Relaxation(
             "location",
