@@ -365,7 +365,7 @@ def run_size(
     cat = synthetic_catalogue(n, seed=42, territory=territory)
     log(f"[{n:>9,}] synthetic catalogue in {time.perf_counter() - t0:.1f} s")
     stations = territory.stations if territory is not None else None
-    interchanges = territory.interchanges if territory is not None else None
+    interchanges = territory.motorway_access if territory is not None else None
     gc.collect()
     rss0 = _rss_mb()
     t0 = time.perf_counter()

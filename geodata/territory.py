@@ -41,7 +41,7 @@ LAYERS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("Polygon", "MultiPolygon"),
     ),
     "stations": (("id", "name", "lines", "modes", "status", "opening_year"), ("Point",)),
-    "interchanges": (("id", "name", "road"), ("Point",)),
+    "interchanges": (("id", "name", "road", "kind"), ("Point",)),
     "landmarks": (("id", "name", "kind"), ("Point",)),
     "zones": (("site_id", "site_nom", "site_type", "site_comm_insee"), ("Polygon",)),
 }
@@ -158,6 +158,15 @@ class Territory:
     def insee_codes(self) -> frozenset[str]:
         """INSEE codes of the member communes."""
         return frozenset(self.communes["insee"])
+
+    @functools.cached_property
+    def motorway_access(self) -> gpd.GeoDataFrame:
+        """Interchanges where a vehicle can get on or off the road network (``kind == "exit"``).
+
+        Motorway-to-motorway junctions (``kind == "junction"``, such as a split between two
+        motorways) are left out: being next to one gives no access.
+        """
+        return self.interchanges[self.interchanges["kind"] == "exit"]
 
     @functools.cached_property
     def boundary(self) -> BaseGeometry:

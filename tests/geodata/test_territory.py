@@ -224,8 +224,9 @@ def test_station_positions_match_an_independent_reference(
 
 def test_interchanges_and_landmarks_are_well_formed(gosb: Territory) -> None:
     assert gosb.interchanges["id"].is_unique
-    assert set(gosb.interchanges["road"]) <= {"A6", "A6b", "A86", "A106", "N7", "N6"}
+    assert set(gosb.interchanges["road"]) <= {"A6", "A6b", "A86", "A106", "N186", "N7", "N6"}
     assert {"A6", "A86", "A106", "N7", "N6"} <= set(gosb.interchanges["road"])
+    assert set(gosb.interchanges["kind"]) == {"exit", "junction"}
     assert gosb.landmarks["id"].is_unique
     assert {"aeroport-paris-orly", "min-de-rungis", "triage-villeneuve-saint-georges"} <= set(
         gosb.landmarks["id"]
@@ -331,3 +332,32 @@ def test_unknown_territory_name_is_refused() -> None:
         load_territory("atlantis")
     with pytest.raises(TerritoryError, match="neither a territory name"):
         load_territory("Not A Name")
+
+
+def test_every_interchange_position_comes_from_a_coordinate_dataset(gosb: Territory) -> None:
+    # No estimated position is left: each source names the dataset and the version it was read
+    # from (a Travel Mapping waypoint file or an OpenStreetMap export, both at a given commit).
+    for row in gosb.interchanges.itertuples():
+        assert "estimated" not in row.source.lower() and "not confirmed" not in row.source.lower()
+        assert re.search(r"commit [0-9a-f]{8}", row.source), row.id
+        assert "OpenStreetMap" in row.source, row.id
+        lon, lat = row.geometry.x, row.geometry.y
+        # The source quotes the very coordinates of the point (to the 6th decimal).
+        quoted = {f"{lat:.6f} N {lon:.6f} E", f"{lon:.6f} E {lat:.6f} N"}
+        assert any(q in row.source for q in quoted), row.id
+
+
+def test_interchanges_inside_the_territory_name_their_commune(gosb: Territory) -> None:
+    ic = gosb.interchanges
+    insee = gosb.commune_at(ic.geometry.x.to_numpy(), ic.geometry.y.to_numpy())
+    inside = [(row, code) for row, code in zip(ic.itertuples(), insee, strict=True) if code]
+    assert len(inside) >= 15
+    for row, code in inside:
+        assert gosb.commune_name(code) in row.name, (row.id, gosb.commune_name(code))
+
+
+def test_motorway_access_leaves_out_junctions_between_motorways(gosb: Territory) -> None:
+    access = gosb.motorway_access
+    assert (access["kind"] == "exit").all()
+    assert "a6-a106-chevilly-larue" not in set(access["id"])
+    assert len(access) == (gosb.interchanges["kind"] == "exit").sum() >= 20
