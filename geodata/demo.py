@@ -757,7 +757,8 @@ def _prepare(territory: Any) -> _Places:
 
     st_names, st_lon, st_lat = _points_frame(getattr(territory, "stations", None))
     st_x, st_y = to_lambert93(st_lon, st_lat)
-    ic = getattr(territory, "interchanges", None)
+    # Road access is described by the nearest exit, never by a junction between two motorways.
+    ic = getattr(territory, "motorway_access", getattr(territory, "interchanges", None))
     ic_names, ic_lon, ic_lat = _points_frame(ic)
     ic_labels = list(ic_names)
     if ic is not None and len(ic) and "road" in ic:  # name the road unless the name does
