@@ -121,6 +121,15 @@ def import_(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only, write nothing.")] = False,
     actor: Annotated[str, typer.Option(help="Who imports (kept in the audit trail).")] = "cli",
     lang: Annotated[Lang, typer.Option(help="Language of the report.")] = Lang.fr,
+    sheet: Annotated[
+        str | None,
+        typer.Option(
+            "--sheet",
+            "--layer",
+            help="Sheet of an XLSX workbook or layer of a GeoPackage, by name or number "
+            "(from 1). Default: the first sheet that looks like a listing table.",
+        ),
+    ] = None,
 ) -> None:
     """Import listings; nothing is written if a row is bad, unless --skip-invalid."""
     from geodata.io import format_report, import_listings
@@ -139,6 +148,7 @@ def import_(
             skip_invalid=skip_invalid,
             dry_run=dry_run,
             territory=load_territory(_settings(database_url).territory),
+            sheet=sheet,
         )
     except (ValueError, StorageError) as exc:
         typer.secho(str(exc), err=True)

@@ -95,6 +95,26 @@ def test_import_1000_rows_with_one_bad_row(tmp_path: Path) -> None:
     repo.dispose()
 
 
+def test_import_a_chosen_sheet_of_a_workbook(tmp_path: Path) -> None:
+    import pandas as pd
+
+    db = tmp_path / "xlsx.db"
+    assert run("init-db", env_db=db).returncode == 0
+    src = tmp_path / "annonces.xlsx"
+    with pd.ExcelWriter(src, engine="openpyxl") as writer:
+        pd.DataFrame(_rows(3)).to_excel(writer, sheet_name="2025", index=False)
+        pd.DataFrame(_rows(5)).to_excel(writer, sheet_name="2026", index=False)
+    r = run("import", str(src), "--sheet", "2027", env_db=db)
+    assert r.returncode == 1
+    assert "1 « 2025 », 2 « 2026 »" in r.stderr
+    r = run("import", str(src), "--sheet", "2026", env_db=db)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "feuille 2026" in r.stdout
+    repo = Repository(f"sqlite:///{db}")
+    assert repo.counts()["premises"] == 5
+    repo.dispose()
+
+
 def test_missing_file_and_unreachable_database(tmp_path: Path) -> None:
     r = run("import", str(tmp_path / "nope.csv"), env_db=tmp_path / "x.db")
     assert r.returncode == 1

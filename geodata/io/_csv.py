@@ -18,9 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geodata.io._vocab import header_lookup
+
 __all__ = [
     "ENCODINGS",
     "RawTable",
+    "SheetNotFoundError",
     "decode",
     "detect_separator",
     "read_csv_table",
@@ -162,12 +165,40 @@ def read_csv_table(path: str | Path) -> RawTable:
     )
 
 
-def read_xlsx_table(path: str | Path, *, sheet: str | int = 0) -> RawTable:
-    """Read the first sheet of an XLSX workbook (header on the first non-empty row)."""
-    grid = pd.read_excel(path, sheet_name=sheet, header=None, dtype=object, engine="openpyxl")
+class SheetNotFoundError(LookupError):
+    """The sheet asked for is not in the workbook (the message lists the sheets it has)."""
+
+
+def read_xlsx_table(path: str | Path, *, sheet: str | int | None = None) -> RawTable:
+    """Read one sheet of an XLSX workbook (header on the first non-empty row).
+
+    Parameters
+    ----------
+    path
+        The workbook.
+    sheet
+        A sheet name, or its position counted from 1 as a spreadsheet shows its tabs. By
+        default the first sheet whose header names at least two listing fields (a workbook
+        often opens on a notes or summary sheet), else the first sheet.
+
+    Raises
+    ------
+    SheetNotFoundError
+        When ``sheet`` names no sheet of the workbook.
+    """
+    with pd.ExcelFile(path, engine="openpyxl") as book:
+        names = [str(n) for n in book.sheet_names]
+        if sheet is None:
+            grids = [_sheet_grid(book, n) for n in names]
+            chosen = next((i for i, g in enumerate(grids) if _looks_like_listings(g)), 0)
+            name, grid = names[chosen], grids[chosen]
+        else:
+            name = _sheet_name(sheet, names, Path(path).name)
+            grid = _sheet_grid(book, name)
+    notes = {"sheet": name} if len(names) > 1 else {}
     filled = grid.notna().any(axis=1).to_numpy()
     if not filled.any():
-        return RawTable(frame=pd.DataFrame(), rows=np.zeros(0, dtype=int), fmt="xlsx")
+        return RawTable(frame=pd.DataFrame(), rows=np.zeros(0, dtype=int), fmt="xlsx", notes=notes)
     first = int(np.argmax(filled))
     header = ["" if pd.isna(v) else str(v).strip() for v in grid.iloc[first]]
     body = grid.iloc[first + 1 :]
@@ -175,7 +206,31 @@ def read_xlsx_table(path: str | Path, *, sheet: str | int = 0) -> RawTable:
     frame = body[keep].reset_index(drop=True)
     frame.columns = _unique(header)
     numbers = (np.arange(first + 1, len(grid)) + 1)[keep]
-    return RawTable(frame=frame, rows=numbers, fmt="xlsx", header_row=first + 1)
+    return RawTable(frame=frame, rows=numbers, fmt="xlsx", header_row=first + 1, notes=notes)
+
+
+def _sheet_grid(book: pd.ExcelFile, name: str) -> pd.DataFrame:
+    return pd.read_excel(book, sheet_name=name, header=None, dtype=object)
+
+
+def _sheet_name(sheet: str | int, names: list[str], file_name: str) -> str:
+    if isinstance(sheet, str) and sheet in names:  # a name wins over a position
+        return sheet
+    position = int(sheet) if isinstance(sheet, int) or sheet.isdigit() else 0
+    if 1 <= position <= len(names):
+        return names[position - 1]
+    listed = ", ".join(f"{i} « {n} »" for i, n in enumerate(names, start=1))
+    msg = f"{file_name}: no sheet {sheet!r} in this workbook; its sheets are {listed}"
+    raise SheetNotFoundError(msg)
+
+
+def _looks_like_listings(grid: pd.DataFrame) -> bool:
+    """Whether the first non-empty row of a sheet names at least two listing fields."""
+    filled = grid.notna().any(axis=1).to_numpy()
+    if not filled.any():
+        return False
+    header = grid.iloc[int(np.argmax(filled))]
+    return sum(header_lookup(str(v)) is not None for v in header if not pd.isna(v)) >= 2
 
 
 def write_csv_table(frame: pd.DataFrame, path: str | Path, *, sep: str = ",") -> None:

@@ -39,7 +39,8 @@ PREMISES_LAYER = "premises"
 FOOTPRINTS_LAYER = "footprints"
 
 
-def _layer_names(path: Path) -> list[str]:
+def layer_names(path: Path) -> list[str]:
+    """The layer names of a GeoPackage (or any OGR dataset), in file order."""
     return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
 
 
@@ -52,7 +53,7 @@ def read_geo_table(path: str | Path, fmt: str, *, layer: str | None = None) -> R
     """
     path = Path(path)
     if layer is None and fmt == "gpkg":
-        names = _layer_names(path)
+        names = layer_names(path)
         layer = PREMISES_LAYER if PREMISES_LAYER in names else (names[0] if names else None)
     frame = pyogrio.read_dataframe(path, layer=layer, datetime_as_string=True)
     notes: dict[str, str] = {}

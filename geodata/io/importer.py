@@ -29,8 +29,8 @@ from scipy.spatial import cKDTree
 
 import shapely
 
-from geodata.io._csv import RawTable, read_csv_table, read_xlsx_table
-from geodata.io._geo import read_geo_table, to_lambert93, to_wgs84
+from geodata.io._csv import RawTable, SheetNotFoundError, read_csv_table, read_xlsx_table
+from geodata.io._geo import layer_names, read_geo_table, to_lambert93, to_wgs84
 from geodata.io._values import FIELD_PARSERS, CellError, is_missing, parse_text
 from geodata.io._vocab import (
     COLUMN_ALIASES,
@@ -267,21 +267,40 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
     raise UnsupportedFormatError(msg)
 
 
-def _read_raw(path: Path, fmt: str) -> RawTable:
+def _read_raw(path: Path, fmt: str, sheet: str | int | None = None) -> RawTable:
     if not path.exists():
         msg = f"{path}: no such file"
+        raise ListingsFileError(msg)
+    if sheet is not None and fmt not in ("xlsx", "gpkg"):
+        msg = f"{path.name}: only an XLSX workbook or a GeoPackage has sheets or layers to choose"
         raise ListingsFileError(msg)
     try:
         if fmt == "csv":
             return read_csv_table(path)
         if fmt == "xlsx":
-            return read_xlsx_table(path)
+            return read_xlsx_table(path, sheet=sheet)
+        if fmt == "gpkg" and sheet is not None:
+            return read_geo_table(path, fmt, layer=_gpkg_layer(path, sheet))
         return read_geo_table(path, fmt)
     except ListingsFileError:
         raise
+    except SheetNotFoundError as exc:
+        raise ListingsFileError(str(exc)) from exc
     except (OSError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
         msg = f"{path.name}: cannot be read as {fmt} ({exc})"
         raise ListingsFileError(msg) from exc
+
+
+def _gpkg_layer(path: Path, layer: str | int) -> str:
+    """A GeoPackage layer by name, or by position counted from 1."""
+    names = layer_names(path)
+    if str(layer) in names:
+        return str(layer)
+    if str(layer).isdigit() and 1 <= int(layer) <= len(names):
+        return names[int(layer) - 1]
+    listed = ", ".join(f"{i} « {n} »" for i, n in enumerate(names, start=1))
+    msg = f"{path.name}: no layer {layer!r} in this GeoPackage; its layers are {listed}"
+    raise ListingsFileError(msg)
 
 
 def _map_columns(raw: RawTable) -> tuple[dict[str, str], list[RowWarning]]:
@@ -400,6 +419,7 @@ def read_listings(
     fmt: str | None = None,
     territory: Any = None,
     skip_territory: bool = False,
+    sheet: str | int | None = None,
 ) -> ParsedListings:
     """Read a listing file and validate every row, without writing anything.
 
@@ -414,6 +434,10 @@ def read_listings(
         territory, as :class:`~geodata.schemas.PremisesIn` does).
     skip_territory
         Skip the territory checks (for files from elsewhere; tests).
+    sheet
+        The sheet of an XLSX workbook or the layer of a GeoPackage, by name or by position
+        counted from 1. By default the first sheet that looks like a listing table, and the
+        ``premises`` layer (else the first one).
 
     Returns
     -------
@@ -427,7 +451,7 @@ def read_listings(
     """
     path = Path(path)
     fmt = detect_format(path, fmt)
-    raw = _read_raw(path, fmt)
+    raw = _read_raw(path, fmt, sheet)
     territory, context = _resolve_territory(territory, skip_territory)
     mapping, warnings = _map_columns(raw)
     errors: list[RowError] = [RowError(row, "(record)", reason) for row, reason in raw.problems]
@@ -793,6 +817,7 @@ def import_listings(
     dry_run: bool = False,
     territory: Any = None,
     skip_territory: bool = False,
+    sheet: str | int | None = None,
 ) -> ImportReport:
     """Import a listing file into the catalogue, all or nothing.
 
@@ -815,7 +840,7 @@ def import_listings(
         The format, by default from the suffix.
     dry_run
         Validate and report, write nothing.
-    territory, skip_territory
+    territory, skip_territory, sheet
         See :func:`read_listings`.
 
     Returns
@@ -823,7 +848,9 @@ def import_listings(
     ImportReport
         Counts, errors, warnings (probable duplicates included) and the ids written.
     """
-    parsed = read_listings(path, fmt=fmt, territory=territory, skip_territory=skip_territory)
+    parsed = read_listings(
+        path, fmt=fmt, territory=territory, skip_territory=skip_territory, sheet=sheet
+    )
     existing = repo.premises_frame()
     warnings = list(parsed.warnings)
     warnings += find_probable_duplicates(parsed.items, parsed.rows, existing)

@@ -812,3 +812,74 @@ def test_geojson_errors_use_feature_numbers(tmp_path: Path) -> None:
     report = ImportReport(str(path), "geojson", 2, 1, errors=read_listings(path).errors)
     assert report.errors == [RowError(2, "surface_m2", "'12O0' is not a number", "12O0")]
     assert "Entité 2, surface_m2 : '12O0' n'est pas un nombre" in format_report(report)
+
+
+# --- choosing the sheet of a workbook or the layer of a GeoPackage ---------------------------
+
+
+def _workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> Path:
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+    return path
+
+
+def test_a_workbook_opening_on_a_notes_sheet_is_read_from_its_listing_sheet(
+    tmp_path: Path,
+) -> None:
+    notes = pd.DataFrame({"Mode d'emploi": ["Une ligne par local", "Surfaces en m²"]})
+    listings = pd.DataFrame([_fr_row("W-1", *ORLY), _fr_row("W-2", *VITRY)], columns=FR_HEADER)
+    path = _workbook(tmp_path / "classeur.xlsx", {"Notice": notes, "Offres 2026": listings})
+    parsed = read_listings(path)
+    assert [item.external_ref for item in parsed.items] == ["W-1", "W-2"]
+    assert parsed.errors == [] and parsed.notes["sheet"] == "Offres 2026"
+    report = ImportReport(str(path), "xlsx", 2, 2, notes=parsed.notes)
+    assert "feuille Offres 2026" in format_report(report)
+
+
+def test_a_sheet_is_chosen_by_name_or_by_its_tab_number(tmp_path: Path) -> None:
+    first = pd.DataFrame([_fr_row("A-1", *ORLY)], columns=FR_HEADER)
+    second = pd.DataFrame([_fr_row("B-1", *VITRY), _fr_row("B-2", *ORLY)], columns=FR_HEADER)
+    path = _workbook(tmp_path / "deux.xlsx", {"2025": first, "2026": second})
+    assert [i.external_ref for i in read_listings(path).items] == ["A-1"]  # first that fits
+    assert [i.external_ref for i in read_listings(path, sheet="2026").items] == ["B-1", "B-2"]
+    assert [i.external_ref for i in read_listings(path, sheet=2).items] == ["B-1", "B-2"]
+    assert [i.external_ref for i in read_listings(path, sheet="1").items] == ["A-1"]
+
+
+def test_an_unknown_sheet_is_refused_with_the_list_of_sheets(tmp_path: Path) -> None:
+    frame = pd.DataFrame([_fr_row("A-1", *ORLY)], columns=FR_HEADER)
+    path = _workbook(tmp_path / "offres.xlsx", {"Offres": frame, "Archives": frame})
+    for sheet in ("Ofres", 3, "0"):
+        with pytest.raises(ValueError, match=r"no sheet .* its sheets are 1 « Offres », 2 «"):
+            read_listings(path, sheet=sheet)
+    with pytest.raises(ValueError, match="only an XLSX workbook or a GeoPackage"):
+        read_listings(export_listings([], tmp_path / "e.csv"), sheet="Offres")
+
+
+def test_a_geopackage_layer_is_chosen_by_name_or_number(tmp_path: Path) -> None:
+    items = [
+        PremisesIn.model_validate(
+            {
+                "title": t,
+                "kind": "workshop",
+                "surface_m2": 300,
+                "tenure": "rent",
+                "lon": lon,
+                "lat": lat,
+                "external_ref": t,
+            },
+            context={"skip_territory": True},
+        )
+        for t, (lon, lat) in (("G-1", ORLY), ("G-2", VITRY))
+    ]
+    path = export_listings(items, tmp_path / "offres.gpkg")
+    other = gpd.GeoDataFrame(
+        {"titre": ["Autre"], "surface": [50]}, geometry=[shapely.Point(*ORLY)], crs=4326
+    )
+    other.to_file(path, layer="brouillon", driver="GPKG")
+    assert sorted(i.external_ref for i in read_listings(path).items) == ["G-1", "G-2"]
+    drafts = read_listings(path, sheet="brouillon", skip_territory=True)
+    assert drafts.notes["layer"] == "brouillon" and drafts.total_rows == 1
+    with pytest.raises(ValueError, match=r"no layer 'x' in this GeoPackage; its layers are 1 «"):
+        read_listings(path, sheet="x")
