@@ -578,13 +578,14 @@ class Repository:
             old = self._row(conn, premises, premises_id, ENTITY_PREMISES)
             new = {name: old[name] for name in cv.PREMISES_FIELDS} | values
             version = expected_version + 1
-            done = conn.execute(
-                sa.update(premises)
-                .where(premises.c.id == premises_id, premises.c.version == expected_version)
-                .values(**values, version=version, updated_at=now)
+            self._compare_and_set(
+                conn,
+                sa.update(premises).values(**values, version=version, updated_at=now),
+                premises,
+                premises_id,
+                ENTITY_PREMISES,
+                expected_version,
             )
-            if done.rowcount != 1:
-                self._raise_stale(conn, premises, premises_id, ENTITY_PREMISES, expected_version)
             diff = cv.premises_diff(old, new)
             self._audit(
                 conn,
@@ -616,13 +617,9 @@ class Repository:
         now = _now()
         with self._write() as conn:
             old = self._row(conn, premises, premises_id, ENTITY_PREMISES)
-            done = conn.execute(
-                sa.delete(premises).where(
-                    premises.c.id == premises_id, premises.c.version == expected_version
-                )
+            self._compare_and_set(
+                conn, sa.delete(premises), premises, premises_id, ENTITY_PREMISES, expected_version
             )
-            if done.rowcount != 1:
-                self._raise_stale(conn, premises, premises_id, ENTITY_PREMISES, expected_version)
             record = cv.premises_from_row(old).model_dump(mode="json")
             self._audit(
                 conn,
@@ -648,9 +645,26 @@ class Repository:
         return row
 
     @staticmethod
-    def _raise_stale(
-        conn: Connection, table: sa.Table, entity_id: int, entity: str, expected: int
+    def _compare_and_set(
+        conn: Connection,
+        stmt: sa.Update | sa.Delete,
+        table: sa.Table,
+        entity_id: int,
+        entity: str,
+        expected: int,
     ) -> None:
+        """Run an UPDATE or DELETE on one row only if it is still at version ``expected``.
+
+        Raises
+        ------
+        NotFoundError
+            When the row does not exist.
+        StaleVersionError
+            When it is at another version; nothing is written.
+        """
+        done = conn.execute(stmt.where(table.c.id == entity_id, table.c.version == expected))
+        if done.rowcount == 1:
+            return
         current = conn.execute(
             sa.select(table.c.version).where(table.c.id == entity_id)
         ).scalar_one_or_none()
@@ -904,13 +918,14 @@ class Repository:
         version = expected_version + 1
         with self._write() as conn:
             old = self._row(conn, needs, need_id, ENTITY_NEED)
-            done = conn.execute(
-                sa.update(needs)
-                .where(needs.c.id == need_id, needs.c.version == expected_version)
-                .values(**row, version=version, updated_at=now)
+            self._compare_and_set(
+                conn,
+                sa.update(needs).values(**row, version=version, updated_at=now),
+                needs,
+                need_id,
+                ENTITY_NEED,
+                expected_version,
             )
-            if done.rowcount != 1:
-                self._raise_stale(conn, needs, need_id, ENTITY_NEED, expected_version)
             before, after = json.loads(old["doc"]), json.loads(row["doc"])
             diff = {
                 k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)
