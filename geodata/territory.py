@@ -170,19 +170,15 @@ class Territory:
 
     @functools.cached_property
     def boundary(self) -> BaseGeometry:
-        """Union of the communes, EPSG:4326 (Polygon or MultiPolygon)."""
-        return shapely.union_all(self.communes.geometry.array)
+        """Union of the communes, EPSG:4326 (Polygon or MultiPolygon), prepared for queries."""
+        geom = shapely.union_all(self.communes.geometry.array)
+        shapely.prepare(geom)
+        return geom
 
     @functools.cached_property
     def boundary_l93(self) -> BaseGeometry:
         """Union of the communes in Lambert-93 (EPSG:2154)."""
         return shapely.union_all(self.communes.to_crs(_METRIC_CRS).geometry.array)
-
-    @functools.cached_property
-    def _prepared_boundary(self) -> BaseGeometry:
-        geom = shapely.union_all(self.communes.geometry.array)
-        shapely.prepare(geom)
-        return geom
 
     @functools.cached_property
     def _commune_tree(self) -> shapely.STRtree:
@@ -236,7 +232,7 @@ class Territory:
         [True, False]
         """
         x, y = _as_xy(lon, lat)
-        return np.asarray(shapely.intersects_xy(self._prepared_boundary, x, y), dtype=bool)
+        return np.asarray(shapely.intersects_xy(self.boundary, x, y), dtype=bool)
 
     def distance_to_boundary_m(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.float64]:
         """Distance in metres from each point to the territory, computed in Lambert-93.
