@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from geodata.schemas import (
     KIND_LABELS,
@@ -252,34 +253,32 @@ def normalise_key(text: str) -> str:
     return _SEPARATORS.sub(" ", plain.lower()).strip()
 
 
-def _build(table: dict[str, tuple[str, ...]], labels: dict[str, tuple[str, str]] | None):
+def _lookup(names: Iterable[tuple[str, Iterable[str]]], what: str) -> dict[str, str]:
+    """``{normalised word: value}`` from ``(value, words)`` pairs; no word may name two values."""
     out: dict[str, str] = {}
-    for value, words in table.items():
-        keys = [value, *words]
-        if labels is not None and value in labels:
-            keys.extend(labels[value])
-        for word in keys:
+    for value, words in names:
+        for word in words:
             key = normalise_key(word)
             previous = out.setdefault(key, value)
             if previous != value:
-                msg = f"vocabulary clash: {word!r} means both {previous!r} and {value!r}"
+                msg = f"{what} clash: {word!r} means both {previous!r} and {value!r}"
                 raise ValueError(msg)
     return out
+
+
+def _build(
+    table: dict[str, tuple[str, ...]], labels: dict[str, tuple[str, str]] | None
+) -> dict[str, str]:
+    labels = labels or {}
+    names = ((v, (v, *words, *labels.get(v, ()))) for v, words in table.items())
+    return _lookup(names, "vocabulary")
 
 
 def _build_headers() -> dict[str, str]:
-    out: dict[str, str] = {}
     tables = [(f, (f, *names)) for f, names in COLUMN_ALIASES.items()]
     tables += [(f, (f, h)) for f, h in IGNORED_COLUMNS.items()]
     tables += [("geometry", GEOMETRY_ALIASES)]
-    for field, names in tables:
-        for name in names:
-            key = normalise_key(name)
-            previous = out.setdefault(key, field)
-            if previous != field:
-                msg = f"header clash: {name!r} names both {previous!r} and {field!r}"
-                raise ValueError(msg)
-    return out
+    return _lookup(tables, "header")
 
 
 _HEADERS = _build_headers()
