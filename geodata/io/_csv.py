@@ -26,6 +26,7 @@ __all__ = [
     "SheetNotFoundError",
     "decode",
     "detect_separator",
+    "pick_by_name_or_position",
     "read_csv_table",
     "read_xlsx_table",
     "write_csv_table",
@@ -166,7 +167,7 @@ def read_csv_table(path: str | Path) -> RawTable:
 
 
 class SheetNotFoundError(LookupError):
-    """The sheet asked for is not in the workbook (the message lists the sheets it has)."""
+    """The sheet (or layer) asked for is not in the file; the message lists those it has."""
 
 
 def read_xlsx_table(path: str | Path, *, sheet: str | int | None = None) -> RawTable:
@@ -189,11 +190,17 @@ def read_xlsx_table(path: str | Path, *, sheet: str | int | None = None) -> RawT
     with pd.ExcelFile(path, engine="openpyxl") as book:
         names = [str(n) for n in book.sheet_names]
         if sheet is None:
-            grids = [_sheet_grid(book, n) for n in names]
-            chosen = next((i for i, g in enumerate(grids) if _looks_like_listings(g)), 0)
-            name, grid = names[chosen], grids[chosen]
+            # Parse sheets in tab order up to the first that fits; else fall back to the first.
+            name, grid = names[0], _sheet_grid(book, names[0])
+            for other in names:
+                candidate = grid if other == names[0] else _sheet_grid(book, other)
+                if _looks_like_listings(candidate):
+                    name, grid = other, candidate
+                    break
         else:
-            name = _sheet_name(sheet, names, Path(path).name)
+            name = pick_by_name_or_position(
+                sheet, names, file_name=Path(path).name, what="sheet", container="workbook"
+            )
             grid = _sheet_grid(book, name)
     notes = {"sheet": name} if len(names) > 1 else {}
     filled = grid.notna().any(axis=1).to_numpy()
@@ -213,14 +220,23 @@ def _sheet_grid(book: pd.ExcelFile, name: str) -> pd.DataFrame:
     return pd.read_excel(book, sheet_name=name, header=None, dtype=object)
 
 
-def _sheet_name(sheet: str | int, names: list[str], file_name: str) -> str:
-    if isinstance(sheet, str) and sheet in names:  # a name wins over a position
-        return sheet
-    position = int(sheet) if isinstance(sheet, int) or sheet.isdigit() else 0
+def pick_by_name_or_position(
+    choice: str | int, names: list[str], *, file_name: str, what: str, container: str
+) -> str:
+    """The sheet or layer named ``choice``, else the one at that position counted from 1.
+
+    Raises
+    ------
+    SheetNotFoundError
+        When ``choice`` is neither, naming every ``what`` the ``container`` has.
+    """
+    if str(choice) in names:  # a name wins over a position
+        return str(choice)
+    position = int(choice) if str(choice).isdigit() else 0
     if 1 <= position <= len(names):
         return names[position - 1]
     listed = ", ".join(f"{i} « {n} »" for i, n in enumerate(names, start=1))
-    msg = f"{file_name}: no sheet {sheet!r} in this workbook; its sheets are {listed}"
+    msg = f"{file_name}: no {what} {choice!r} in this {container}; its {what}s are {listed}"
     raise SheetNotFoundError(msg)
 
 

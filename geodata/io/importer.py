@@ -29,7 +29,13 @@ from scipy.spatial import cKDTree
 
 import shapely
 
-from geodata.io._csv import RawTable, SheetNotFoundError, read_csv_table, read_xlsx_table
+from geodata.io._csv import (
+    RawTable,
+    SheetNotFoundError,
+    pick_by_name_or_position,
+    read_csv_table,
+    read_xlsx_table,
+)
 from geodata.io._geo import layer_names, read_geo_table, to_lambert93, to_wgs84
 from geodata.io._values import FIELD_PARSERS, CellError, is_missing, parse_text
 from geodata.io._vocab import (
@@ -280,7 +286,10 @@ def _read_raw(path: Path, fmt: str, sheet: str | int | None = None) -> RawTable:
         if fmt == "xlsx":
             return read_xlsx_table(path, sheet=sheet)
         if fmt == "gpkg" and sheet is not None:
-            return read_geo_table(path, fmt, layer=_gpkg_layer(path, sheet))
+            layer = pick_by_name_or_position(
+                sheet, layer_names(path), file_name=path.name, what="layer", container="GeoPackage"
+            )
+            return read_geo_table(path, fmt, layer=layer)
         return read_geo_table(path, fmt)
     except ListingsFileError:
         raise
@@ -289,18 +298,6 @@ def _read_raw(path: Path, fmt: str, sheet: str | int | None = None) -> RawTable:
     except (OSError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
         msg = f"{path.name}: cannot be read as {fmt} ({exc})"
         raise ListingsFileError(msg) from exc
-
-
-def _gpkg_layer(path: Path, layer: str | int) -> str:
-    """A GeoPackage layer by name, or by position counted from 1."""
-    names = layer_names(path)
-    if str(layer) in names:
-        return str(layer)
-    if str(layer).isdigit() and 1 <= int(layer) <= len(names):
-        return names[int(layer) - 1]
-    listed = ", ".join(f"{i} « {n} »" for i, n in enumerate(names, start=1))
-    msg = f"{path.name}: no layer {layer!r} in this GeoPackage; its layers are {listed}"
-    raise ListingsFileError(msg)
 
 
 def _map_columns(raw: RawTable) -> tuple[dict[str, str], list[RowWarning]]:
