@@ -8,31 +8,15 @@ from typing import Any
 
 import openpyxl
 import pytest
+from listing_items import RUNGIS_MIN, VITRY
+from listing_items import item as _item
 
 from geodata.io import import_listings, read_listings
 from geodata.schemas import PremisesIn
 from geodata.storage import Repository
 from geodata.storage.errors import StaleVersionError
 
-RUNGIS_MIN = (2.3536, 48.7597)
-VITRY = (2.4125, 48.7850)
 CTX = {"skip_territory": True}
-
-
-def _item(ref: str | None, lon: float, lat: float, **over: object) -> PremisesIn:
-    data: dict[str, object] = {
-        "external_ref": ref,
-        "title": f"Local {ref}",
-        "kind": "warehouse",
-        "uses": ["logistics"],
-        "surface_m2": 1000.0,
-        "tenure": "rent",
-        "rent_eur_m2_year": 90.0,
-        "lon": lon,
-        "lat": lat,
-    }
-    data.update(over)
-    return PremisesIn.model_validate(data)
 
 
 def test_bbox_edge_is_exact_on_both_backends(repo: Repository) -> None:

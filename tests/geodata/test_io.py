@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from listing_items import RUNGIS_MIN, VITRY
+from listing_items import item as _item
 
 import geopandas as gpd
 import shapely
@@ -48,8 +50,6 @@ from geodata.storage import Repository
 from geodata.territory import default_territory, to_lambert93
 
 # Points inside the territory: (lon, lat) and the commune they lie in.
-RUNGIS_MIN = (2.3536, 48.7597)  # Chevilly-Larue, in the MIN zone
-VITRY = (2.4125, 48.7850)  # Vitry-sur-Seine, Les Ardoines
 ORLY = (2.39, 48.74)  # Orly, outside any zone
 VILLEJUIF = (2.37, 48.79)
 GENTILLY = (2.333, 48.815)
@@ -103,22 +103,6 @@ def _write_csv(
         writer.writerow(header)
         writer.writerows(rows)
     return path
-
-
-def _item(ref: str | None, lon: float, lat: float, **over: object) -> PremisesIn:
-    data: dict[str, object] = {
-        "external_ref": ref,
-        "title": f"Local {ref}",
-        "kind": "warehouse",
-        "uses": ["logistics"],
-        "surface_m2": 1000.0,
-        "tenure": "rent",
-        "rent_eur_m2_year": 90.0,
-        "lon": lon,
-        "lat": lat,
-    }
-    data.update(over)
-    return PremisesIn.model_validate(data)
 
 
 def _grid_points(n: int, spacing_m: float = 150.0) -> tuple[np.ndarray, np.ndarray]:
@@ -858,21 +842,7 @@ def test_an_unknown_sheet_is_refused_with_the_list_of_sheets(tmp_path: Path) -> 
 
 
 def test_a_geopackage_layer_is_chosen_by_name_or_number(tmp_path: Path) -> None:
-    items = [
-        PremisesIn.model_validate(
-            {
-                "title": t,
-                "kind": "workshop",
-                "surface_m2": 300,
-                "tenure": "rent",
-                "lon": lon,
-                "lat": lat,
-                "external_ref": t,
-            },
-            context={"skip_territory": True},
-        )
-        for t, (lon, lat) in (("G-1", ORLY), ("G-2", VITRY))
-    ]
+    items = [_item("G-1", *ORLY), _item("G-2", *VITRY)]
     path = export_listings(items, tmp_path / "offres.gpkg")
     other = gpd.GeoDataFrame(
         {"titre": ["Autre"], "surface": [50]}, geometry=[shapely.Point(*ORLY)], crs=4326
