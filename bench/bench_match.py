@@ -356,6 +356,13 @@ def _p(a: np.ndarray, q: float) -> float:
     return float(np.percentile(a, q)) * 1e3 if len(a) else float("nan")
 
 
+def access_points(territory: Any) -> dict[str, Any]:
+    """The stations and motorway exits the engine measures access to, as the app gives them."""
+    if territory is None:
+        return {"stations": None, "interchanges": None}
+    return {"stations": territory.stations, "interchanges": territory.motorway_access}
+
+
 def run_size(
     n: int, *, territory: Any, quick: bool, pg: PostGIS | None, log: Callable[[str], None]
 ) -> tuple[SizeResult, MatchIndex]:
@@ -364,12 +371,11 @@ def run_size(
     t0 = time.perf_counter()
     cat = synthetic_catalogue(n, seed=42, territory=territory)
     log(f"[{n:>9,}] synthetic catalogue in {time.perf_counter() - t0:.1f} s")
-    stations = territory.stations if territory is not None else None
-    interchanges = territory.motorway_access if territory is not None else None
+    points = access_points(territory)
     gc.collect()
     rss0 = _rss_mb()
     t0 = time.perf_counter()
-    index = MatchIndex.from_frame(cat, stations=stations, interchanges=interchanges)
+    index = MatchIndex.from_frame(cat, **points)
     res.build_s = time.perf_counter() - t0
     res.rss_mb = _rss_mb() - rss0
     res.index_mb = index.nbytes / 2**20
@@ -734,11 +740,7 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
     if batch_index is None:
         cat = synthetic_catalogue(args.batch_premises, seed=42, territory=territory)
-        batch_index = MatchIndex.from_frame(
-            cat,
-            stations=territory.stations if territory is not None else None,
-            interchanges=territory.interchanges if territory is not None else None,
-        )
+        batch_index = MatchIndex.from_frame(cat, **access_points(territory))
     batch = run_batch(batch_index, n_batch, territory, log)
     wall = time.perf_counter() - start
     command = "python -m bench.bench_match " + " ".join(argv if argv is not None else sys.argv[1:])
