@@ -32,7 +32,7 @@ import shapely
 
 from geodata.naf import default_uses_for_naf
 from geodata.schemas import NeedIn, PremisesIn, PremisesKind, Use, luhn_check_digit
-from geodata.territory import default_territory, to_lambert93, to_wgs84
+from geodata.territory import Territory, to_lambert93, to_wgs84
 
 __all__ = [
     "DEMO_SENTENCE",
@@ -637,10 +637,6 @@ _COMPANY_SUFFIXES: tuple[str, ...] = (
 # --------------------------------------------------------------------------------------------
 
 
-def _resolve_territory(territory: Any) -> Any:
-    return territory if territory is not None else default_territory()
-
-
 def _points_frame(layer: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Names and WGS84 coordinates of a point layer (an empty one when it is missing)."""
     if layer is None or len(layer) == 0:
@@ -1118,7 +1114,7 @@ def demo_premises(
     seed: int = 2018,
     n: int = 360,
     *,
-    territory: Any = None,
+    territory: Territory,
     reference_date: date = REFERENCE_DATE,
 ) -> list[PremisesIn]:
     """Generate ``n`` fictitious premises listings spread over the territory's communes.
@@ -1136,8 +1132,7 @@ def demo_premises(
     n
         Number of listings.
     territory
-        The territory to place listings in; :func:`geodata.territory.default_territory` when
-        omitted.
+        The territory to place listings in.
     reference_date
         "Today" of the demo: verification dates are at most 18 months before it.
 
@@ -1148,14 +1143,14 @@ def demo_premises(
 
     Examples
     --------
-    >>> items = demo_premises(n=60)
+    >>> from geodata.territory import load_territory
+    >>> items = demo_premises(n=60, territory=load_territory("gosb"))
     >>> len(items), items[0].external_ref, items[0].description.endswith(DEMO_SENTENCE)
     (60, 'DEMO-0001', True)
     """
     if n < 0:
         msg = f"n: the number of listings must be positive or zero, got {n}"
         raise ValueError(msg)
-    territory = _resolve_territory(territory)
     places = _prepare(territory)
     rng = np.random.default_rng([seed, 1])
 
@@ -1362,7 +1357,7 @@ def demo_needs(
     seed: int = 2018,
     n: int = 180,
     *,
-    territory: Any = None,
+    territory: Territory,
     reference_date: date = REFERENCE_DATE,
 ) -> list[NeedIn]:
     """Generate ``n`` fictitious company needs with real NAF codes and valid SIRENs.
@@ -1380,8 +1375,7 @@ def demo_needs(
     n
         Number of needs.
     territory
-        The territory the wishes refer to; :func:`geodata.territory.default_territory` when
-        omitted.
+        The territory the wishes refer to.
     reference_date
         "Today" of the demo: ``wanted_by`` dates follow it.
 
@@ -1391,14 +1385,14 @@ def demo_needs(
 
     Examples
     --------
-    >>> needs = demo_needs(n=20)
+    >>> from geodata.territory import load_territory
+    >>> needs = demo_needs(n=20, territory=load_territory("gosb"))
     >>> len(needs), all("Démo" in need.company_name for need in needs)
     (20, True)
     """
     if n < 0:
         msg = f"n: the number of needs must be positive or zero, got {n}"
         raise ValueError(msg)
-    territory = _resolve_territory(territory)
     places = _prepare(territory)
     rng = np.random.default_rng([seed, 2])
 
@@ -1553,11 +1547,11 @@ def _count(result: Any, fallback: int) -> int:
 def load_demo(
     repo: Any,
     *,
+    territory: Territory,
     seed: int = 2018,
     n_premises: int = 360,
     n_needs: int = 180,
     actor: str = "demo",
-    territory: Any = None,
 ) -> tuple[int, int]:
     """Generate the demo catalogue and store it in a repository.
 
@@ -1573,7 +1567,7 @@ def load_demo(
     actor
         Who the audit trail names as the author.
     territory
-        The territory; the default one when omitted.
+        The territory to place the catalogue in.
 
     Returns
     -------

@@ -396,7 +396,9 @@ class _RecordingRepo:
 
 def test_load_demo_calls_the_repository(territory: Any) -> None:
     repo = _RecordingRepo()
-    counts = load_demo(repo, seed=1, n_premises=40, n_needs=10, actor="seed-script")
+    counts = load_demo(
+        repo, territory=territory, seed=1, n_premises=40, n_needs=10, actor="seed-script"
+    )
     assert counts == (40, 10)
     assert repo.calls == [("premises", 40, "seed-script"), ("needs", 10, "seed-script")]
 
@@ -407,7 +409,7 @@ def test_load_demo_into_sqlite(tmp_path: Any, territory: Any) -> None:
         pytest.skip("geodata.storage has no Repository yet")
     repo = storage.Repository("sqlite:///" + str(tmp_path / "x.db"))
     repo.migrate()
-    assert load_demo(repo) == (360, 180)
+    assert load_demo(repo, territory=territory) == (360, 180)
     counts = repo.counts()
     assert counts["premises"] == 360
     assert counts["needs"] == 180
