@@ -320,6 +320,27 @@ def test_commune_names_are_read_as_insee_codes(tmp_path: Path) -> None:
     assert parsed.items[0].commune_insee == "94054"
 
 
+def test_commune_names_in_any_form_and_wrong_names_with_close_matches(tmp_path: Path) -> None:
+    header = ["ref", "titre", "type", "surface", "location / vente", "commune", "lon", "lat"]
+    vitry = [*map(str, VITRY)]
+    rows = [
+        ["V-1", "A", "atelier", "100", "location", "Vitry-sur-Seine", *vitry],
+        ["V-2", "B", "atelier", "100", "location", "vitry sur seine", *vitry],
+        ["V-3", "C", "atelier", "100", "location", "VITRY SUR SEINE", *vitry],
+        ["V-4", "D", "atelier", "100", "location", "Vitri sur Seine", *vitry],
+        ["V-5", "E", "atelier", "100", "location", "Villeneuve", *vitry],
+        ["V-6", "F", "atelier", "100", "location", "Orly", *vitry],
+    ]
+    parsed = read_listings(_write_csv(tmp_path / "v.csv", header, rows), territory=GOSB)
+    assert [i.commune_insee for i in parsed.items] == ["94081"] * 3
+    errors = {e.row: e for e in parsed.errors}
+    assert set(errors) == {5, 6, 7}
+    assert errors[5].field == "commune_insee" and errors[5].value == "Vitri sur Seine"
+    assert "close matches: Vitry-sur-Seine (94081)" in errors[5].reason
+    assert "several communes" in errors[6].reason and "(94078)" in errors[6].reason
+    assert "disagrees with the point" in errors[7].reason  # a known name, the wrong place
+
+
 def test_unknown_column_is_a_warning_not_an_error(tmp_path: Path) -> None:
     header = [*FR_HEADER, "Couleur du portail"]
     path = _write_csv(tmp_path / "u.csv", header, [[*_fr_row("U-1", *ORLY), "bleu"]])
