@@ -15,15 +15,19 @@ import shapely
 from geodata import demo
 from geodata.demo import (
     DEMO_SENTENCE,
-    LOGISTICS_COMMUNES,
     REFERENCE_DATE,
-    URBAN_COMMUNES,
     demo_needs,
     demo_premises,
+    demo_tables,
     load_demo,
 )
 from geodata.naf import NAF_DIVISION_USES, default_uses_for_naf
 from geodata.schemas import NeedIn, PremisesIn, PremisesKind
+from geodata.territory import default_territory
+
+# GOSB's demo tables (geodata/territories/gosb/demo.json).
+LOGISTICS_COMMUNES = demo_tables(default_territory()).logistics_communes
+URBAN_COMMUNES = demo_tables(default_territory()).urban_communes
 
 GOSB_INSEE = {
     "94001", "94003", "91027", "94016", "94021", "94022", "94034", "94037", "94041", "91326",
