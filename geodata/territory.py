@@ -583,6 +583,7 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
 
 
 def _read_layer(folder: Path, layer: str, file_name: str) -> gpd.GeoDataFrame:
+    """Read and check one layer; every layer but the communes may be empty."""
     path = folder / file_name
     if not path.is_file():
         msg = f"{path}: layer file for {layer!r} is missing"
@@ -594,6 +595,12 @@ def _read_layer(folder: Path, layer: str, file_name: str) -> gpd.GeoDataFrame:
         raise TerritoryError(msg) from exc
     columns, geom_types = LAYERS[layer]
     missing = [c for c in columns if c not in frame.columns]
+    if missing and len(frame) == 0 and layer != "communes":
+        # An empty layer (a territory with no zone or no station yet) has no properties to
+        # read its columns from: give it the required ones, empty.
+        for column in missing:
+            frame[column] = pd.Series(dtype=object)
+        missing = []
     if missing:
         msg = f"{path}: layer {layer!r} lacks propert{'ies' if len(missing) > 1 else 'y'} {missing}"
         raise TerritoryError(msg)
@@ -664,6 +671,9 @@ def load_territory(name_or_path: str | Path = "gosb") -> Territory:
     files = {entry["name"]: entry["file"] for entry in manifest["layers"]}
     frames = {layer: _read_layer(folder, layer, files[layer]) for layer in LAYERS}
     communes = frames["communes"]
+    if len(communes) == 0:
+        msg = f"{folder / files['communes']}: the communes layer is empty; a territory needs one"
+        raise TerritoryError(msg)
     communes["insee"] = communes["insee"].astype(str)
     if communes["insee"].duplicated().any():
         msg = f"{folder / files['communes']}: duplicate INSEE codes"
