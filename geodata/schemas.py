@@ -209,7 +209,8 @@ def _territory(info: ValidationInfo) -> Territory | None:
 
     There is no default territory: validation without one checks the form of every field but
     not where a place lies. The callers that take input (the API, the importer, the command
-    line, the demo) always pass theirs; stored records are never checked again.
+    line, the demo) always pass theirs; stored records are never checked again. Other keys
+    (such as the former ``skip_territory``) are ignored.
     """
     territory = (info.context or {}).get("territory")
     if territory is not None and not hasattr(territory, "commune_at"):
