@@ -85,7 +85,9 @@ def demo(
 ) -> None:
     """Load the fictitious demo catalogue (premises and company needs)."""
     from geodata.demo import load_demo
+    from geodata.territory import load_territory
 
+    territory = load_territory(_settings(database_url).territory)
     repo = _open(database_url)
     if repo.counts()["premises"] and not force:
         typer.secho(
@@ -97,7 +99,9 @@ def demo(
     from geodata.storage.errors import StorageError
 
     try:
-        n_p, n_n = load_demo(repo, seed=seed, n_premises=premises, n_needs=needs)
+        n_p, n_n = load_demo(
+            repo, territory=territory, seed=seed, n_premises=premises, n_needs=needs
+        )
     except StorageError as exc:
         typer.secho(f"Rien n'a été chargé / nothing was loaded: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
@@ -303,9 +307,12 @@ def serve(
         # uvicorn's factory builds Settings() in each worker from the environment.
         os.environ["IMPLANTER_DATABASE__URL"] = database_url
     # Create and migrate the database once, before the workers start.
+    from geodata.territory import load_territory
+
     from .main import open_catalogue
 
-    open_catalogue(_settings(database_url)).dispose()
+    settings = _settings(database_url)
+    open_catalogue(settings, load_territory(settings.territory)).dispose()
     uvicorn.run(
         "api.main:create_app",
         factory=True,

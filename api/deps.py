@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Query, Request
 
 from geodata.schemas import PremisesKind, Status, Use
 from geodata.storage import Repository
-from geodata.territory import Territory
+from geodata.territory import CommuneNameError, Territory
 
 from .settings import Settings
 
@@ -96,7 +96,9 @@ class PremisesFilters:
 def get_premises_filters(
     settings: SettingsDep,
     territory: TerritoryDep,
-    commune: Annotated[str | None, Query(description="INSEE code of a commune")] = None,
+    commune: Annotated[
+        str | None, Query(description="A commune: its INSEE code or its name, in any case")
+    ] = None,
     kind: Annotated[PremisesKind | None, Query()] = None,
     use: Annotated[Use | None, Query()] = None,
     min_surface_m2: Annotated[float | None, Query(ge=0)] = None,
@@ -107,9 +109,11 @@ def get_premises_filters(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> PremisesFilters:
     """Parse the list filters, naming the field of any bad value."""
-    if commune is not None and commune not in territory.insee_codes:
-        msg = f"commune: '{commune}' is not the INSEE code of a commune of {territory.name}"
-        raise HTTPException(status_code=400, detail=msg)
+    if commune is not None:
+        try:
+            commune = territory.commune_code(commune)
+        except CommuneNameError as exc:
+            raise HTTPException(status_code=400, detail=f"commune: {exc}") from exc
     if (
         min_surface_m2 is not None
         and max_surface_m2 is not None

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from geodata.storage import Repository
-from geodata.territory import load_territory
+from geodata.territory import Territory, load_territory
 
 from .errors import add_exception_handlers
 from .routes import health, home, premises
@@ -20,14 +20,22 @@ __all__ = ["create_app"]
 logger = logging.getLogger(__name__)
 
 
-def open_catalogue(settings: Settings) -> Repository:
-    """Open the database, bring its schema up to date and, if empty, load the demo catalogue."""
+def open_catalogue(settings: Settings, territory: Territory) -> Repository:
+    """Open the database, bring its schema up to date and, if empty, load the demo catalogue.
+
+    Parameters
+    ----------
+    settings
+        Where the database is and whether to load the demo on first run.
+    territory
+        The territory the demo catalogue is placed in.
+    """
     repo = Repository(settings.database.url)
     repo.migrate()
     if settings.api.demo_on_first_run and repo.counts()["premises"] == 0:
         from geodata.demo import load_demo
 
-        n_premises, n_needs = load_demo(repo, seed=settings.api.demo_seed)
+        n_premises, n_needs = load_demo(repo, territory=territory, seed=settings.api.demo_seed)
         logger.info("first run: loaded %d demo premises and %d needs", n_premises, n_needs)
     return repo
 
@@ -45,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.territory = load_territory(settings.territory)
-        app.state.repo = open_catalogue(settings)
+        app.state.repo = open_catalogue(settings, app.state.territory)
         try:
             yield
         finally:

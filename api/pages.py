@@ -44,11 +44,17 @@ def render(request: Request, template: str, lang: Lang, **context: Any) -> Any:
     def t(fr: str, en: str) -> str:
         return fr if lang == "fr" else en
 
+    def commune_name(insee: str | None) -> str:
+        # A listing stored under another territory keeps its code: show it, never fail.
+        if insee is None:
+            return "—"
+        return territory.commune_name(insee) if insee in territory.insee_codes else insee
+
     helpers = {
         "lang": lang,
         "t": t,
         "label": lambda v: label(v, lang),
-        "commune_name": territory.commune_name,
+        "commune_name": commune_name,
         "m2": lambda v: f"{fmt_number(v, lang)} m²",
         "eur": lambda v: fmt_number(v, lang),
     }

@@ -54,7 +54,11 @@ class Settings(BaseSettings):
         env_prefix="IMPLANTER_", env_nested_delimiter="__", extra="ignore"
     )
 
-    territory: str = "gosb"
+    territory: str = Field(
+        default="gosb",
+        description="The territory served: a folder name under geodata/territories/ or the "
+        "path of a territory folder (IMPLANTER_TERRITORY).",
+    )
     database: DatabaseSettings = DatabaseSettings()
     api: ApiSettings = ApiSettings()
     maps: MapSettings = MapSettings()

@@ -1,11 +1,15 @@
 """Generate a seeded, plausible and clearly fictitious catalogue of premises and company needs.
 
 The demo catalogue fills an empty installation (``implanter demo``, the app's first run) with
-listings that fit the places of Grand-Orly Seine Bièvre: large warehouses around Rungis, Orly
-and the A86, urban workshops in Ivry, Vitry, Gentilly and their neighbours, labs around the
-Villejuif cancer campus, plots of land in Valenton, Villeneuve-Saint-Georges and Les Ardoines,
-and a village d'entreprises of about twenty small lots in Valenton. Needs are companies with
-real NAF rév. 2 codes and fictitious names and SIRENs.
+listings that fit the places of the territory, and needs of companies with real NAF rév. 2
+codes and fictitious names and SIRENs. This module is only the generator: what it knows of a
+territory's places comes from the territory's folder, its reference layers (communes, zones,
+landmarks, stations, interchanges) and its demo tables (``demo.json``, see
+:class:`DemoTables`). For Grand-Orly Seine Bièvre those tables put large warehouses around
+Rungis, Orly and the A86, urban workshops in Ivry, Vitry, Gentilly and their neighbours, labs
+around the Villejuif cancer campus, plots of land in the south-east, and a village
+d'entreprises of about twenty small lots in Valenton. A territory without demo tables gets a
+demo drawn from its layers alone (:meth:`DemoTables.generic`).
 
 Everything is fiction and says so: owners are called "… Démo …", e-mails end in
 ``@exemple.invalid`` (a reserved domain), references are ``DEMO-0001``…, and every
@@ -18,29 +22,32 @@ fixed reference date (:data:`REFERENCE_DATE`), never from today.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 import shapely
 
 from geodata.naf import default_uses_for_naf
 from geodata.schemas import NeedIn, PremisesIn, PremisesKind, Use, luhn_check_digit
-from geodata.territory import default_territory, to_lambert93, to_wgs84
+from geodata.territory import Territory, TerritoryError, to_lambert93, to_wgs84
 
 __all__ = [
     "DEMO_SENTENCE",
-    "LOGISTICS_COMMUNES",
     "REFERENCE_DATE",
-    "URBAN_COMMUNES",
+    "DemoTables",
     "demo_needs",
     "demo_premises",
+    "demo_tables",
     "load_demo",
 ]
 
@@ -49,120 +56,6 @@ REFERENCE_DATE = date(2026, 11, 1)
 
 #: The sentence every demo description carries.
 DEMO_SENTENCE = "Annonce fictive générée pour la démonstration."
-
-#: Communes of the logistics belt: Rungis (MIN, Sogaris), Orly airport and SENIA, the A86.
-LOGISTICS_COMMUNES: tuple[str, ...] = (
-    "94065",  # Rungis
-    "94021",  # Chevilly-Larue
-    "94073",  # Thiais
-    "94054",  # Orly
-    "94022",  # Choisy-le-Roi
-    "94074",  # Valenton
-    "94077",  # Villeneuve-le-Roi
-    "91479",  # Paray-Vieille-Poste
-    "91027",  # Athis-Mons
-    "91432",  # Morangis
-)
-
-#: Dense communes next to Paris where urban workshops and activity premises are.
-URBAN_COMMUNES: tuple[str, ...] = (
-    "94041",  # Ivry-sur-Seine
-    "94081",  # Vitry-sur-Seine
-    "94037",  # Gentilly
-    "94003",  # Arcueil
-    "94043",  # Le Kremlin-Bicêtre
-    "94016",  # Cachan
-    "94076",  # Villejuif
-)
-
-_SOUTH_EAST: tuple[str, ...] = ("94078", "94074", "94081", "94022", "94001", "94077")
-_LAB_COMMUNES: tuple[str, ...] = ("94076", "94081", "94041", "94037", "94003", "94016")
-_FOOD_COMMUNES: tuple[str, ...] = ("94065", "94021", "94073", "94054")
-_VALENTON = "94074"
-_VILLEJUIF = "94076"
-
-# Relative weights of listing kinds per commune (the village lots of Valenton come on top).
-_PLAN: dict[str, dict[str, int]] = {
-    "94065": {"warehouse": 22, "workshop": 3, "industrial_building": 2, "office_annex": 2},
-    "94021": {"warehouse": 14, "workshop": 4, "office_annex": 1},
-    "94073": {"warehouse": 14, "workshop": 4, "industrial_building": 2},
-    "94054": {"warehouse": 14, "workshop": 3, "industrial_building": 1, "office_annex": 1},
-    "94022": {"warehouse": 8, "industrial_building": 6, "workshop": 5},
-    "94074": {"warehouse": 8, "land": 6, "workshop": 3},
-    "94077": {"warehouse": 7, "workshop": 3},
-    "91479": {"warehouse": 9, "workshop": 2, "office_annex": 1},
-    "91027": {"warehouse": 6, "workshop": 4},
-    "91432": {"warehouse": 6, "workshop": 4},
-    "94041": {
-        "workshop": 22,
-        "industrial_building": 6,
-        "lab": 2,
-        "office_annex": 2,
-        "warehouse": 1,
-    },
-    "94081": {"workshop": 20, "industrial_building": 8, "lab": 5, "land": 5, "warehouse": 2},
-    "94037": {"workshop": 8, "lab": 1, "office_annex": 1},
-    "94003": {"workshop": 8, "lab": 1, "office_annex": 1},
-    "94043": {"workshop": 7, "lab": 1},
-    "94016": {"workshop": 7, "lab": 1, "office_annex": 1},
-    "94076": {"workshop": 8, "lab": 9, "office_annex": 2},
-    "94078": {"land": 6, "industrial_building": 6, "warehouse": 3, "workshop": 3},
-    "94001": {"workshop": 3},
-    "94034": {"workshop": 5, "warehouse": 1},
-    "91326": {"workshop": 3, "office_annex": 1},
-    "94038": {"workshop": 5, "office_annex": 1},
-    "91589": {"workshop": 3, "office_annex": 1},
-    "91687": {"workshop": 4, "industrial_building": 1},
-}
-_DEFAULT_PLAN: dict[str, int] = {"workshop": 3, "office_annex": 1}
-
-_POSTCODES: dict[str, str] = {
-    "94001": "94480",
-    "94003": "94110",
-    "91027": "91200",
-    "94016": "94230",
-    "94021": "94550",
-    "94022": "94600",
-    "94034": "94260",
-    "94037": "94250",
-    "94041": "94200",
-    "91326": "91260",
-    "94038": "94240",
-    "94043": "94270",
-    "91432": "91420",
-    "94054": "94310",
-    "91479": "91550",
-    "94065": "94150",
-    "91589": "91600",
-    "94073": "94320",
-    "94074": "94460",
-    "94076": "94800",
-    "94077": "94290",
-    "94078": "94190",
-    "91687": "91170",
-    "94081": "94400",
-}
-
-# The Gustave Roussy cancer campus (Campus Grand Parc), Villejuif: labs gather around it.
-_CANCER_CAMPUS = ("Campus Grand Parc – Gustave Roussy", 2.3490, 48.7945)
-
-# (account, display name) of the fictitious owners; the last one develops the Valenton village.
-_OWNERS: tuple[tuple[str, str], ...] = (
-    ("fonciere-demo-seine-amont", "Foncière Démo Seine-Amont"),
-    ("logistique-demo-orly-rungis", "Logistique Démo Orly-Rungis"),
-    ("sci-demo-des-ardoines", "SCI Démo des Ardoines"),
-    ("ateliers-demo-de-la-bievre", "Ateliers Démo de la Bièvre"),
-    ("agence-demo-grand-orly", "Agence Démo Grand-Orly Immobilier"),
-)
-_VILLAGE_OWNER = ("amenageur-demo-village-valenton", "Aménageur Démo du Village de Valenton")
-_OWNER_WEIGHTS: dict[str, tuple[float, ...]] = {
-    "warehouse": (0.3, 0.45, 0.05, 0.0, 0.2),
-    "industrial_building": (0.35, 0.1, 0.25, 0.1, 0.2),
-    "land": (0.4, 0.1, 0.4, 0.0, 0.1),
-    "workshop": (0.2, 0.0, 0.15, 0.4, 0.25),
-    "lab": (0.5, 0.0, 0.1, 0.1, 0.3),
-    "office_annex": (0.35, 0.1, 0.1, 0.15, 0.3),
-}
 
 _STREETS: dict[str, tuple[str, ...]] = {
     "logistics": (
@@ -467,7 +360,6 @@ class _NafProfile:
     surface: tuple[float, float]
     headcount: tuple[int, int]
     kinds: tuple[str, ...]
-    region: tuple[str, ...] | None
     rent: tuple[float, float]
     tech: str
     icpe_p: float = 0.0
@@ -476,160 +368,132 @@ class _NafProfile:
     weight: float = 1.0
 
 
-_ANY: None = None  # a profile's region: anywhere in the territory
 # fmt: off
 _NAF_PROFILES: tuple[_NafProfile, ...] = (
     _NafProfile("10.71A", "Fabrication industrielle de pain et de pâtisserie fraîche",
                 "Boulangerie industrielle Démo", (400, 2_500), (15, 80),
-                ("workshop", "industrial_building"), _FOOD_COMMUNES + URBAN_COMMUNES[:2],
+                ("workshop", "industrial_building"),
                 (90, 150), "production", 0.3, place="min"),
     _NafProfile("10.71C", "Boulangerie et boulangerie-pâtisserie", "Fournil Démo",
-                (80, 300), (3, 12), ("workshop", "business_village_lot"), _ANY, (120, 190),
+                (80, 300), (3, 12), ("workshop", "business_village_lot"), (120, 190),
                 "craft"),
     _NafProfile("10.13B", "Charcuterie", "Charcuterie Démo", (300, 1_500), (5, 40),
-                ("workshop", "industrial_building"), _FOOD_COMMUNES, (90, 160), "production",
+                ("workshop", "industrial_building"), (90, 160), "production",
                 0.4, place="min"),
     _NafProfile("10.85Z", "Fabrication de plats préparés", "Cuisine centrale Démo",
                 (500, 3_000), (15, 90), ("industrial_building", "workshop", "warehouse"),
-                (*_FOOD_COMMUNES, "94022", "91432"), (80, 150), "production", 0.4,
+                (80, 150), "production", 0.4,
                 place="min"),
     _NafProfile("11.05Z", "Fabrication de bière", "Brasserie Démo", (200, 900), (3, 20),
-                ("workshop",), URBAN_COMMUNES, (110, 180), "production", 0.2),
+                ("workshop",), (110, 180), "production", 0.2),
     _NafProfile("18.12Z", "Autre imprimerie (labeur)", "Imprimerie Démo", (300, 1_500),
-                (5, 40), ("workshop", "industrial_building"), _ANY, (90, 160), "production"),
+                (5, 40), ("workshop", "industrial_building"), (90, 160), "production"),
     _NafProfile("21.20Z", "Fabrication de préparations pharmaceutiques", "Pharma Démo",
-                (800, 4_000), (20, 120), ("lab", "industrial_building"), _LAB_COMMUNES,
+                (800, 4_000), (20, 120), ("lab", "industrial_building"),
                 (120, 240), "lab", 0.6),
     _NafProfile("22.29A", "Fabrication de pièces techniques à base de matières plastiques",
                 "Plasturgie Démo", (800, 4_000), (10, 60), ("industrial_building", "workshop"),
-                _ANY, (70, 130), "production", 0.7),
+                (70, 130), "production", 0.7),
     _NafProfile("25.11Z", "Fabrication de structures métalliques et de parties de structures",
                 "Métallerie Démo", (300, 2_000), (5, 40), ("workshop", "industrial_building"),
-                _SOUTH_EAST + URBAN_COMMUNES[:2], (80, 150), "production", 0.3),
+                (80, 150), "production", 0.3),
     _NafProfile("25.62B", "Mécanique industrielle", "Mécanique Démo", (200, 1_500), (4, 50),
-                ("workshop", "industrial_building", "business_village_lot"), _ANY, (90, 170),
+                ("workshop", "industrial_building", "business_village_lot"), (90, 170),
                 "production", 0.3, weight=2.0),
     _NafProfile("26.51B", "Fabrication d'instrumentation scientifique et technique",
-                "Instruments Démo", (200, 1_200), (5, 40), ("lab", "workshop"), _LAB_COMMUNES,
+                "Instruments Démo", (200, 1_200), (5, 40), ("lab", "workshop"),
                 (130, 240), "lab"),
     _NafProfile("31.09B", "Fabrication d'autres meubles et industries connexes de l'ameublement",
                 "Ébénisterie Démo", (150, 800), (2, 15), ("workshop", "business_village_lot"),
-                _ANY, (110, 180), "craft"),
+                (110, 180), "craft"),
     _NafProfile("32.12Z", "Fabrication d'articles de joaillerie et bijouterie",
-                "Atelier Démo Joaillerie", (60, 250), (2, 10), ("workshop",), URBAN_COMMUNES,
+                "Atelier Démo Joaillerie", (60, 250), (2, 10), ("workshop",),
                 (130, 200), "craft"),
     _NafProfile("33.12Z", "Réparation de machines et équipements mécaniques",
                 "Maintenance Démo", (150, 900), (3, 30), ("workshop", "business_village_lot"),
-                _ANY, (100, 170), "production", weight=1.5),
+                (100, 170), "production", weight=1.5),
     _NafProfile("38.32Z", "Récupération de déchets triés", "Recyclage Démo", (2_000, 10_000),
-                (8, 50), ("land", "industrial_building"), _SOUTH_EAST, (20, 90), "land", 0.9,
+                (8, 50), ("land", "industrial_building"), (20, 90), "land", 0.9,
                 extra_uses=("logistics",)),
     _NafProfile("43.21A", "Travaux d'installation électrique dans tous locaux",
                 "Électricité Démo", (100, 500), (3, 30), ("workshop", "business_village_lot"),
-                _ANY, (110, 170), "craft", weight=1.5),
+                (110, 170), "craft", weight=1.5),
     _NafProfile("43.22A", "Travaux d'installation d'eau et de gaz en tous locaux",
                 "Plomberie Démo", (100, 400), (3, 20), ("workshop", "business_village_lot"),
-                _ANY, (110, 170), "craft"),
+                (110, 170), "craft"),
     _NafProfile("43.32A", "Travaux de menuiserie bois et PVC", "Menuiserie Démo", (200, 900),
-                (3, 25), ("workshop", "business_village_lot", "industrial_building"), _ANY,
+                (3, 25), ("workshop", "business_village_lot", "industrial_building"),
                 (100, 160), "production"),
     _NafProfile("43.99C", "Travaux de maçonnerie générale et gros œuvre de bâtiment",
                 "Bâtiment Démo", (500, 3_000), (10, 80), ("land", "workshop", "warehouse"),
-                _SOUTH_EAST, (20, 120), "land"),
+                (20, 120), "land"),
     _NafProfile("45.20A", "Entretien et réparation de véhicules automobiles légers",
-                "Garage Démo", (200, 800), (2, 15), ("workshop",), _ANY, (100, 170), "craft",
+                "Garage Démo", (200, 800), (2, 15), ("workshop",), (100, 170), "craft",
                 0.5, weight=1.5),
     _NafProfile("45.20B", "Entretien et réparation d'autres véhicules automobiles",
                 "Poids Lourds Démo", (800, 3_000), (5, 30),
-                ("industrial_building", "workshop", "land"), LOGISTICS_COMMUNES, (60, 120),
+                ("industrial_building", "workshop", "land"), (60, 120),
                 "production", 0.6),
     _NafProfile("46.31Z", "Commerce de gros (commerce interentreprises) de fruits et légumes",
-                "Primeurs Démo", (1_000, 6_000), (8, 60), ("warehouse",), _FOOD_COMMUNES,
+                "Primeurs Démo", (1_000, 6_000), (8, 60), ("warehouse",),
                 (70, 110), "logistics", place="min", weight=1.5),
     _NafProfile("46.69B",
                 "Commerce de gros (commerce interentreprises) de fournitures et équipements "
                 "industriels divers", "Négoce Démo", (500, 4_000), (5, 40),
-                ("warehouse", "workshop"), _ANY, (70, 130), "logistics", weight=1.5),
+                ("warehouse", "workshop"), (70, 130), "logistics", weight=1.5),
     _NafProfile("46.73A",
                 "Commerce de gros (commerce interentreprises) de bois et de matériaux de "
                 "construction", "Matériaux Démo", (1_500, 8_000), (8, 50), ("warehouse", "land"),
-                _SOUTH_EAST + LOGISTICS_COMMUNES[:4], (40, 100), "logistics"),
+                (40, 100), "logistics"),
     _NafProfile("47.91B", "Vente à distance sur catalogue spécialisé", "E-commerce Démo",
-                (1_500, 10_000), (10, 120), ("warehouse",), LOGISTICS_COMMUNES, (60, 110),
+                (1_500, 10_000), (10, 120), ("warehouse",), (60, 110),
                 "logistics"),
     _NafProfile("49.41A", "Transports routiers de fret interurbains", "Transports Démo",
-                (2_000, 15_000), (15, 150), ("warehouse", "land"), LOGISTICS_COMMUNES,
+                (2_000, 15_000), (15, 150), ("warehouse", "land"),
                 (55, 105), "logistics", weight=2.0),
     _NafProfile("49.41B", "Transports routiers de fret de proximité", "Livraisons Démo",
                 (500, 3_000), (5, 60), ("warehouse", "workshop"),
-                URBAN_COMMUNES + LOGISTICS_COMMUNES[:4], (70, 150), "logistics", weight=1.5),
+                (70, 150), "logistics", weight=1.5),
     _NafProfile("52.10A", "Entreposage et stockage frigorifique", "Froid Démo", (3_000, 15_000),
-                (10, 80), ("warehouse",), _FOOD_COMMUNES, (70, 115), "logistics", 0.8,
+                (10, 80), ("warehouse",), (70, 115), "logistics", 0.8,
                 place="min"),
     _NafProfile("52.10B", "Entreposage et stockage non frigorifique", "Stockage Démo",
-                (3_000, 18_000), (8, 100), ("warehouse",), LOGISTICS_COMMUNES, (55, 105),
+                (3_000, 18_000), (8, 100), ("warehouse",), (55, 105),
                 "logistics", 0.6, weight=2.0),
     _NafProfile("52.29A", "Messagerie, fret express", "Express Démo", (2_000, 10_000),
-                (20, 150), ("warehouse",), ("94054", "91479", "91027", "94073", "94077"),
+                (20, 150), ("warehouse",),
                 (65, 115), "logistics", place="orly"),
     _NafProfile("56.29A", "Restauration collective sous contrat", "Restauration Démo",
                 (500, 2_500), (20, 120), ("industrial_building", "workshop"),
-                _FOOD_COMMUNES + URBAN_COMMUNES[:3], (90, 160), "production", 0.3),
+                (90, 160), "production", 0.3),
     _NafProfile("71.20B", "Analyses, essais et inspections techniques", "Contrôle Démo",
-                (200, 1_200), (5, 40), ("lab", "workshop"), _LAB_COMMUNES, (130, 230), "lab"),
+                (200, 1_200), (5, 40), ("lab", "workshop"), (130, 230), "lab"),
     _NafProfile("72.11Z", "Recherche-développement en biotechnologie", "Biotech Démo",
-                (150, 1_500), (4, 60), ("lab",), (_VILLEJUIF, "94081", "94037"), (170, 280),
+                (150, 1_500), (4, 60), ("lab",), (170, 280),
                 "lab", 0.2, place="campus", weight=1.5),
     _NafProfile("72.19Z", "Recherche-développement en autres sciences physiques et naturelles",
-                "Recherche Démo", (200, 2_000), (4, 60), ("lab", "workshop"), _LAB_COMMUNES,
+                "Recherche Démo", (200, 2_000), (4, 60), ("lab", "workshop"),
                 (150, 260), "lab", weight=1.5),
     _NafProfile("74.10Z", "Activités spécialisées de design", "Studio Démo", (80, 300), (2, 12),
-                ("workshop", "office_annex"), URBAN_COMMUNES, (130, 210), "craft"),
+                ("workshop", "office_annex"), (130, 210), "craft"),
     _NafProfile("77.32Z",
                 "Location et location-bail de machines et équipements pour la construction",
                 "Location Démo", (1_500, 6_000), (5, 40), ("land", "warehouse"),
-                _SOUTH_EAST + LOGISTICS_COMMUNES, (30, 100), "land"),
+                (30, 100), "land"),
     _NafProfile("81.30Z", "Services d'aménagement paysager", "Paysages Démo", (300, 1_500),
-                (5, 40), ("land", "workshop", "business_village_lot"), _ANY, (40, 150),
+                (5, 40), ("land", "workshop", "business_village_lot"), (40, 150),
                 "land"),
     _NafProfile("90.03A", "Création artistique relevant des arts plastiques",
-                "Atelier Démo d'artistes", (60, 300), (1, 6), ("workshop",), URBAN_COMMUNES,
+                "Atelier Démo d'artistes", (60, 300), (1, 6), ("workshop",),
                 (100, 170), "craft"),
     _NafProfile("95.11Z", "Réparation d'ordinateurs et d'équipements périphériques",
                 "Réparation Démo", (80, 300), (2, 15), ("workshop", "business_village_lot"),
-                _ANY, (110, 180), "craft"),
+                (110, 180), "craft"),
     _NafProfile("96.01A", "Blanchisserie-teinturerie de gros", "Blanchisserie Démo",
-                (800, 3_000), (15, 80), ("industrial_building", "workshop"), _ANY, (80, 140),
+                (800, 3_000), (15, 80), ("industrial_building", "workshop"), (80, 140),
                 "production", 0.7),
 )
 # fmt: on
-
-_COMPANY_SUFFIXES: tuple[str, ...] = (
-    "Bièvre",
-    "Seine-Amont",
-    "des Coteaux",
-    "du Plateau",
-    "Orly-Sud",
-    "du Val",
-    "des Ardoines",
-    "de la Vanne",
-    "des Lilas",
-    "du Port",
-    "des Sablons",
-    "du Moulin",
-    "Grand Sud",
-    "Rive Gauche",
-    "des Tilleuls",
-    "de l'Orge",
-    "du Marché",
-    "des Carrières",
-    "des Saules",
-    "Horizon",
-    "Atlas",
-    "Boréal",
-    "Méridien",
-    "Zénith",
-)
 
 
 # --------------------------------------------------------------------------------------------
@@ -637,8 +501,173 @@ _COMPANY_SUFFIXES: tuple[str, ...] = (
 # --------------------------------------------------------------------------------------------
 
 
-def _resolve_territory(territory: Any) -> Any:
-    return territory if territory is not None else default_territory()
+@dataclass(frozen=True)
+class DemoTables:
+    """What the demo knows of a territory's places beyond its reference layers.
+
+    A territory folder ships these tables as ``demo.json`` (named by ``"demo"`` in its
+    manifest); a territory without them gets :meth:`generic` ones, so that its demo is drawn
+    from its layers alone (communes, zones, landmarks, stations, interchanges).
+
+    Attributes
+    ----------
+    plan
+        Relative weights of listing kinds per commune (INSEE code).
+    default_plan
+        The weights of a commune the plan does not list.
+    postcodes
+        Postcode per commune, for addresses (none: the address names the commune only).
+    urban_communes
+        Dense communes: urban workshops; where the "too big" needs look.
+    logistics_communes
+        The logistics belt.
+    food_communes
+        Communes where listings more often allow food processing.
+    regions
+        Per NAF code of :data:`_NAF_PROFILES`, the communes such companies look in
+        (anywhere in the territory when absent).
+    owners
+        ``(account, display name, {kind: weight})`` of the fictitious owners.
+    village
+        ``(commune, account, display name)`` of a business village whose lots the demo lists,
+        or None.
+    campus
+        ``(label, lon, lat, commune)`` of a research campus labs gather around, or None.
+    landmarks
+        Keywords finding in the landmarks layer the places some companies need to be near
+        (``"min"``: a wholesale food market, ``"orly"``: an airport).
+    company_suffixes
+        Words after the fictitious company names.
+    """
+
+    plan: dict[str, dict[str, int]]
+    default_plan: dict[str, int]
+    postcodes: dict[str, str]
+    urban_communes: tuple[str, ...]
+    logistics_communes: tuple[str, ...]
+    food_communes: tuple[str, ...]
+    regions: dict[str, tuple[str, ...]]
+    owners: tuple[tuple[str, str, dict[str, float]], ...]
+    village: tuple[str, str, str] | None
+    campus: tuple[str, float, float, str] | None
+    landmarks: dict[str, tuple[str, ...]]
+    company_suffixes: tuple[str, ...]
+
+    @classmethod
+    def generic(cls) -> DemoTables:
+        """Tables for a territory that ships none: every kind everywhere, generic names."""
+        return cls(
+            plan={},
+            default_plan={
+                "warehouse": 3,
+                "workshop": 3,
+                "industrial_building": 2,
+                "land": 1,
+                "lab": 1,
+                "office_annex": 1,
+            },
+            postcodes={},
+            urban_communes=(),
+            logistics_communes=(),
+            food_communes=(),
+            regions={},
+            owners=(
+                ("fonciere-demo", "Foncière Démo", {}),
+                ("agence-demo-immobilier", "Agence Démo Immobilier", {}),
+                ("sci-demo-des-ateliers", "SCI Démo des Ateliers", {}),
+            ),
+            village=None,
+            campus=None,
+            landmarks={"min": ("marche d'interet national",), "orly": ("aeroport", "airport")},
+            company_suffixes=(
+                "Horizon",
+                "Atlas",
+                "Boréal",
+                "Méridien",
+                "Zénith",
+                "du Moulin",
+                "des Tilleuls",
+                "du Marché",
+                "des Saules",
+                "du Port",
+            ),
+        )
+
+    @classmethod
+    def from_file(cls, path: Path) -> DemoTables:
+        """Read the tables of a territory's ``demo.json``.
+
+        Raises
+        ------
+        TerritoryError
+            When the file is missing or a table is malformed, naming the file and the key.
+        """
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            village = raw.get("village")
+            campus = raw.get("campus")
+            return cls(
+                plan={
+                    str(c): {str(k): int(w) for k, w in p.items()} for c, p in raw["plan"].items()
+                },
+                default_plan={str(k): int(w) for k, w in raw["default_plan"].items()},
+                postcodes={str(c): str(v) for c, v in raw.get("postcodes", {}).items()},
+                urban_communes=tuple(raw.get("urban_communes", ())),
+                logistics_communes=tuple(raw.get("logistics_communes", ())),
+                food_communes=tuple(raw.get("food_communes", ())),
+                regions={str(k): tuple(v) for k, v in raw.get("regions", {}).items()},
+                owners=tuple(
+                    (
+                        str(o["account"]),
+                        str(o["name"]),
+                        {str(k): float(w) for k, w in o["weights"].items()},
+                    )
+                    for o in raw["owners"]
+                ),
+                village=(
+                    (str(village["commune"]), str(village["account"]), str(village["name"]))
+                    if village
+                    else None
+                ),
+                campus=(
+                    (
+                        str(campus["label"]),
+                        float(campus["lon"]),
+                        float(campus["lat"]),
+                        str(campus["commune"]),
+                    )
+                    if campus
+                    else None
+                ),
+                landmarks={str(k): tuple(v) for k, v in raw.get("landmarks", {}).items()},
+                company_suffixes=tuple(raw["company_suffixes"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            msg = f"{path}: not valid demo tables ({type(exc).__name__}: {exc})"
+            raise TerritoryError(msg) from exc
+
+    def owner_weights(self, kind: str) -> NDArray[np.float64]:
+        """Probability of each owner for a kind of listing (uniform when not given)."""
+        weights = np.array([w.get(kind, 0.0) for _, _, w in self.owners], dtype=float)
+        total = float(weights.sum())
+        if total <= 0:
+            return np.full(len(self.owners), 1.0 / len(self.owners))
+        return weights if abs(total - 1.0) < 1e-9 else weights / total
+
+
+def demo_tables(territory: Territory) -> DemoTables:
+    """The demo tables of a territory: its ``demo.json`` when its manifest names one.
+
+    Examples
+    --------
+    >>> from geodata.territory import load_territory
+    >>> demo_tables(load_territory("gosb")).village[0]
+    '94074'
+    """
+    name = territory.manifest.get("demo")
+    if not name:
+        return DemoTables.generic()
+    return DemoTables.from_file(territory.path / str(name))
 
 
 def _points_frame(layer: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -660,7 +689,8 @@ def _norm(text: str) -> str:
 class _Places:
     """What the generator needs to know about the territory, prepared once per call."""
 
-    territory: Any
+    territory: Territory
+    tables: DemoTables
     insee: list[str]
     names: dict[str, str]
     center: dict[str, tuple[float, float]]  # Lambert-93
@@ -695,7 +725,7 @@ class _Places:
         return None
 
 
-def _prepare(territory: Any) -> _Places:
+def _prepare(territory: Territory, tables: DemoTables) -> _Places:
     communes = territory.communes
     if communes.crs is not None and communes.crs.to_epsg() != 4326:
         communes = communes.to_crs(4326)
@@ -750,7 +780,16 @@ def _prepare(territory: Any) -> _Places:
         for j, c in enumerate(zone_commune):
             if c is not None and str(c) in zones_in:
                 zones_in[str(c)].append(j)
-        village = _find_village(zones, zone_commune, zone_geoms, lm_names, lm_lon, lm_lat)
+        village = _find_village(
+            tables.village[0] if tables.village else None,
+            names,
+            zones,
+            zone_commune,
+            zone_geoms,
+            lm_names,
+            lm_lon,
+            lm_lat,
+        )
         if village is not None:
             for c in zones_in:
                 zones_in[c] = [j for j in zones_in[c] if j != village]
@@ -767,8 +806,10 @@ def _prepare(territory: Any) -> _Places:
             n if r in n else f"{r} – {n}" if n else r for r, n in zip(roads, ic_names, strict=True)
         ]
     ic_x, ic_y = to_lambert93(ic_lon, ic_lat)
+    village_key = _norm(names[tables.village[0]]) if village is not None and tables.village else ""
     return _Places(
         territory=territory,
+        tables=tables,
         insee=insee,
         names=names,
         center=center,
@@ -782,7 +823,7 @@ def _prepare(territory: Any) -> _Places:
         zone_bounds=zone_bounds,
         zones_in=zones_in,
         village=village,
-        village_center=_village_center(village, zone_geoms, lm_names, lm_lon, lm_lat),
+        village_center=_village_center(village, village_key, zone_geoms, lm_names, lm_lon, lm_lat),
         station_names=st_names,
         station_xy=np.column_stack([st_x, st_y]) if len(st_names) else np.empty((0, 2)),
         interchange_labels=ic_labels,
@@ -799,6 +840,8 @@ def _num(value: Any, default: float) -> float:
 
 
 def _find_village(
+    commune: str | None,
+    names: dict[str, str],
     zones: Any,
     zone_commune: np.ndarray,
     zone_geoms: np.ndarray,
@@ -806,16 +849,19 @@ def _find_village(
     lm_lon: np.ndarray,
     lm_lat: np.ndarray,
 ) -> int | None:
-    """Index of the Valenton business park (village d'entreprises) among the zones."""
-    in_valenton = []
+    """Index of the business village (its commune from the demo tables) among the zones."""
+    if commune is None or commune not in names:
+        return None
+    key = _norm(names[commune])
+    in_commune = []
     for j in range(len(zone_geoms)):
         communes = str(zones["site_comm_insee"].iloc[j]) if "site_comm_insee" in zones else ""
-        if zone_commune[j] == _VALENTON or _VALENTON in communes:
-            in_valenton.append(j)
-    if not in_valenton:
+        if zone_commune[j] == commune or commune in communes:
+            in_commune.append(j)
+    if not in_commune:
         return None
     pattern = re.compile(r"village|entreprises|business")
-    for j in in_valenton:
+    for j in in_commune:
         text = " ".join(
             _norm(str(zones[col].iloc[j]))
             for col in ("site_nom", "site_type", "site_vocadomi")
@@ -824,17 +870,18 @@ def _find_village(
         if pattern.search(text):
             return j
     for i, name in enumerate(lm_names):
-        if "valenton" in _norm(name):
+        if key in _norm(name):
             hit = [
-                j for j in in_valenton if shapely.contains_xy(zone_geoms[j], lm_lon[i], lm_lat[i])
+                j for j in in_commune if shapely.contains_xy(zone_geoms[j], lm_lon[i], lm_lat[i])
             ]
             if hit:
                 return hit[0]
-    return max(in_valenton, key=lambda j: float(shapely.area(zone_geoms[j])))
+    return max(in_commune, key=lambda j: float(shapely.area(zone_geoms[j])))
 
 
 def _village_center(
     village: int | None,
+    key: str,
     zone_geoms: np.ndarray,
     lm_names: list[str],
     lm_lon: np.ndarray,
@@ -845,7 +892,7 @@ def _village_center(
         return None
     geom = zone_geoms[village]
     for i, name in enumerate(lm_names):
-        if "valenton" in _norm(name) and shapely.contains_xy(geom, lm_lon[i], lm_lat[i]):
+        if key and key in _norm(name) and shapely.contains_xy(geom, lm_lon[i], lm_lat[i]):
             x, y = to_lambert93(lm_lon[i], lm_lat[i])
             return float(x[0]), float(y[0])
     pt = shapely.point_on_surface(geom)
@@ -1070,10 +1117,13 @@ def _dates(rng: np.random.Generator, rec: dict[str, Any], ref: date, village: bo
     rec["last_verified_at"] = stamp.replace(microsecond=0)
 
 
-def _owner(rng: np.random.Generator, kind: str) -> tuple[str, str]:
-    if kind == "business_village_lot":
-        return _VILLAGE_OWNER
-    return _OWNERS[int(rng.choice(len(_OWNERS), p=_OWNER_WEIGHTS[kind]))]
+def _owner(rng: np.random.Generator, kind: str, tables: DemoTables) -> tuple[str, str]:
+    if kind == "business_village_lot" and tables.village is not None:
+        return tables.village[1], tables.village[2]
+    account, name, _ = tables.owners[
+        int(rng.choice(len(tables.owners), p=tables.owner_weights(kind)))
+    ]
+    return account, name
 
 
 def _describe(
@@ -1118,7 +1168,7 @@ def demo_premises(
     seed: int = 2018,
     n: int = 360,
     *,
-    territory: Any = None,
+    territory: Territory,
     reference_date: date = REFERENCE_DATE,
 ) -> list[PremisesIn]:
     """Generate ``n`` fictitious premises listings spread over the territory's communes.
@@ -1136,8 +1186,7 @@ def demo_premises(
     n
         Number of listings.
     territory
-        The territory to place listings in; :func:`geodata.territory.default_territory` when
-        omitted.
+        The territory to place listings in.
     reference_date
         "Today" of the demo: verification dates are at most 18 months before it.
 
@@ -1148,28 +1197,30 @@ def demo_premises(
 
     Examples
     --------
-    >>> items = demo_premises(n=60)
+    >>> from geodata.territory import load_territory
+    >>> items = demo_premises(n=60, territory=load_territory("gosb"))
     >>> len(items), items[0].external_ref, items[0].description.endswith(DEMO_SENTENCE)
     (60, 'DEMO-0001', True)
     """
     if n < 0:
         msg = f"n: the number of listings must be positive or zero, got {n}"
         raise ValueError(msg)
-    territory = _resolve_territory(territory)
-    places = _prepare(territory)
+    tables = demo_tables(territory)
+    places = _prepare(territory, tables)
     rng = np.random.default_rng([seed, 1])
 
     n_village = min(20, n // 10) if places.village is not None else 0
     segments = [
         (c, kind, float(w))
         for c in places.insee
-        for kind, w in sorted(_PLAN.get(c, _DEFAULT_PLAN).items())
+        for kind, w in sorted(tables.plan.get(c, tables.default_plan).items())
     ]
     counts = _allocate(segments, n - n_village)
     rows: list[tuple[str, str]] = [
         (c, kind) for (c, kind, _), k in zip(segments, counts, strict=True) for _ in range(k)
     ]
-    rows += [(_VALENTON, "business_village_lot")] * n_village
+    if tables.village is not None:
+        rows += [(tables.village[0], "business_village_lot")] * n_village
     m = len(rows)
     insee = [r[0] for r in rows]
     kinds = [r[1] for r in rows]
@@ -1187,8 +1238,12 @@ def demo_premises(
         "lab": 0.3,
         "land": 0.3,
     }
-    campus_x, campus_y = to_lambert93(_CANCER_CAMPUS[1], _CANCER_CAMPUS[2])
-    campus_xy = (float(campus_x[0]), float(campus_y[0]))
+    campus = tables.campus
+    if campus is not None:
+        campus_x, campus_y = to_lambert93(campus[1], campus[2])
+        campus_xy = (float(campus_x[0]), float(campus_y[0]))
+    else:
+        campus_xy = (math.inf, math.inf)
     for i, (c, kind) in enumerate(rows):
         cx[i], cy[i] = places.center[c]
         sig[i] = places.sigma[c]
@@ -1197,7 +1252,7 @@ def demo_premises(
             zone[i] = places.village
             cx[i], cy[i] = places.village_center  # type: ignore[misc]
             sig[i] = 60.0
-        elif kind == "lab" and c == _VILLEJUIF and u < 0.85:
+        elif kind == "lab" and campus is not None and c == campus[3] and u < 0.85:
             cx[i], cy[i], sig[i] = float(campus_xy[0]), float(campus_xy[1]), 450.0
         elif places.landmarks_near[c] and u < anchor_p.get(kind, 0.0):
             options = places.landmarks_near[c]
@@ -1224,18 +1279,18 @@ def demo_premises(
     lot = 0
     context = {"territory": territory}
     for i, (c, kind) in enumerate(rows):
-        boost = {"food_processing": 0.5} if c in _FOOD_COMMUNES else {}
+        boost = {"food_processing": 0.5} if c in tables.food_communes else {}
         rec = _premises_record(rng, kind, c, boost)
         _dates(rng, rec, reference_date, kind == "business_village_lot")
-        account, owner = _owner(rng, kind)
+        account, owner = _owner(rng, kind, tables)
         commune_name = places.names[c]
         street_group = _STREETS[_STREET_GROUP[kind]]
         street = street_group[int(rng.integers(len(street_group)))]
         number = int(rng.integers(1, 120))
-        postcode = _POSTCODES.get(c, c)
+        town = f"{tables.postcodes[c]} {commune_name}" if c in tables.postcodes else commune_name
         near: list[str] = []
-        if kind == "lab" and campus_d[i] < 2_000:
-            near.append(f"À {_fr_dec(campus_d[i] / 1000)} km du {_CANCER_CAMPUS[0]}.")
+        if kind == "lab" and campus is not None and campus_d[i] < 2_000:
+            near.append(f"À {_fr_dec(campus_d[i] / 1000)} km du {campus[0]}.")
         elif lm_j[i] >= 0 and lm_d[i] < 3_000 and kind != "business_village_lot":
             near.append(
                 f"Proximité : {places.landmark_names[lm_j[i]]}, à {_fr_dec(lm_d[i] / 1000)} km."
@@ -1260,9 +1315,7 @@ def demo_premises(
             rec["lot_ref"] = f"Lot {lot:02d}"
             rec["zone_id"] = places.zone_ids[places.village]  # type: ignore[index]
             rec["title"] = f"Village d'entreprises – {rec['lot_ref']} – {size} m² – {commune_name}"
-            rec["address"] = (
-                f"Village d'entreprises Démo, {lot} allée des Artisans, {postcode} {commune_name}"
-            )
+            rec["address"] = f"Village d'entreprises Démo, {lot} allée des Artisans, {town}"
             near.insert(
                 0,
                 "Village d'entreprises neuf réservé aux TPE/PME productives "
@@ -1270,7 +1323,7 @@ def demo_premises(
             )
         else:
             rec["title"] = f"{_TITLES[kind]} {size} m² – {commune_name}"
-            rec["address"] = f"{number} {street}, {postcode} {commune_name}"
+            rec["address"] = f"{number} {street}, {town}"
         rec["description"] = _describe(rng, rec, commune_name, near)
         rec.update(
             external_ref=f"DEMO-{i + 1:04d}",
@@ -1362,7 +1415,7 @@ def demo_needs(
     seed: int = 2018,
     n: int = 180,
     *,
-    territory: Any = None,
+    territory: Territory,
     reference_date: date = REFERENCE_DATE,
 ) -> list[NeedIn]:
     """Generate ``n`` fictitious company needs with real NAF codes and valid SIRENs.
@@ -1380,8 +1433,7 @@ def demo_needs(
     n
         Number of needs.
     territory
-        The territory the wishes refer to; :func:`geodata.territory.default_territory` when
-        omitted.
+        The territory the wishes refer to.
     reference_date
         "Today" of the demo: ``wanted_by`` dates follow it.
 
@@ -1391,15 +1443,16 @@ def demo_needs(
 
     Examples
     --------
-    >>> needs = demo_needs(n=20)
+    >>> from geodata.territory import load_territory
+    >>> needs = demo_needs(n=20, territory=load_territory("gosb"))
     >>> len(needs), all("Démo" in need.company_name for need in needs)
     (20, True)
     """
     if n < 0:
         msg = f"n: the number of needs must be positive or zero, got {n}"
         raise ValueError(msg)
-    territory = _resolve_territory(territory)
-    places = _prepare(territory)
+    tables = demo_tables(territory)
+    places = _prepare(territory, tables)
     rng = np.random.default_rng([seed, 2])
 
     weights = np.array([p.weight for p in _NAF_PROFILES])
@@ -1410,18 +1463,18 @@ def demo_needs(
     # Current sites: one point per need, in a commune of its profile's region.
     site_commune = []
     for i in range(n):
-        region = _NAF_PROFILES[prof_idx[i]].region or tuple(places.insee)
+        region = tables.regions.get(_NAF_PROFILES[prof_idx[i]].code) or tuple(places.insee)
         region = tuple(c for c in region if c in places.names) or tuple(places.insee)
         if i in impossible:
-            region = tuple(c for c in URBAN_COMMUNES if c in places.names) or region
+            region = tuple(c for c in tables.urban_communes if c in places.names) or region
         site_commune.append(region[int(rng.integers(len(region)))])
     cx = np.array([places.center[c][0] for c in site_commune])
     cy = np.array([places.center[c][1] for c in site_commune])
     sig = np.array([places.sigma[c] for c in site_commune])
     site_lon, site_lat = _sample_points(rng, places, site_commune, cx, cy, sig, np.full(n, -1))
 
-    min_idx = places.landmark("min de rungis", "marche d'interet national", "rungis")
-    orly_idx = places.landmark("aeroport", "airport", "orly")
+    min_idx = places.landmark(*tables.landmarks.get("min", ()))
+    orly_idx = places.landmark(*tables.landmarks.get("orly", ()))
 
     out: list[NeedIn] = []
     names_taken: set[str] = set()
@@ -1429,7 +1482,7 @@ def demo_needs(
     context = {"territory": territory}
     for i in range(n):
         profile = _NAF_PROFILES[prof_idx[i]]
-        suffix = _COMPANY_SUFFIXES[int(rng.integers(len(_COMPANY_SUFFIXES)))]
+        suffix = tables.company_suffixes[int(rng.integers(len(tables.company_suffixes)))]
         prefix = "Logistique Démo Grand Format" if i in impossible else profile.prefix
         name = f"{prefix} {suffix}"
         k = 2
@@ -1468,7 +1521,7 @@ def demo_needs(
             need["max_sale_price_eur"] = _round_step(smax * rng.uniform(*per_m2), 10_000)
 
         # Where: communes of its region, a radius around its current site, places that matter.
-        region = tuple(c for c in (profile.region or ()) if c in places.names)
+        region = tuple(c for c in tables.regions.get(profile.code, ()) if c in places.names)
         has_site = rng.uniform() < 0.75
         if region and rng.uniform() < 0.55:
             k_c = int(rng.integers(1, min(4, len(region)) + 1))
@@ -1485,10 +1538,9 @@ def demo_needs(
                 need["center_lon"], need["center_lat"] = site["lon"], site["lat"]
                 need["radius_m"] = float(rng.choice([3_000, 5_000, 7_500, 10_000]))
         extra = {"min": min_idx, "orly": orly_idx, "campus": None}.get(profile.place or "")
-        if profile.place == "campus":
-            need.setdefault("places", []).append(
-                {"label": _CANCER_CAMPUS[0], "lon": _CANCER_CAMPUS[1], "lat": _CANCER_CAMPUS[2]}
-            )
+        if profile.place == "campus" and tables.campus is not None:
+            label, lon, lat, _ = tables.campus
+            need.setdefault("places", []).append({"label": label, "lon": lon, "lat": lat})
         elif extra is not None and rng.uniform() < 0.7:
             (elon,), (elat,) = to_wgs84(*places.landmark_xy[extra])
             need.setdefault("places", []).append(
@@ -1510,7 +1562,7 @@ def demo_needs(
 
         if i in impossible:
             # Too big for where it looks: a large logistics hub in the dense inner communes.
-            urban = [c for c in URBAN_COMMUNES if c in places.names]
+            urban = [c for c in tables.urban_communes if c in places.names] or places.insee
             k_c = int(rng.integers(1, min(3, len(urban)) + 1))
             picks = rng.choice(len(urban), size=k_c, replace=False)
             smin = _round_step(rng.uniform(30_000, 80_000), 1_000)
@@ -1553,11 +1605,11 @@ def _count(result: Any, fallback: int) -> int:
 def load_demo(
     repo: Any,
     *,
+    territory: Territory,
     seed: int = 2018,
     n_premises: int = 360,
     n_needs: int = 180,
     actor: str = "demo",
-    territory: Any = None,
 ) -> tuple[int, int]:
     """Generate the demo catalogue and store it in a repository.
 
@@ -1573,7 +1625,7 @@ def load_demo(
     actor
         Who the audit trail names as the author.
     territory
-        The territory; the default one when omitted.
+        The territory to place the catalogue in.
 
     Returns
     -------

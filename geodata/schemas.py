@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -13,16 +13,24 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic.json_schema import JsonDict
 
 import shapely
 
 from geodata.naf import default_uses_for_naf, normalise_naf
 
+if TYPE_CHECKING:
+    from geodata.territory import Territory
+
 __all__ = [
+    "CONTACT_FIELDS",
     "KIND_LABELS",
+    "OWNER_FIELDS",
     "STATUS_LABELS",
     "TENURE_LABELS",
     "USE_LABELS",
@@ -31,8 +39,12 @@ __all__ = [
     "NeedIn",
     "PlaceOfInterest",
     "Premises",
+    "PremisesBase",
+    "PremisesCreate",
     "PremisesIn",
     "PremisesKind",
+    "PremisesPublic",
+    "PremisesUpdate",
     "Status",
     "Tenure",
     "TenureWanted",
@@ -192,28 +204,47 @@ def _luhn_ok(digits: str) -> bool:
     return luhn_check_digit(digits[:-1]) == digits[-1]
 
 
-def _territory(info: ValidationInfo) -> Any:
-    """The territory to check places against: from the validation context, else the default."""
-    ctx = info.context or {}
-    if ctx.get("territory") is not None:
-        return ctx["territory"]
-    if ctx.get("skip_territory"):
-        return None
-    from geodata.territory import default_territory
+def _territory(info: ValidationInfo) -> Territory | None:
+    """The territory given in the validation context (``{"territory": t}``), else None.
 
-    return default_territory()
+    There is no default territory: validation without one checks the form of every field but
+    not where a place lies. The callers that take input (the API, the importer, the command
+    line, the demo) always pass theirs; stored records are never checked again. Other keys
+    (such as the former ``skip_territory``) are ignored.
+    """
+    territory = (info.context or {}).get("territory")
+    if territory is not None and not hasattr(territory, "commune_at"):
+        msg = (
+            "validation context: 'territory' must be a geodata.territory.Territory, "
+            f"got {type(territory).__name__}"
+        )
+        raise TypeError(msg)
+    return territory
 
 
-def _check_insee_code(code: str, info: ValidationInfo) -> str:
+def _check_insee_code(code: str, territory: Territory | None) -> str:
+    """An INSEE code in canonical form; a member of ``territory`` when one is given."""
+    given = code
     code = code.strip().upper()
     if not _INSEE_RE.match(code):
-        msg = f"'{code}' is not an INSEE commune code (five characters, e.g. 94065)"
+        msg = f"'{given}' is not an INSEE commune code (five characters, e.g. 94065)"
+        if territory is None:
+            msg += "; a commune is read by its name only against a territory"
         raise ValueError(msg)
-    territory = _territory(info)
     if territory is not None and code not in territory.insee_codes:
         msg = f"unknown INSEE code '{code}': not a commune of the territory {territory.name}"
         raise ValueError(msg)
     return code
+
+
+def _resolve_commune(value: Any, info: ValidationInfo) -> Any:
+    """A commune given by name becomes its INSEE code, when a territory is given."""
+    territory = _territory(info)
+    if territory is None or not isinstance(value, str) or not re.search(r"[^\W\d_]", value):
+        return value  # no letter: a code, checked as one
+    if _INSEE_RE.match(value.strip().upper()):
+        return value
+    return territory.commune_code(value)
 
 
 def _shape_of(geojson: dict[str, Any], allowed: tuple[str, ...]) -> shapely.Geometry:
@@ -263,12 +294,17 @@ def _enum_order(values: list[Any], enum: type[StrEnum]) -> list[Any]:
     return sorted(dict.fromkeys(values), key=lambda v: order[str(v)])
 
 
-class PremisesIn(_Model):
-    """A premises listing as an owner or agent describes it.
+_OWNER: JsonDict = {"x-personal": "owner"}
+_CONTACT: JsonDict = {"x-personal": "contact"}
+
+
+class PremisesBase(_Model):
+    """The fields of a premises listing, with every check that needs no territory.
 
     Surfaces are in square metres, rents in euros per square metre per year excluding tax and
-    charges, prices in euros; the point is WGS84 (lon, lat). The commune is derived from the
-    point when not given, and a given commune that disagrees with the point is an error.
+    charges, prices in euros; the point is WGS84 (lon, lat). Fields marked ``x-personal`` in
+    the schema identify a person: ``owner`` ones are never public, ``contact`` ones only when
+    ``contact_public`` is true (see :class:`PremisesPublic`).
     """
 
     external_ref: str | None = Field(
@@ -311,10 +347,17 @@ class PremisesIn(_Model):
     lot_ref: str | None = Field(
         default=None, max_length=60, description="Lot number in a divided park (terrain-eco)."
     )
-    owner_account: str | None = Field(default=None, max_length=120)
-    contact_name: str | None = Field(default=None, max_length=120)
-    contact_email: str | None = Field(default=None, max_length=200)
-    contact_phone: str | None = Field(default=None, max_length=40)
+    owner_account: str | None = Field(
+        default=None, max_length=120, description="The owner's account.", json_schema_extra=_OWNER
+    )
+    contact_name: str | None = Field(default=None, max_length=120, json_schema_extra=_CONTACT)
+    contact_email: str | None = Field(default=None, max_length=200, json_schema_extra=_CONTACT)
+    contact_phone: str | None = Field(default=None, max_length=40, json_schema_extra=_CONTACT)
+    contact_public: bool = Field(
+        default=False,
+        description="The owner publishes the contact (name, e-mail, phone) to every reader; "
+        "otherwise only the owner and the staff see it.",
+    )
     photos: list[str] = Field(default_factory=list)
     description: str | None = Field(default=None, max_length=5000)
     last_verified_at: datetime | None = Field(
@@ -323,8 +366,8 @@ class PremisesIn(_Model):
 
     @field_validator("commune_insee")
     @classmethod
-    def _insee(cls, v: str | None, info: ValidationInfo) -> str | None:
-        return None if v is None or v == "" else _check_insee_code(v, info)
+    def _insee(cls, v: str | None) -> str | None:
+        return None if v is None or v == "" else _check_insee_code(v, None)
 
     @field_validator("uses")
     @classmethod
@@ -356,7 +399,7 @@ class PremisesIn(_Model):
         return v
 
     @model_validator(mode="after")
-    def _coherent(self, info: ValidationInfo) -> PremisesIn:
+    def _coherent(self) -> PremisesBase:
         parts = {
             "activity_m2": self.activity_m2,
             "storage_m2": self.storage_m2,
@@ -386,13 +429,38 @@ class PremisesIn(_Model):
         if self.tenure == Tenure.sale and self.rent_eur_m2_year is not None:
             msg = "rent_eur_m2_year: a rent on a sale-only listing (tenure is 'sale')"
             raise ValueError(msg)
-        self._check_place(info)
         return self
 
-    def _check_place(self, info: ValidationInfo) -> None:
+
+class PremisesCreate(PremisesBase):
+    """A premises listing as an owner or agent describes it, checked against the territory.
+
+    Validate it with the territory in the context,
+    ``PremisesCreate.model_validate(data, context={"territory": territory})``: the point must
+    lie in the territory, the commune (an INSEE code or a name, in any case and with or
+    without accents) is derived from the point when not given and must agree with it, and the
+    activity zone is derived from the point. Without a territory, only the form of each field
+    is checked.
+    """
+
+    @field_validator("commune_insee", mode="before")
+    @classmethod
+    def _commune_by_name(cls, v: Any, info: ValidationInfo) -> Any:
+        return _resolve_commune(v, info)
+
+    @field_validator("commune_insee")
+    @classmethod
+    def _commune_member(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return None if v is None else _check_insee_code(v, _territory(info))
+
+    @model_validator(mode="after")
+    def _place(self, info: ValidationInfo) -> PremisesCreate:
         territory = _territory(info)
-        if territory is None:
-            return
+        if territory is not None:
+            self._check_place(territory)
+        return self
+
+    def _check_place(self, territory: Territory) -> None:
         import numpy as np
 
         lon = np.array([self.lon])
@@ -428,13 +496,110 @@ class PremisesIn(_Model):
                 self.zone_id = str(zone)
 
 
-class Premises(PremisesIn):
-    """A stored listing: the owner's description plus identity, version and timestamps."""
+# Transitional: the storage code still says PremisesIn; remove once it says PremisesCreate.
+PremisesIn = PremisesCreate
+
+
+class Premises(PremisesBase):
+    """A stored listing: the owner's description plus identity, version and timestamps.
+
+    It was checked against the territory when it was written, so reading it back never checks
+    it again (whatever the validation context).
+    """
 
     id: int
     version: int = Field(ge=1)
     created_at: datetime
     updated_at: datetime
+
+
+def _personal(kind: str) -> tuple[str, ...]:
+    return tuple(
+        name
+        for name, info in PremisesBase.model_fields.items()
+        if isinstance(info.json_schema_extra, dict)
+        and info.json_schema_extra.get("x-personal") == kind
+    )
+
+
+#: Fields that say who owns a listing: never in :class:`PremisesPublic`.
+OWNER_FIELDS: tuple[str, ...] = _personal("owner")
+#: Fields that reach a person: in :class:`PremisesPublic` only when ``contact_public`` is true.
+CONTACT_FIELDS: tuple[str, ...] = _personal("contact")
+
+
+def _optional(info: FieldInfo) -> tuple[Any, FieldInfo]:
+    """The same field, optional and absent by default (for a partial update)."""
+    field = FieldInfo.merge_field_infos(info, default=None)
+    field.default_factory = None
+    return info.annotation | None, field  # type: ignore[operator]
+
+
+if TYPE_CHECKING:
+    _PremisesUpdateBase = _Model
+    _PremisesPublicBase = _Model
+else:
+    _PremisesUpdateBase = create_model(
+        "_PremisesUpdateBase",
+        __base__=_Model,
+        **{name: _optional(info) for name, info in PremisesBase.model_fields.items()},
+    )
+    _PremisesPublicBase = create_model(
+        "_PremisesPublicBase",
+        __base__=_Model,
+        **{
+            name: (info.annotation, info)
+            for name, info in Premises.model_fields.items()
+            if name not in OWNER_FIELDS
+        },
+    )
+
+
+class PremisesUpdate(_PremisesUpdateBase):
+    """Some fields of a listing to change (a partial update, as ``PATCH`` sends).
+
+    Every field of :class:`PremisesBase` is optional here and each is checked on its own; the
+    merged listing is checked whole, against the territory, as a :class:`PremisesCreate`.
+
+    Examples
+    --------
+    >>> PremisesUpdate(title="Atelier rénové", rent_eur_m2_year=120).changes()
+    {'title': 'Atelier rénové', 'rent_eur_m2_year': 120.0}
+    """
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent, ``{field: value}`` (``None`` clears a field)."""
+        return self.model_dump(exclude_unset=True)
+
+
+class PremisesPublic(_PremisesPublicBase):
+    """What anyone may read of a stored listing.
+
+    Never the owner's account (:data:`OWNER_FIELDS`); the contact (:data:`CONTACT_FIELDS`)
+    only when the owner published it (``contact_public``), else those fields are null.
+
+    Examples
+    --------
+    >>> stored = Premises.model_validate(
+    ...     {"id": 1, "version": 1, "created_at": "2026-05-01T10:00:00Z",
+    ...      "updated_at": "2026-05-01T10:00:00Z", "title": "Atelier", "kind": "workshop",
+    ...      "surface_m2": 300, "tenure": "rent", "lon": 2.39, "lat": 48.79,
+    ...      "owner_account": "sci-x", "contact_email": "a@b.fr"})
+    >>> public = PremisesPublic.model_validate(stored)
+    >>> public.contact_email is None, "owner_account" in public.model_dump()
+    (True, False)
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hide_personal(cls, data: Any) -> Any:
+        if isinstance(data, BaseModel):
+            data = data.model_dump()
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in OWNER_FIELDS}
+            if not data.get("contact_public"):
+                data.update(dict.fromkeys(CONTACT_FIELDS))
+        return data
 
 
 class PlaceOfInterest(_Model):
@@ -521,10 +686,18 @@ class NeedIn(_Model):
     def _naf(cls, v: str | None) -> str | None:
         return None if v is None or v == "" else normalise_naf(v)
 
+    @field_validator("communes", mode="before")
+    @classmethod
+    def _communes_by_name(cls, v: Any, info: ValidationInfo) -> Any:
+        if not isinstance(v, list | tuple):
+            return v
+        return [_resolve_commune(c, info) for c in v]
+
     @field_validator("communes")
     @classmethod
     def _communes(cls, v: list[str], info: ValidationInfo) -> list[str]:
-        return [_check_insee_code(c, info) for c in v]
+        territory = _territory(info)
+        return list(dict.fromkeys(_check_insee_code(c, territory) for c in v))
 
     @field_validator("polygon")
     @classmethod

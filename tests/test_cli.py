@@ -196,3 +196,97 @@ def test_demo_twice_with_force_says_why_without_a_traceback(demo_db: Path) -> No
     assert r.returncode == 1
     assert "DEMO-0001" in r.stderr and "already used" in r.stderr
     assert "Traceback" not in r.stdout + r.stderr
+
+
+# -- a second territory, selected with IMPLANTER_TERRITORY -----------------------------------
+
+VALLEE = Path(__file__).resolve().parent / "data" / "territories" / "vallee-chimie"
+
+
+def run_in(territory: Path, *args: str, db: Path) -> subprocess.CompletedProcess[str]:
+    """Run the command line with ``IMPLANTER_TERRITORY`` set to a territory folder."""
+    import os
+
+    env = {**os.environ, "IMPLANTER_TERRITORY": str(territory)}
+    cmd = [*IMPLANTER, *args, "--database-url", f"sqlite:///{db}"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False, env=env)
+
+
+def test_another_territory_imports_matches_and_exports(tmp_path: Path) -> None:
+    db = tmp_path / "vallee.db"
+    rows = [
+        {
+            "référence": f"VAL-{i}",
+            "titre": f"Entrepôt {i}",
+            "type": "entrepôt",
+            "usages": "stockage",
+            "surface (m²)": f"{1000 + 150 * i}",
+            "loyer €/m²/an": "80",
+            "transaction": "location",
+            "commune": commune,
+            "longitude": lon,
+            "latitude": lat,
+        }
+        for i, (commune, lon, lat) in enumerate(
+            [
+                ("VENISSIEUX", "4.8853", "45.6968"),
+                ("vénissieux", "4.8880", "45.7040"),
+                ("Saint Fons", "4.8527", "45.7092"),
+                ("69276", "4.8564", "45.6695"),
+            ]
+        )
+    ]
+    src = tmp_path / "annonces.csv"
+    _write_french_csv(src, rows)
+    r = run_in(VALLEE, "import", str(src), db=db)
+    assert r.returncode == 0, r.stdout + r.stderr
+    repo = Repository(f"sqlite:///{db}")
+    communes = sorted(p.commune_insee for p in repo.list_premises(limit=10).items)
+    repo.dispose()
+    assert communes == ["69199", "69259", "69259", "69276"]
+
+    gosb_file = tmp_path / "gosb.csv"
+    _write_french_csv(gosb_file, _rows(1))  # a listing in GOSB is outside this territory
+    refused = run_in(VALLEE, "import", str(gosb_file), db=db)
+    assert refused.returncode == 1 and "Vallée de la chimie" in refused.stdout + refused.stderr
+
+    need = {
+        "company_name": "Stockage Démo",
+        "surface_min_m2": 900,
+        "surface_max_m2": 1400,
+        "uses": ["logistics"],
+        "communes": ["Vénissieux", "SAINT-FONS"],
+        "required": ["surface", "use", "location"],
+    }
+    need_path = tmp_path / "need.json"
+    need_path.write_text(json.dumps(need), encoding="utf-8")
+    r = run_in(VALLEE, "match", str(need_path), "--json", db=db)
+    assert r.returncode == 0, r.stderr
+    found = json.loads(r.stdout)["results"]
+    assert sorted(item["title"] for item in found) == ["Entrepôt 0", "Entrepôt 1", "Entrepôt 2"]
+    need_path.write_text(json.dumps({**need, "communes": ["Venisieux"]}), encoding="utf-8")
+    wrong = run_in(VALLEE, "match", str(need_path), db=db)
+    assert wrong.returncode == 1 and "communes" in wrong.stderr
+    assert "Vénissieux (69259)" in wrong.stderr
+
+    out = tmp_path / "export.csv"
+    assert run_in(VALLEE, "export", str(out), db=db).returncode == 0
+    with out.open(encoding="utf-8") as fh:
+        assert len(list(csv.DictReader(fh))) == 4
+    cnig = tmp_path / "cnig"
+    r = run_in(VALLEE, "export", str(cnig), "--format", "cnig", db=db)
+    assert r.returncode == 0, r.stderr
+    site = (cnig / "site-eco.csv").read_text(encoding="utf-8")
+    terrain = (cnig / "terrain-eco.csv").read_text(encoding="utf-8")
+    assert site.startswith("site_id") and len(site.splitlines()) == 1  # no zone: no site
+    assert len(terrain.splitlines()) == 1  # no zone: no land unit
+
+
+def test_demo_on_another_territory_is_drawn_from_its_layers(tmp_path: Path) -> None:
+    db = tmp_path / "vallee-demo.db"
+    r = run_in(VALLEE, "demo", "--premises", "40", "--needs", "10", db=db)
+    assert r.returncode == 0, r.stderr
+    repo = Repository(f"sqlite:///{db}")
+    communes = {p.commune_insee for p in repo.list_premises(limit=100).items}
+    repo.dispose()
+    assert communes == {"69199", "69259", "69276", "69296"}

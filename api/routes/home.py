@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from geodata.schemas import PremisesPublic
+
 from ..deps import RepoDep
 from ..pages import Lang, render
 
@@ -30,7 +32,7 @@ def home(
         request,
         "home.html",
         lang,
-        items=page.items,
+        items=[PremisesPublic.model_validate(item) for item in page.items],
         total=page.total,
         needs=repo.counts()["needs"],
         prev_offset=max(0, offset - PAGE) if offset > 0 else None,

@@ -1,4 +1,8 @@
-"""The premises catalogue: list with filters and pagination, and one listing with its ETag."""
+"""The premises catalogue: list with filters and pagination, and one listing with its ETag.
+
+Both are public: they return :class:`~geodata.schemas.PremisesPublic`, never the owner's
+account nor a contact the owner did not publish.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 
-from geodata.schemas import Premises
+from geodata.schemas import PremisesPublic
 
 from ..deps import PremisesFiltersDep, RepoDep
 
@@ -20,7 +24,7 @@ router = APIRouter(prefix="/premises", tags=["premises"])
 class PremisesPage(BaseModel):
     """One page of listings, with the total and the links to the neighbouring pages."""
 
-    items: list[Premises]
+    items: list[PremisesPublic]
     total: int
     limit: int
     offset: int
@@ -43,7 +47,7 @@ def list_premises(request: Request, repo: RepoDep, filters: PremisesFiltersDep) 
     """List listings filtered by commune, kind, use, surface range, status and bbox."""
     page = repo.list_premises(**filters.as_query(), limit=filters.limit, offset=filters.offset)
     return PremisesPage(
-        items=page.items,
+        items=[PremisesPublic.model_validate(item) for item in page.items],
         total=page.total,
         limit=filters.limit,
         offset=filters.offset,
@@ -51,9 +55,9 @@ def list_premises(request: Request, repo: RepoDep, filters: PremisesFiltersDep) 
     )
 
 
-@router.get("/{premises_id}", response_model=Premises)
+@router.get("/{premises_id}", response_model=PremisesPublic)
 def get_premises(premises_id: int, repo: RepoDep, response: Response) -> Any:
     """One listing; its ETag carries the version to send back in ``If-Match`` on update."""
     item = repo.get_premises(premises_id)
     response.headers["ETag"] = f'"{item.version}"'
-    return jsonable_encoder(item)
+    return jsonable_encoder(PremisesPublic.model_validate(item))

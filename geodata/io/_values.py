@@ -54,7 +54,7 @@ FLOAT_FIELDS = (
     "lat",
 )
 INT_FIELDS = ("loading_docks", "ground_level_doors", "parking_spaces")
-BOOL_FIELDS = ("divisible", "icpe_allowed")
+BOOL_FIELDS = ("divisible", "icpe_allowed", "contact_public")
 
 _SPACES = "\u00a0\u202f\u2009\u2007 '’_"
 # A number, then optionally a unit the owner typed in the cell ("1 200 m²", "95 € HT/m²/an").

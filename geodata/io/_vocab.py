@@ -144,6 +144,7 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "contact_name": ("Contact", "nom du contact", "interlocuteur"),
     "contact_email": ("E-mail du contact", "e-mail", "email", "courriel", "mail"),
     "contact_phone": ("Téléphone", "tél", "tel", "téléphone du contact"),
+    "contact_public": ("Contact public", "contact publié", "publier le contact"),
     "photos": ("Photos", "photo", "images"),
     "description": ("Description", "descriptif", "commentaire", "commentaires", "observations"),
     "last_verified_at": ("Vérifié le", "date de vérification", "dernière vérification"),

@@ -51,11 +51,10 @@ import shapely
 
 from geodata.io._geo import to_lambert93
 from geodata.io.exporter import canonical_frame
+from geodata.territory import Territory
 
 __all__ = [
     "CNIG_SCHEMAS",
-    "EPCI_NAME",
-    "EPCI_SIREN",
     "export_cnig",
     "schema_enums",
     "schema_fields",
@@ -68,11 +67,6 @@ CNIG_SCHEMAS: dict[str, Path] = {
     "site-eco": Path(__file__).resolve().parent / "cnig_schemas" / "site-eco.schema.json",
     "terrain-eco": Path(__file__).resolve().parent / "cnig_schemas" / "terrain-eco.schema.json",
 }
-
-#: The competent EPCI of the default territory: the établissement public territorial
-#: Grand-Orly Seine Bièvre (T12 of the Métropole du Grand Paris), SIREN 200058014.
-EPCI_NAME = "Établissement public territorial Grand-Orly Seine Bièvre"
-EPCI_SIREN = "200058014"
 
 _VACANT_AFTER = timedelta(days=730)
 _BUILT_USAGE = "bâti productif"
@@ -132,7 +126,7 @@ def _geojson_l93(geoms: np.ndarray) -> list[str]:
     return [json.dumps(json.loads(g), separators=(",", ":")) for g in shapely.to_geojson(rounded)]
 
 
-def _listing_zones(frame: pd.DataFrame, territory: Any) -> np.ndarray:
+def _listing_zones(frame: pd.DataFrame, territory: Territory) -> np.ndarray:
     """The site_id of the zone each listing lies in (its point, else its stored zone_id)."""
     lon = frame["lon"].to_numpy(dtype=float)
     lat = frame["lat"].to_numpy(dtype=float)
@@ -144,7 +138,7 @@ def _listing_zones(frame: pd.DataFrame, territory: Any) -> np.ndarray:
 
 
 def terrain_eco_frame(
-    listings: pd.DataFrame, territory: Any, *, actu_date: date | None = None
+    listings: pd.DataFrame, territory: Territory, *, actu_date: date | None = None
 ) -> pd.DataFrame:
     """TERRAIN-ECO rows: the listings that lie in one of the territory's zones.
 
@@ -244,11 +238,11 @@ def terrain_eco_frame(
 
 def site_eco_frame(
     terrain: pd.DataFrame,
-    territory: Any,
+    territory: Territory,
     *,
+    epci_name: str,
+    epci_siren: str,
     actu_date: date | None = None,
-    epci_name: str = EPCI_NAME,
-    epci_siren: str = EPCI_SIREN,
     pole_id: str = "sans objet",
 ) -> pd.DataFrame:
     """SITE-ECO rows: one per zone of the territory, with the counts of its listings.
@@ -262,7 +256,7 @@ def site_eco_frame(
     actu_date
         The export date (default: today).
     epci_name, epci_siren
-        The competent EPCI (default: EPT Grand-Orly Seine Bièvre, 200058014).
+        The competent EPCI (its name and SIREN).
     pole_id
         The pôle économique the zones belong to (the schema requires one).
 
@@ -376,7 +370,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 
 def export_cnig(
     repo_or_frame: Any,
-    territory: Any = None,
+    territory: Territory,
     folder: str | Path = ".",
     *,
     actu_date: date | None = None,
@@ -391,14 +385,13 @@ def export_cnig(
     repo_or_frame
         A :class:`geodata.storage.Repository`, its ``premises_frame()``, or listing models.
     territory
-        The territory whose ``zones`` are the sites (default: the default territory).
+        The territory whose ``zones`` are the sites and whose EPCI is the competent one.
     folder
         Where to write ``site-eco.csv`` and ``terrain-eco.csv`` (created if needed).
     actu_date
         The update date written in the tables (default: today).
     epci_name, epci_siren
-        The competent EPCI; default: the territory's ``manifest["epci"]`` if it has one,
-        else the EPT Grand-Orly Seine Bièvre (SIREN 200058014).
+        The competent EPCI; default: the territory's (``epci`` in its ``manifest.json``).
     pole_id
         ``pole_id`` for zones whose layer gives none (the schema requires a value).
 
@@ -407,19 +400,27 @@ def export_cnig(
     tuple of pathlib.Path
         ``(site_eco_csv, terrain_eco_csv)``.
 
+    Raises
+    ------
+    ValueError
+        When the EPCI is neither given nor in the territory's manifest.
+
     Notes
     -----
     See the module docstring for the mapping of statuses and the choices made where the
     catalogue cannot know the answer. Both files validate against the vendored schemas
     (``frictionless validate --schema geodata/io/cnig_schemas/site-eco.schema.json``).
     """
-    if territory is None:
-        from geodata.territory import default_territory
-
-        territory = default_territory()
-    epci = getattr(territory, "manifest", {}).get("epci", {}) or {}
-    name = epci_name or epci.get("name") or EPCI_NAME
-    siren = epci_siren or epci.get("siren") or EPCI_SIREN
+    epci = territory.epci
+    name = epci_name or (epci.name if epci else None)
+    siren = epci_siren or (epci.siren if epci else None)
+    if not name or not siren:
+        msg = (
+            f"epci: the CNIG tables name the competent EPCI, and territory {territory.code!r} "
+            'has none; add "epci": {"name": ..., "siren": ...} to its manifest.json, or pass '
+            "epci_name and epci_siren"
+        )
+        raise ValueError(msg)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     listings = canonical_frame(repo_or_frame)

@@ -48,8 +48,7 @@ def frame_from_listings(items: Sequence[PremisesIn]) -> pd.DataFrame:
     >>> from geodata.schemas import PremisesIn
     >>> item = PremisesIn.model_validate(
     ...     {"title": "A", "kind": "warehouse", "surface_m2": 800, "tenure": "rent",
-    ...      "lon": 2.4, "lat": 48.75, "uses": ["logistics"]},
-    ...     context={"skip_territory": True})
+    ...      "lon": 2.4, "lat": 48.75, "uses": ["logistics"]})
     >>> frame_from_listings([item]).loc[1, "uses"]
     'logistics'
     """

@@ -46,8 +46,9 @@ from geodata.io._vocab import (
     header_lookup,
     normalise_key,
 )
-from geodata.schemas import Premises, PremisesIn, error_details
+from geodata.schemas import Premises, PremisesCreate, error_details
 from geodata.storage.errors import StaleVersionError
+from geodata.territory import CommuneNameError, Territory
 
 __all__ = [
     "DUPLICATE_RADIUS_M",
@@ -167,7 +168,7 @@ class ParsedListings:
 
     fmt: str
     total_rows: int
-    items: list[PremisesIn]
+    items: list[PremisesCreate]
     rows: list[int]
     errors: list[RowError]
     warnings: list[RowWarning]
@@ -237,7 +238,7 @@ class _Repository(Protocol):  # the part of geodata.storage.Repository used here
 
     def upsert_premises_by_ref(
         self,
-        items: Sequence[PremisesIn],
+        items: Sequence[PremisesCreate],
         *,
         actor: str,
         expected_versions: Mapping[str, int] | None = None,
@@ -391,31 +392,48 @@ def _geometry_from_text(
     return geoms
 
 
-def _commune_names(territory: Any) -> dict[str, str]:
-    communes = getattr(territory, "communes", None)
-    if communes is None:
-        return {}
-    names = communes["name"] if "name" in communes else pd.Series(dtype=object)
-    return {normalise_key(str(name)): str(code) for code, name in names.items()}
+_INSEE_LIKE = r"^\s*(?:\d{5}|2[ABab]\d{3})\s*$"
 
 
-def _resolve_territory(territory: Any, skip_territory: bool) -> tuple[Any, dict[str, Any]]:
-    if territory is not None:
-        return territory, {"territory": territory}
-    if skip_territory:
-        return None, {"skip_territory": True}
-    from geodata.territory import default_territory
+def _communes_by_name(
+    parsed: dict[str, list[Any]],
+    territory: Territory,
+    cells: Mapping[str, np.ndarray],
+    rows: np.ndarray,
+    failed: list[set[str]],
+    errors: list[RowError],
+) -> None:
+    """Replace the commune names of the ``commune_insee`` column by their INSEE codes.
 
-    territory = default_territory()
-    return territory, {"territory": territory}
+    Each distinct name is resolved once (:meth:`Territory.commune_codes`); a name that fits
+    no commune, or several, is a :class:`RowError` listing the close matches. Codes are left
+    to the model, which checks them against the territory.
+    """
+    if "commune_insee" not in parsed:
+        return
+    values = pd.Series(parsed["commune_insee"], dtype=object)
+    names = (values.notna() & ~values.astype(str).str.match(_INSEE_LIKE)).to_numpy()
+    if not names.any():
+        return
+    codes = territory.commune_codes(values[names].to_numpy(object))
+    column = parsed["commune_insee"]
+    for k, i in enumerate(np.flatnonzero(names)):
+        if codes[k] is not None:
+            column[i] = codes[k]
+            continue
+        try:
+            territory.commune_code(column[i])
+        except CommuneNameError as exc:
+            failed[i].add("commune_insee")
+            raw = _raw_text(cells["commune_insee"][i]) if "commune_insee" in cells else None
+            errors.append(RowError(int(rows[i]), "commune_insee", str(exc), raw))
 
 
 def read_listings(
     path: str | Path,
     *,
+    territory: Territory | None,
     fmt: str | None = None,
-    territory: Any = None,
-    skip_territory: bool = False,
     sheet: str | int | None = None,
 ) -> ParsedListings:
     """Read a listing file and validate every row, without writing anything.
@@ -424,13 +442,12 @@ def read_listings(
     ----------
     path
         A CSV, XLSX, GeoJSON or GeoPackage file.
+    territory
+        The territory to check points and communes against, and to read commune names
+        with (in any case, with or without accents). ``None`` checks only the form of each
+        field (for files from elsewhere, checked again when imported into a territory).
     fmt
         ``csv``, ``xlsx``, ``geojson`` or ``gpkg``; by default from the suffix.
-    territory
-        The territory to check points and communes against (default: the default
-        territory, as :class:`~geodata.schemas.PremisesIn` does).
-    skip_territory
-        Skip the territory checks (for files from elsewhere; tests).
     sheet
         The sheet of an XLSX workbook or the layer of a GeoPackage, by name or by position
         counted from 1. By default the first sheet that looks like a listing table, and the
@@ -449,7 +466,7 @@ def read_listings(
     path = Path(path)
     fmt = detect_format(path, fmt)
     raw = _read_raw(path, fmt, sheet)
-    territory, context = _resolve_territory(territory, skip_territory)
+    context = {"territory": territory} if territory is not None else None
     mapping, warnings = _map_columns(raw)
     errors: list[RowError] = [RowError(row, "(record)", reason) for row, reason in raw.problems]
     frame = raw.frame
@@ -528,14 +545,10 @@ def read_listings(
                 fp_col[k] = FIELD_PARSERS["footprint"](geom_footprint[k])
                 failed[k].discard("footprint")
 
-    communes = _commune_names(territory)
-    if communes and "commune_insee" in parsed:
-        col = parsed["commune_insee"]
-        for i, value in enumerate(col):
-            if value is not None and not value.isdigit():
-                col[i] = communes.get(normalise_key(value), value)
+    if territory is not None:
+        _communes_by_name(parsed, territory, cells, rows, failed, errors)
 
-    items: list[PremisesIn] = []
+    items: list[PremisesCreate] = []
     item_rows: list[int] = []
     bad_rows = {e.row for e in errors if e.row != raw.header_row}
     for i in range(n):
@@ -546,7 +559,7 @@ def read_listings(
         }
         row = int(rows[i])
         try:
-            item = PremisesIn.model_validate(data, context=context)
+            item = PremisesCreate.model_validate(data, context=context)
         except ValidationError as exc:
             for detail in error_details(exc):
                 name = detail["field"]
@@ -622,12 +635,12 @@ def _lambert93_columns(parsed: dict[str, list[Any]], rows: np.ndarray, warnings:
 
 
 def _duplicate_refs(
-    items: list[PremisesIn],
+    items: list[PremisesCreate],
     item_rows: list[int],
     cells: Mapping[str, np.ndarray],
     rows: np.ndarray,
     errors: list[RowError],
-) -> tuple[list[PremisesIn], list[int]]:
+) -> tuple[list[PremisesCreate], list[int]]:
     """Flag every repeat of an external_ref within the file (valid rows or not)."""
     if "external_ref" not in cells:
         return items, item_rows
@@ -648,7 +661,7 @@ def _duplicate_refs(
 
 
 def find_probable_duplicates(
-    items: Sequence[PremisesIn],
+    items: Sequence[PremisesCreate],
     rows: Sequence[int],
     existing: pd.DataFrame | None = None,
     *,
@@ -763,7 +776,7 @@ _PLACE = {"lon", "lat", "footprint"}
 
 def _keep_stored_fields(
     repo: _Repository, parsed: ParsedListings
-) -> tuple[list[PremisesIn], dict[str, int], list[RowError]]:
+) -> tuple[list[PremisesCreate], dict[str, int], list[RowError]]:
     """Re-imported listings keep the stored value of every field their file has no column for.
 
     A sheet without a status column must not set a let or sold listing back to available,
@@ -776,12 +789,12 @@ def _keep_stored_fields(
     carried = set(parsed.columns.values())
     if parsed.fmt in ("geojson", "gpkg") or carried & {"lon", "lat", "geometry"}:
         carried |= _PLACE | _DERIVED
-    absent = [f for f in PremisesIn.model_fields if f not in carried and f != "external_ref"]
+    absent = [f for f in PremisesCreate.model_fields if f not in carried and f != "external_ref"]
     refs = [item.external_ref for item in parsed.items if item.external_ref]
     stored = repo.premises_by_refs(refs) if refs and absent else {}
     if not stored:
         return list(parsed.items), {}, []
-    items: list[PremisesIn] = []
+    items: list[PremisesCreate] = []
     versions: dict[str, int] = {}
     errors: list[RowError] = []
     for item, row in zip(parsed.items, parsed.rows, strict=True):
@@ -790,7 +803,7 @@ def _keep_stored_fields(
             data = item.model_dump() | {f: getattr(old, f) for f in absent}
             try:
                 # The point was checked against the territory, in the file or when stored.
-                item = PremisesIn.model_validate(data, context={"skip_territory": True})
+                item = PremisesCreate.model_validate(data)
             except ValidationError as exc:
                 for detail in error_details(exc):
                     reason = (
@@ -809,11 +822,10 @@ def import_listings(
     path: str | Path,
     *,
     actor: str,
+    territory: Territory | None,
     skip_invalid: bool = False,
     fmt: str | None = None,
     dry_run: bool = False,
-    territory: Any = None,
-    skip_territory: bool = False,
     sheet: str | int | None = None,
 ) -> ImportReport:
     """Import a listing file into the catalogue, all or nothing.
@@ -831,13 +843,15 @@ def import_listings(
         The file (CSV, XLSX, GeoJSON, GeoPackage).
     actor
         Who imports, for the audit log.
+    territory
+        The territory the listings must lie in (see :func:`read_listings`).
     skip_invalid
         Write the valid rows even if some rows are invalid.
     fmt
         The format, by default from the suffix.
     dry_run
         Validate and report, write nothing.
-    territory, skip_territory, sheet
+    sheet
         See :func:`read_listings`.
 
     Returns
@@ -845,9 +859,7 @@ def import_listings(
     ImportReport
         Counts, errors, warnings (probable duplicates included) and the ids written.
     """
-    parsed = read_listings(
-        path, fmt=fmt, territory=territory, skip_territory=skip_territory, sheet=sheet
-    )
+    parsed = read_listings(path, fmt=fmt, territory=territory, sheet=sheet)
     existing = repo.premises_frame()
     warnings = list(parsed.warnings)
     warnings += find_probable_duplicates(parsed.items, parsed.rows, existing)

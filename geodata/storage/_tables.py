@@ -102,6 +102,7 @@ premises = sa.Table(
     sa.Column("contact_name", sa.String(120)),
     sa.Column("contact_email", sa.String(200)),
     sa.Column("contact_phone", sa.String(40)),
+    sa.Column("contact_public", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("photos", sa.Text, nullable=False),
     sa.Column("description", sa.Text),
     sa.Column("last_verified_at", UTCDateTime),

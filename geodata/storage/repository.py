@@ -504,7 +504,8 @@ class Repository:
         actor : str
             Who edits it.
         context : dict, optional
-            Validation context (e.g. ``{"territory": t}``); ``None`` uses the default territory.
+            Validation context (e.g. ``{"territory": t}``); without a territory the merged
+            listing's place is not checked.
 
         Returns
         -------

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from geodata.schemas import PremisesIn
+from geodata.schemas import PremisesCreate
 from geodata.storage import Repository
+from geodata.territory import default_territory
 
 pytestmark = pytest.mark.browser
 
@@ -17,15 +18,18 @@ EVIL = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> 
 @pytest.fixture(scope="module")
 def evil_listing(live_server: str, demo_db: Any) -> int:
     repo = Repository(f"sqlite:///{demo_db}")
-    item = PremisesIn(
-        title=EVIL,
-        kind="workshop",
-        surface_m2=333,
-        tenure="rent",
-        rent_eur_m2_year=140,
-        lon=2.3920,
-        lat=48.7870,
-        description=EVIL,
+    item = PremisesCreate.model_validate(
+        {
+            "title": EVIL,
+            "kind": "workshop",
+            "surface_m2": 333,
+            "tenure": "rent",
+            "rent_eur_m2_year": 140,
+            "lon": 2.3920,
+            "lat": 48.7870,
+            "description": EVIL,
+        },
+        context={"territory": default_territory()},
     )
     created = repo.add_premises(item, actor="test")
     repo.dispose()

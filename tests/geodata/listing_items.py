@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from geodata.schemas import PremisesIn
+from geodata.schemas import PremisesCreate
+from geodata.territory import default_territory
 
+#: The territory the listings lie in, passed explicitly to every check and import.
+GOSB = default_territory()
 RUNGIS_MIN = (2.3536, 48.7597)  # Chevilly-Larue, in the MIN zone
 VITRY = (2.4125, 48.7850)  # Vitry-sur-Seine, Les Ardoines
 
 
-def item(ref: str | None, lon: float, lat: float, **over: object) -> PremisesIn:
+def item(ref: str | None, lon: float, lat: float, **over: object) -> PremisesCreate:
     """A valid 1,000 m² warehouse for rent at ``(lon, lat)``; ``over`` changes any field."""
     data: dict[str, object] = {
         "external_ref": ref,
@@ -22,4 +25,4 @@ def item(ref: str | None, lon: float, lat: float, **over: object) -> PremisesIn:
         "lat": lat,
     }
     data.update(over)
-    return PremisesIn.model_validate(data)
+    return PremisesCreate.model_validate(data, context={"territory": GOSB})

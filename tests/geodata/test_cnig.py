@@ -16,18 +16,15 @@ from frictionless import system, validate
 import shapely
 
 from geodata.io import export_cnig
-from geodata.io.cnig import (
-    CNIG_SCHEMAS,
-    EPCI_NAME,
-    EPCI_SIREN,
-    schema_enums,
-    schema_fields,
-)
+from geodata.io.cnig import CNIG_SCHEMAS, schema_enums, schema_fields
 from geodata.schemas import PremisesIn
 from geodata.storage import Repository
 from geodata.territory import default_territory, to_lambert93
 
 TODAY = date(2026, 6, 30)
+# The competent EPCI of GOSB, as its manifest.json gives it.
+EPCI_NAME = "Établissement public territorial Grand-Orly Seine Bièvre"
+EPCI_SIREN = "200058014"
 
 # Representative points of zones of the default territory, and one point outside any zone.
 MIN_RUNGIS = (2.35562, 48.76215)  # 94021_SITE-ECO_00001
@@ -61,7 +58,7 @@ def _item(title: str, point: tuple[float, float], **over: object) -> PremisesIn:
         "available_from": TODAY,
     }
     data.update(over)
-    return PremisesIn.model_validate(data)
+    return PremisesIn.model_validate(data, context={"territory": default_territory()})
 
 
 def _catalogue() -> list[PremisesIn]:
@@ -236,6 +233,8 @@ def test_site_rows_are_the_zones_with_their_counts(
 
 def test_epci_siren_is_a_valid_siren() -> None:
     """200058014 is the SIREN of the EPT Grand-Orly Seine Bièvre; its Luhn key must hold."""
+    epci = default_territory().epci
+    assert epci is not None and (epci.name, epci.siren) == (EPCI_NAME, EPCI_SIREN)
     digits = [int(c) for c in EPCI_SIREN]
     total = sum(
         d if i % 2 == 0 else (2 * d - 9 if 2 * d > 9 else 2 * d)
@@ -255,3 +254,28 @@ def test_vendored_schemas_are_the_cnig_ones() -> None:
         assert schema["licenses"][0]["name"] == "etalab-2.0"
     assert "terr_stade_comm" in schema_enums("terrain-eco")
     assert schema_fields("site-eco")[0] == "site_id"
+
+
+def test_a_territory_without_epci_is_refused_unless_one_is_given(tmp_path: Path) -> None:
+    """No silent fallback on GOSB's EPCI: a territory that names none must be told one."""
+    import shutil
+
+    from geodata.territory import load_territory
+
+    folder = tmp_path / "no-epci"
+    shutil.copytree(default_territory().path, folder)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["epci"]
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    territory = load_territory(folder)
+    with pytest.raises(ValueError, match=r"epci: .*manifest\.json"):
+        export_cnig(_catalogue(), territory, tmp_path / "out", actu_date=TODAY)
+    site, _ = export_cnig(
+        _catalogue(),
+        territory,
+        tmp_path / "given",
+        actu_date=TODAY,
+        epci_name="Communauté Démo",
+        epci_siren="732829320",
+    )
+    assert "Communauté Démo" in site.read_text(encoding="utf-8")

@@ -15,15 +15,19 @@ import shapely
 from geodata import demo
 from geodata.demo import (
     DEMO_SENTENCE,
-    LOGISTICS_COMMUNES,
     REFERENCE_DATE,
-    URBAN_COMMUNES,
     demo_needs,
     demo_premises,
+    demo_tables,
     load_demo,
 )
 from geodata.naf import NAF_DIVISION_USES, default_uses_for_naf
 from geodata.schemas import NeedIn, PremisesIn, PremisesKind
+from geodata.territory import default_territory
+
+# GOSB's demo tables (geodata/territories/gosb/demo.json).
+LOGISTICS_COMMUNES = demo_tables(default_territory()).logistics_communes
+URBAN_COMMUNES = demo_tables(default_territory()).urban_communes
 
 GOSB_INSEE = {
     "94001", "94003", "91027", "94016", "94021", "94022", "94034", "94037", "94041", "91326",
@@ -396,7 +400,9 @@ class _RecordingRepo:
 
 def test_load_demo_calls_the_repository(territory: Any) -> None:
     repo = _RecordingRepo()
-    counts = load_demo(repo, seed=1, n_premises=40, n_needs=10, actor="seed-script")
+    counts = load_demo(
+        repo, territory=territory, seed=1, n_premises=40, n_needs=10, actor="seed-script"
+    )
     assert counts == (40, 10)
     assert repo.calls == [("premises", 40, "seed-script"), ("needs", 10, "seed-script")]
 
@@ -407,7 +413,7 @@ def test_load_demo_into_sqlite(tmp_path: Any, territory: Any) -> None:
         pytest.skip("geodata.storage has no Repository yet")
     repo = storage.Repository("sqlite:///" + str(tmp_path / "x.db"))
     repo.migrate()
-    assert load_demo(repo) == (360, 180)
+    assert load_demo(repo, territory=territory) == (360, 180)
     counts = repo.counts()
     assert counts["premises"] == 360
     assert counts["needs"] == 180

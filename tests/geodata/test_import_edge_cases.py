@@ -8,7 +8,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from listing_items import RUNGIS_MIN, VITRY
+from listing_items import GOSB, RUNGIS_MIN, VITRY
 from listing_items import item as _item
 
 from geodata.io import import_listings, read_listings
@@ -53,7 +53,7 @@ def test_reimport_with_a_wkt_geometry_column_moves_the_listing(
         f"G1,Local G1,warehouse,1000,rent,POINT ({VITRY[0]} {VITRY[1]})\n",
         encoding="utf-8",
     )
-    report = import_listings(repo, path, actor="t")
+    report = import_listings(repo, path, actor="t", territory=GOSB)
     assert report.ok and report.updated == stored.created
     after = repo.get_premises(stored.created[0])
     assert (after.lon, after.lat) == VITRY
@@ -72,14 +72,14 @@ def test_reimport_merge_with_stored_fields_is_revalidated(repo: Repository, tmp_
         f"S1,Local S1,warehouse,1000,rent,{RUNGIS_MIN[0]},{RUNGIS_MIN[1]}\n",
         encoding="utf-8",
     )
-    report = import_listings(repo, path, actor="t")
+    report = import_listings(repo, path, actor="t", territory=GOSB)
     assert not report.written and not report.ok
     assert [(e.row, e.field) for e in report.errors] == [(2, "sale_price_eur")]
     assert report.valid_rows == 0
     assert (repo.catalogue_version(), repo.get_premises(first).version) == before
-    dry = import_listings(repo, path, actor="t", dry_run=True)
+    dry = import_listings(repo, path, actor="t", dry_run=True, territory=GOSB)
     assert [(e.row, e.field) for e in dry.errors] == [(2, "sale_price_eur")]
-    skipped = import_listings(repo, path, actor="t", skip_invalid=True)
+    skipped = import_listings(repo, path, actor="t", skip_invalid=True, territory=GOSB)
     assert not skipped.written and skipped.updated == []
     assert repo.get_premises(first).sale_price_eur == 5e5
 
@@ -93,7 +93,7 @@ def test_spreadsheet_serial_dates_are_read(tmp_path: Path) -> None:
     )
     ws.append(["A", "Local", "atelier", 400, "location", 2.36, 48.76, 46266])
     wb.save(tmp_path / "serial.xlsx")
-    parsed = read_listings(tmp_path / "serial.xlsx", skip_territory=True)
+    parsed = read_listings(tmp_path / "serial.xlsx", territory=None)
     assert parsed.errors == []
     assert parsed.items[0].available_from == date(2026, 9, 1)
 
@@ -105,7 +105,7 @@ def test_a_header_given_twice_is_a_duplicate_column_warning(tmp_path: Path) -> N
         "A;Local;atelier;400;500;location;2,36;48,76\n",
         encoding="utf-8",
     )
-    parsed = read_listings(path, skip_territory=True)
+    parsed = read_listings(path, territory=None)
     assert parsed.errors == []
     assert parsed.items[0].surface_m2 == 400.0
     assert [(w.kind, w.field) for w in parsed.warnings] == [("duplicate_column", "surface.1")]
@@ -134,7 +134,7 @@ def test_an_edit_made_during_an_import_is_not_overwritten(
 
     monkeypatch.setattr(repo, "upsert_premises_by_ref", edit_then_upsert)
     version = repo.catalogue_version()
-    report = import_listings(repo, path, actor="t")
+    report = import_listings(repo, path, actor="t", territory=GOSB)
     assert not report.written
     assert [(e.row, e.field, e.value) for e in report.errors] == [(2, "external_ref", "R1")]
     assert "changed while importing" in report.errors[0].reason
@@ -142,7 +142,7 @@ def test_an_edit_made_during_an_import_is_not_overwritten(
     assert after.status == "let" and after.rent_eur_m2_year == 90.0
     assert repo.catalogue_version() == version + 1  # the owner's edit only
     monkeypatch.undo()
-    again = import_listings(repo, path, actor="t")
+    again = import_listings(repo, path, actor="t", territory=GOSB)
     assert again.written and repo.get_premises(first).status == "let"
     assert repo.get_premises(first).rent_eur_m2_year == 95.0
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from listing_items import RUNGIS_MIN, VITRY
+from listing_items import GOSB, RUNGIS_MIN, VITRY
 from listing_items import item as _item
 
 import geopandas as gpd
@@ -284,7 +284,7 @@ def test_french_cp1252_csv_is_read(tmp_path: Path) -> None:
         ),
     ]  # fmt: skip
     path = _write_csv(tmp_path / "offres.csv", FR_HEADER, rows, encoding="cp1252")
-    parsed = read_listings(path)
+    parsed = read_listings(path, territory=GOSB)
     assert parsed.errors == []
     assert parsed.notes == {"encoding": "cp1252", "separator": ";"}
     first, second = parsed.items
@@ -306,7 +306,7 @@ def test_tab_separated_utf8_bom_with_english_headers(tmp_path: Path) -> None:
     header = ["external_ref", "title", "kind", "surface_m2", "tenure", "lon", "lat", "uses"]
     rows = [["T-1", "Atelier", "workshop", "300.5", "rent", *map(str, ORLY), "craft|repair"]]
     path = _write_csv(tmp_path / "t.tsv", header, rows, sep="\t", encoding="utf-8-sig")
-    parsed = read_listings(path)
+    parsed = read_listings(path, territory=GOSB)
     assert parsed.errors == [] and parsed.notes["separator"] == "tab"
     assert parsed.items[0].uses == ["craft", "repair"]
     assert parsed.items[0].surface_m2 == 300.5
@@ -315,15 +315,36 @@ def test_tab_separated_utf8_bom_with_english_headers(tmp_path: Path) -> None:
 def test_commune_names_are_read_as_insee_codes(tmp_path: Path) -> None:
     header = ["titre", "type", "surface", "location / vente", "commune", "lon", "lat"]
     rows = [["A", "atelier", "100", "location", "Orly", *map(str, ORLY)]]
-    parsed = read_listings(_write_csv(tmp_path / "c.csv", header, rows))
+    parsed = read_listings(_write_csv(tmp_path / "c.csv", header, rows), territory=GOSB)
     assert parsed.errors == []
     assert parsed.items[0].commune_insee == "94054"
+
+
+def test_commune_names_in_any_form_and_wrong_names_with_close_matches(tmp_path: Path) -> None:
+    header = ["ref", "titre", "type", "surface", "location / vente", "commune", "lon", "lat"]
+    vitry = [*map(str, VITRY)]
+    rows = [
+        ["V-1", "A", "atelier", "100", "location", "Vitry-sur-Seine", *vitry],
+        ["V-2", "B", "atelier", "100", "location", "vitry sur seine", *vitry],
+        ["V-3", "C", "atelier", "100", "location", "VITRY SUR SEINE", *vitry],
+        ["V-4", "D", "atelier", "100", "location", "Vitri sur Seine", *vitry],
+        ["V-5", "E", "atelier", "100", "location", "Villeneuve", *vitry],
+        ["V-6", "F", "atelier", "100", "location", "Orly", *vitry],
+    ]
+    parsed = read_listings(_write_csv(tmp_path / "v.csv", header, rows), territory=GOSB)
+    assert [i.commune_insee for i in parsed.items] == ["94081"] * 3
+    errors = {e.row: e for e in parsed.errors}
+    assert set(errors) == {5, 6, 7}
+    assert errors[5].field == "commune_insee" and errors[5].value == "Vitri sur Seine"
+    assert "close matches: Vitry-sur-Seine (94081)" in errors[5].reason
+    assert "several communes" in errors[6].reason and "(94078)" in errors[6].reason
+    assert "disagrees with the point" in errors[7].reason  # a known name, the wrong place
 
 
 def test_unknown_column_is_a_warning_not_an_error(tmp_path: Path) -> None:
     header = [*FR_HEADER, "Couleur du portail"]
     path = _write_csv(tmp_path / "u.csv", header, [[*_fr_row("U-1", *ORLY), "bleu"]])
-    parsed = read_listings(path)
+    parsed = read_listings(path, territory=GOSB)
     assert parsed.errors == [] and len(parsed.items) == 1
     (warning,) = parsed.warnings
     assert warning.kind == "unknown_column" and warning.field == "Couleur du portail"
@@ -336,7 +357,7 @@ def test_missing_required_column_is_reported_once(tmp_path: Path) -> None:
         [c for h, c in zip(FR_HEADER, _fr_row(f"M-{i}", *ORLY), strict=True) if h in header]
         for i in range(3)
     ]
-    parsed = read_listings(_write_csv(tmp_path / "m.csv", header, rows))
+    parsed = read_listings(_write_csv(tmp_path / "m.csv", header, rows), territory=GOSB)
     assert parsed.items == []
     assert [(e.row, e.field) for e in parsed.errors] == [(1, "surface_m2")]
     assert "no column for this required field" in parsed.errors[0].reason
@@ -354,7 +375,7 @@ def test_every_bad_row_is_reported_with_row_and_field(tmp_path: Path) -> None:
         _fr_row("B-8", *GENTILLY, **{"Location / vente": "vente", "Quais": "2,5"}),  # row 9
     ]
     path = _write_csv(tmp_path / "bad.csv", FR_HEADER, rows)
-    parsed = read_listings(path)
+    parsed = read_listings(path, territory=GOSB)
     found = {(e.row, e.field): e for e in parsed.errors}
     assert parsed.rows == [2]
     assert found[(3, "surface_m2")] == RowError(3, "surface_m2", "'12O0' is not a number", "12O0")
@@ -375,7 +396,7 @@ def test_unquoted_decimal_comma_in_a_comma_file_is_named(tmp_path: Path) -> None
     text += "B,workshop,1200,50,rent,2.39,48.741\n"
     path = tmp_path / "c.csv"
     path.write_text(text, encoding="utf-8")
-    parsed = read_listings(path)
+    parsed = read_listings(path, territory=GOSB)
     assert [(e.row, e.field) for e in parsed.errors if e.field == "(record)"] == [(3, "(record)")]
     assert parsed.rows == [2]
 
@@ -384,7 +405,7 @@ def test_lambert93_xy_columns_are_reprojected(tmp_path: Path) -> None:
     x, y = to_lambert93(*ORLY)
     header = ["titre", "type", "surface", "location / vente", "x", "y"]
     rows = [["A", "atelier", "100", "location", f"{x[0]:.2f}", f"{y[0]:.2f}"]]
-    parsed = read_listings(_write_csv(tmp_path / "l93.csv", header, rows))
+    parsed = read_listings(_write_csv(tmp_path / "l93.csv", header, rows), territory=GOSB)
     assert parsed.errors == []
     assert parsed.items[0].lon == pytest.approx(ORLY[0], abs=1e-6)
     assert parsed.items[0].lat == pytest.approx(ORLY[1], abs=1e-6)
@@ -402,7 +423,7 @@ def test_geopackage_polygons_in_lambert93_give_points_and_footprints(tmp_path: P
     )  # fmt: skip
     path = tmp_path / "halles.gpkg"
     frame.to_file(path, layer="halles", engine="pyogrio")
-    parsed = read_listings(path)
+    parsed = read_listings(path, territory=GOSB)
     assert parsed.errors == []
     (item,) = parsed.items
     assert item.kind == "industrial_building" and item.commune_insee == "94081"
@@ -419,7 +440,7 @@ def test_geojson_line_geometry_is_an_error(tmp_path: Path) -> None:
     )
     path = tmp_path / "line.geojson"
     frame.to_file(path, engine="pyogrio")
-    parsed = read_listings(path)
+    parsed = read_listings(path, territory=GOSB)
     assert parsed.items == []
     assert (parsed.errors[0].row, parsed.errors[0].field) == (1, "geometry")
 
@@ -428,7 +449,7 @@ def test_unknown_format_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "x.dbf"
     path.write_text("", encoding="utf-8")
     with pytest.raises(UnsupportedFormatError, match="cannot tell the format"):
-        read_listings(path)
+        read_listings(path, territory=GOSB)
 
 
 # -- probable duplicates --------------------------------------------------------------------
@@ -475,7 +496,7 @@ def test_all_or_nothing_writes_nothing_when_a_row_is_bad(repo: Repository, tmp_p
     before = (repo.counts(), repo.catalogue_version())
     rows = [_fr_row("N-1", *RUNGIS_MIN), _fr_row("N-2", *VITRY, **{"Surface (m²)": "abc"})]
     path = _write_csv(tmp_path / "n.csv", FR_HEADER, rows)
-    report = import_listings(repo, path, actor="test")
+    report = import_listings(repo, path, actor="test", territory=GOSB)
     assert not report.written and not report.ok
     assert (report.total_rows, report.valid_rows) == (2, 1)
     assert report.errors == [RowError(3, "surface_m2", "'abc' is not a number", "abc")]
@@ -490,7 +511,7 @@ def test_skip_invalid_imports_the_valid_rows(repo: Repository, tmp_path: Path) -
         _fr_row("S-3", *ORLY),
     ]
     path = _write_csv(tmp_path / "s.csv", FR_HEADER, rows)
-    report = import_listings(repo, path, actor="test", skip_invalid=True)
+    report = import_listings(repo, path, actor="test", skip_invalid=True, territory=GOSB)
     assert report.written and len(report.created) == 2
     assert [(e.row, e.field) for e in report.errors] == [(3, "status")]
     frame = repo.premises_frame()
@@ -498,7 +519,7 @@ def test_skip_invalid_imports_the_valid_rows(repo: Repository, tmp_path: Path) -
 
 
 def test_dry_run_validates_and_writes_nothing(repo: Repository, tmp_path: Path) -> None:
-    report = import_listings(repo, _good_file(tmp_path), actor="test", dry_run=True)
+    report = import_listings(repo, _good_file(tmp_path), actor="test", dry_run=True, territory=GOSB)
     assert report.ok and report.valid_rows == 3 and not report.written
     assert repo.counts()["premises"] == 0
 
@@ -507,16 +528,18 @@ def test_reimport_updates_by_reference_instead_of_duplicating(
     repo: Repository, tmp_path: Path
 ) -> None:
     path = _good_file(tmp_path)
-    first = import_listings(repo, path, actor="test")
+    first = import_listings(repo, path, actor="test", territory=GOSB)
     assert len(first.created) == 3 and first.warnings == []
-    again = import_listings(repo, path, actor="test")
+    again = import_listings(repo, path, actor="test", territory=GOSB)
     assert (
         again.created == []
         and again.updated == []
         and sorted(again.unchanged) == sorted(first.created)
     )
     rows = [_fr_row("G-0", *RUNGIS_MIN, **{"Loyer €/m²/an": "99"}), _fr_row("G-1", *VITRY)]
-    changed = import_listings(repo, _write_csv(tmp_path / "g2.csv", FR_HEADER, rows), actor="test")
+    changed = import_listings(
+        repo, _write_csv(tmp_path / "g2.csv", FR_HEADER, rows), actor="test", territory=GOSB
+    )
     assert changed.created == [] and len(changed.updated) == 1
     assert repo.counts()["premises"] == 3
     frame = repo.premises_frame().set_index("external_ref")
@@ -525,7 +548,7 @@ def test_reimport_updates_by_reference_instead_of_duplicating(
 
 
 def test_reimport_keeps_fields_the_file_does_not_carry(repo: Repository, tmp_path: Path) -> None:
-    import_listings(repo, _good_file(tmp_path), actor="test")
+    import_listings(repo, _good_file(tmp_path), actor="test", territory=GOSB)
     stored = repo.premises_by_refs(["G-0"])["G-0"]
     let = repo.patch_premises(
         stored.id,
@@ -536,7 +559,7 @@ def test_reimport_keeps_fields_the_file_does_not_carry(repo: Repository, tmp_pat
     header = [h for h in FR_HEADER if h != "Statut"]
     row = dict(zip(FR_HEADER, _fr_row("G-0", *RUNGIS_MIN, **{"Loyer €/m²/an": "101"}), strict=True))
     path = _write_csv(tmp_path / "no-status.csv", header, [[row[h] for h in header]])
-    report = import_listings(repo, path, actor="test")
+    report = import_listings(repo, path, actor="test", territory=GOSB)
     assert report.updated == [stored.id]
     after = repo.get_premises(stored.id)
     assert after.rent_eur_m2_year == 101.0
@@ -547,7 +570,7 @@ def test_reimport_keeps_fields_the_file_does_not_carry(repo: Repository, tmp_pat
 def test_probable_duplicate_of_a_stored_listing_is_warned(repo: Repository, tmp_path: Path) -> None:
     (stored,) = repo.add_many_premises([_item("X-1", *ORLY, surface_m2=1190.0)], actor="test")
     path = _write_csv(tmp_path / "d.csv", FR_HEADER, [_fr_row("OTHER", *ORLY)])
-    report = import_listings(repo, path, actor="test", dry_run=True)
+    report = import_listings(repo, path, actor="test", dry_run=True, territory=GOSB)
     assert [(w.row, w.kind, w.other_id) for w in report.warnings] == [
         (2, "probable_duplicate", stored.id)
     ]
@@ -562,11 +585,11 @@ def test_thousand_rows_with_one_bad_row(repo: Repository, tmp_path: Path) -> Non
     ]
     rows[416][FR_HEADER.index("Surface (m²)")] = "12O0"  # file row 418
     path = _write_csv(tmp_path / "big.csv", FR_HEADER, rows)
-    refused = import_listings(repo, path, actor="test")
+    refused = import_listings(repo, path, actor="test", territory=GOSB)
     assert refused.errors == [RowError(418, "surface_m2", "'12O0' is not a number", "12O0")]
     assert not refused.written and repo.counts()["premises"] == 0
     assert refused.warnings == []
-    done = import_listings(repo, path, actor="test", skip_invalid=True)
+    done = import_listings(repo, path, actor="test", skip_invalid=True, territory=GOSB)
     assert len(done.created) == 999 and repo.counts()["premises"] == 999
 
 
@@ -669,7 +692,9 @@ def test_round_trip_gives_back_the_same_catalogue(
         before = _owner_fields(source.premises_frame())
     finally:
         source.dispose()
-    report = import_listings(repo, path, actor="test")  # ``repo``: empty, on each backend
+    report = import_listings(
+        repo, path, actor="test", territory=GOSB
+    )  # ``repo``: empty, on each backend
     assert report.ok, format_report(report, "en")
     assert report.warnings == []
     assert len(report.created) == 4
@@ -752,7 +777,7 @@ def test_wkt_geometry_column_as_qgis_writes_it(tmp_path: Path) -> None:
         ["POINT (2.39 48.74)", "Atelier", "atelier", "200", "location"],
         ["POINT (oops)", "Cassé", "atelier", "200", "location"],
     ]
-    parsed = read_listings(_write_csv(tmp_path / "qgis.csv", header, rows, sep=","))
+    parsed = read_listings(_write_csv(tmp_path / "qgis.csv", header, rows, sep=","), territory=GOSB)
     assert [(e.row, e.field) for e in parsed.errors] == [(4, "geometry")]
     halle, atelier = parsed.items
     assert halle.footprint is not None and halle.commune_insee == "94081"
@@ -762,7 +787,7 @@ def test_wkt_geometry_column_as_qgis_writes_it(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["e.csv", "e.geojson", "e.gpkg", "e.xlsx"])
 def test_an_empty_catalogue_exports_and_reads_back_empty(tmp_path: Path, name: str) -> None:
-    parsed = read_listings(export_listings([], tmp_path / name))
+    parsed = read_listings(export_listings([], tmp_path / name), territory=GOSB)
     assert (parsed.total_rows, parsed.items, parsed.errors) == (0, [], [])
 
 
@@ -772,7 +797,7 @@ def test_xlsx_errors_use_spreadsheet_row_numbers(tmp_path: Path) -> None:
     frame["Surface (m²)"] = [1200.5, "beaucoup"]
     path = tmp_path / "offres.xlsx"
     frame.to_excel(path, index=False)
-    parsed = read_listings(path)
+    parsed = read_listings(path, territory=GOSB)
     assert parsed.rows == [2] and parsed.items[0].surface_m2 == 1200.5
     assert parsed.errors == [RowError(3, "surface_m2", "'beaucoup' is not a number", "beaucoup")]
 
@@ -793,7 +818,9 @@ def test_geojson_errors_use_feature_numbers(tmp_path: Path) -> None:
     ]
     path = tmp_path / "offres.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), "utf-8")
-    report = ImportReport(str(path), "geojson", 2, 1, errors=read_listings(path).errors)
+    report = ImportReport(
+        str(path), "geojson", 2, 1, errors=read_listings(path, territory=GOSB).errors
+    )
     assert report.errors == [RowError(2, "surface_m2", "'12O0' is not a number", "12O0")]
     assert "Entité 2, surface_m2 : '12O0' n'est pas un nombre" in format_report(report)
 
@@ -814,7 +841,7 @@ def test_a_workbook_opening_on_a_notes_sheet_is_read_from_its_listing_sheet(
     notes = pd.DataFrame({"Mode d'emploi": ["Une ligne par local", "Surfaces en m²"]})
     listings = pd.DataFrame([_fr_row("W-1", *ORLY), _fr_row("W-2", *VITRY)], columns=FR_HEADER)
     path = _workbook(tmp_path / "classeur.xlsx", {"Notice": notes, "Offres 2026": listings})
-    parsed = read_listings(path)
+    parsed = read_listings(path, territory=GOSB)
     assert [item.external_ref for item in parsed.items] == ["W-1", "W-2"]
     assert parsed.errors == [] and parsed.notes["sheet"] == "Offres 2026"
     report = ImportReport(str(path), "xlsx", 2, 2, notes=parsed.notes)
@@ -825,10 +852,18 @@ def test_a_sheet_is_chosen_by_name_or_by_its_tab_number(tmp_path: Path) -> None:
     first = pd.DataFrame([_fr_row("A-1", *ORLY)], columns=FR_HEADER)
     second = pd.DataFrame([_fr_row("B-1", *VITRY), _fr_row("B-2", *ORLY)], columns=FR_HEADER)
     path = _workbook(tmp_path / "deux.xlsx", {"2025": first, "2026": second})
-    assert [i.external_ref for i in read_listings(path).items] == ["A-1"]  # first that fits
-    assert [i.external_ref for i in read_listings(path, sheet="2026").items] == ["B-1", "B-2"]
-    assert [i.external_ref for i in read_listings(path, sheet=2).items] == ["B-1", "B-2"]
-    assert [i.external_ref for i in read_listings(path, sheet="1").items] == ["A-1"]
+    assert [i.external_ref for i in read_listings(path, territory=GOSB).items] == [
+        "A-1"
+    ]  # first that fits
+    assert [i.external_ref for i in read_listings(path, sheet="2026", territory=GOSB).items] == [
+        "B-1",
+        "B-2",
+    ]
+    assert [i.external_ref for i in read_listings(path, sheet=2, territory=GOSB).items] == [
+        "B-1",
+        "B-2",
+    ]
+    assert [i.external_ref for i in read_listings(path, sheet="1", territory=GOSB).items] == ["A-1"]
 
 
 def test_an_unknown_sheet_is_refused_with_the_list_of_sheets(tmp_path: Path) -> None:
@@ -836,9 +871,9 @@ def test_an_unknown_sheet_is_refused_with_the_list_of_sheets(tmp_path: Path) -> 
     path = _workbook(tmp_path / "offres.xlsx", {"Offres": frame, "Archives": frame})
     for sheet in ("Ofres", 3, "0"):
         with pytest.raises(ValueError, match=r"no sheet .* its sheets are 1 « Offres », 2 «"):
-            read_listings(path, sheet=sheet)
+            read_listings(path, sheet=sheet, territory=GOSB)
     with pytest.raises(ValueError, match="only an XLSX workbook or a GeoPackage"):
-        read_listings(export_listings([], tmp_path / "e.csv"), sheet="Offres")
+        read_listings(export_listings([], tmp_path / "e.csv"), sheet="Offres", territory=GOSB)
 
 
 def test_a_geopackage_layer_is_chosen_by_name_or_number(tmp_path: Path) -> None:
@@ -848,8 +883,11 @@ def test_a_geopackage_layer_is_chosen_by_name_or_number(tmp_path: Path) -> None:
         {"titre": ["Autre"], "surface": [50]}, geometry=[shapely.Point(*ORLY)], crs=4326
     )
     other.to_file(path, layer="brouillon", driver="GPKG")
-    assert sorted(i.external_ref for i in read_listings(path).items) == ["G-1", "G-2"]
-    drafts = read_listings(path, sheet="brouillon", skip_territory=True)
+    assert sorted(i.external_ref for i in read_listings(path, territory=GOSB).items) == [
+        "G-1",
+        "G-2",
+    ]
+    drafts = read_listings(path, sheet="brouillon", territory=None)
     assert drafts.notes["layer"] == "brouillon" and drafts.total_rows == 1
     with pytest.raises(ValueError, match=r"no layer 'x' in this GeoPackage; its layers are 1 «"):
-        read_listings(path, sheet="x")
+        read_listings(path, sheet="x", territory=GOSB)

@@ -8,7 +8,22 @@ import pytest
 from pydantic import ValidationError
 
 from geodata.naf import NAF_DIVISION_USES, default_uses_for_naf, normalise_naf
-from geodata.schemas import NeedIn, PremisesIn, Use, error_details
+from geodata.schemas import (
+    CONTACT_FIELDS,
+    OWNER_FIELDS,
+    NeedIn,
+    Premises,
+    PremisesCreate,
+    PremisesIn,
+    PremisesPublic,
+    PremisesUpdate,
+    Use,
+    error_details,
+)
+from geodata.territory import default_territory
+
+#: Validation context of the checks that need a territory.
+GOSB = {"territory": default_territory()}
 
 # A point in the MIN de Rungis area (Rungis, 94065), and one in Vitry-sur-Seine (94081).
 RUNGIS = (2.3530, 48.7500)
@@ -35,7 +50,7 @@ def fields_of(exc: pytest.ExceptionInfo[ValidationError]) -> dict[str, str]:
 
 
 def test_valid_listing_derives_its_commune() -> None:
-    p = PremisesIn.model_validate(listing())
+    p = PremisesIn.model_validate(listing(), context=GOSB)
     assert p.commune_insee == "94065"
     assert p.uses == ["logistics"]
 
@@ -61,14 +76,16 @@ def test_valid_listing_derives_its_commune() -> None:
 )
 def test_listing_errors_name_field_and_reason(over: dict[str, Any], field: str, words: str) -> None:
     with pytest.raises(ValidationError) as exc:
-        PremisesIn.model_validate(listing(**over))
+        PremisesIn.model_validate(listing(**over), context=GOSB)
     errors = fields_of(exc)
     assert field in errors, errors
     assert words in errors[field]
 
 
 def test_commune_that_agrees_is_kept() -> None:
-    p = PremisesIn.model_validate(listing(lon=VITRY[0], lat=VITRY[1], commune_insee="94081"))
+    p = PremisesIn.model_validate(
+        listing(lon=VITRY[0], lat=VITRY[1], commune_insee="94081"), context=GOSB
+    )
     assert p.commune_insee == "94081"
 
 
@@ -101,7 +118,7 @@ def test_need_surface_range_and_naf_default_uses() -> None:
 def test_need_errors(over: dict[str, Any], field: str) -> None:
     data = {"company_name": "D", "surface_min_m2": 100, "surface_max_m2": 200, **over}
     with pytest.raises(ValidationError) as exc:
-        NeedIn.model_validate(data)
+        NeedIn.model_validate(data, context=GOSB)
     assert any(f.startswith(field) for f in fields_of(exc)), fields_of(exc)
 
 
@@ -128,3 +145,136 @@ def test_naf_table_is_consistent() -> None:
     assert default_uses_for_naf("45.20A") == ("repair",)
     with pytest.raises(ValueError, match="not a NAF"):
         normalise_naf("2562")
+
+
+# -- the territory is explicit ------------------------------------------------------------------
+
+LYON = (4.8357, 45.7640)  # Place Bellecour, far from Grand-Orly Seine Bièvre
+
+
+def test_without_a_territory_no_place_is_checked_nor_derived() -> None:
+    """There is no default territory: without one, a listing anywhere in France validates."""
+    p = PremisesCreate.model_validate(listing(lon=LYON[0], lat=LYON[1]))
+    assert p.commune_insee is None and p.zone_id is None
+    with pytest.raises(ValidationError, match="outside the territory"):
+        PremisesCreate.model_validate(listing(lon=LYON[0], lat=LYON[1]), context=GOSB)
+    need = NeedIn.model_validate(
+        {"company_name": "A", "surface_min_m2": 1, "surface_max_m2": 2, "communes": ["69381"]}
+    )
+    assert need.communes == ["69381"]
+
+
+def test_a_stored_listing_is_never_checked_again() -> None:
+    """Reading a stored listing back costs no territory check, whatever the context."""
+    stored = {
+        **listing(lon=LYON[0], lat=LYON[1], commune_insee="69381"),
+        "id": 1,
+        "version": 1,
+        "created_at": "2026-05-01T10:00:00Z",
+        "updated_at": "2026-05-01T10:00:00Z",
+    }
+    assert Premises.model_validate(stored, context=GOSB).commune_insee == "69381"
+
+
+def test_the_context_must_carry_a_territory() -> None:
+    with pytest.raises(TypeError, match=r"must be a geodata\.territory\.Territory"):
+        PremisesCreate.model_validate(listing(), context={"territory": "gosb"})
+
+
+# -- per-use models ---------------------------------------------------------------------------
+
+
+def test_update_is_partial_and_checks_each_field() -> None:
+    assert PremisesUpdate().changes() == {}
+    assert PremisesUpdate(status="let", description=None).changes() == {
+        "status": "let",
+        "description": None,
+    }
+    with pytest.raises(ValidationError) as exc:
+        PremisesUpdate.model_validate({"surface_m2": -1, "colour": "red"})
+    assert {"surface_m2", "colour"} <= set(fields_of(exc))
+
+
+def test_public_listing_hides_the_owner_and_an_unpublished_contact() -> None:
+    assert OWNER_FIELDS == ("owner_account",)
+    assert CONTACT_FIELDS == ("contact_name", "contact_email", "contact_phone")
+    assert not set(OWNER_FIELDS) & set(PremisesPublic.model_fields)
+    personal = {"owner_account": "sci-x", "contact_name": "Mme X", "contact_email": "x@y.fr"}
+    stored = Premises.model_validate(
+        {
+            **listing(**personal, contact_phone="01 02 03 04 05"),
+            "id": 7,
+            "version": 2,
+            "created_at": "2026-05-01T10:00:00Z",
+            "updated_at": "2026-05-01T10:00:00Z",
+        }
+    )
+    hidden = PremisesPublic.model_validate(stored).model_dump()
+    assert "owner_account" not in hidden
+    assert all(hidden[f] is None for f in CONTACT_FIELDS)
+    assert hidden["title"] == stored.title and hidden["id"] == 7
+    published = PremisesPublic.model_validate(stored.model_copy(update={"contact_public": True}))
+    assert published.model_dump()["contact_email"] == "x@y.fr"
+    assert "owner_account" not in published.model_dump()
+
+
+# -- a commune given by name ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["Vitry-sur-Seine", "vitry sur seine", "VITRY SUR SEINE", " Vitry-sur-Seïne ", "94081"]
+)
+def test_a_wanted_commune_is_given_by_name_or_code(name: str) -> None:
+    need = NeedIn.model_validate(
+        {"company_name": "A", "surface_min_m2": 1, "surface_max_m2": 2, "communes": [name]},
+        context=GOSB,
+    )
+    assert need.communes == ["94081"]
+
+
+def test_names_and_codes_of_one_commune_count_once() -> None:
+    need = NeedIn.model_validate(
+        {
+            "company_name": "A",
+            "surface_min_m2": 1,
+            "surface_max_m2": 2,
+            "communes": ["L'Haÿ-les-Roses", "hay les roses", "94038", "Villeneuve St Georges"],
+        },
+        context=GOSB,
+    )
+    assert need.communes == ["94038", "94078"]
+
+
+def test_an_unknown_commune_name_lists_the_close_matches() -> None:
+    data = {"company_name": "A", "surface_min_m2": 1, "surface_max_m2": 2}
+    with pytest.raises(ValidationError) as exc:
+        NeedIn.model_validate({**data, "communes": ["Vitri"]}, context=GOSB)
+    reason = fields_of(exc)["communes"]
+    assert "Vitry-sur-Seine (94081)" in reason and "INSEE code" in reason
+    with pytest.raises(ValidationError) as exc:
+        NeedIn.model_validate({**data, "communes": ["Vitry-sur-Seine"]})
+    assert "only against a territory" in fields_of(exc)["communes"]
+
+
+def test_a_listing_commune_is_given_by_name() -> None:
+    p = PremisesCreate.model_validate(listing(commune_insee="rungis"), context=GOSB)
+    assert p.commune_insee == "94065"
+    with pytest.raises(ValidationError) as exc:
+        PremisesCreate.model_validate(listing(commune_insee="Rungys"), context=GOSB)
+    assert "Rungis (94065)" in fields_of(exc)["commune_insee"]
+
+
+def test_an_ambiguous_commune_name_lists_the_candidates() -> None:
+    import dataclasses
+
+    gosb = default_territory()
+    communes = gosb.communes.copy()
+    communes.loc["94041", "name"] = "Vitry-sur-Seine"  # two communes of the same name
+    twins = dataclasses.replace(gosb, communes=communes)
+    with pytest.raises(ValidationError) as exc:
+        NeedIn.model_validate(
+            {"company_name": "A", "surface_min_m2": 1, "surface_max_m2": 2, "communes": ["vitry"]},
+            context={"territory": twins},
+        )
+    reason = fields_of(exc)["communes"]
+    assert "several communes" in reason and "(94041)" in reason and "(94081)" in reason

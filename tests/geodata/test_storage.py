@@ -168,7 +168,7 @@ def test_migrate_is_idempotent(repo: Repository) -> None:
     repo.migrate()
     assert repo.counts() == {"premises": 1, "needs": 0}
     with repo.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0002"
 
 
 def test_concurrent_first_migrations_all_succeed(tmp_path: Any) -> None:
@@ -514,15 +514,19 @@ def test_patch_moving_the_point_drops_the_derived_commune(repo: Repository) -> N
     assert kept.commune_insee == "94054"
 
 
-def test_patch_with_the_default_territory_rederives_the_commune(repo: Repository) -> None:
-    pytest.importorskip("geodata.territory")
+def test_patch_with_a_territory_rederives_the_commune(repo: Repository) -> None:
+    from geodata.territory import default_territory
+
+    gosb = {"territory": default_territory()}
     stored = repo.add_premises(make_premises(RUNGIS), actor="t")
     moved = repo.patch_premises(
-        stored.id, {"lon": VITRY[0], "lat": VITRY[1]}, expected_version=1, actor="t"
+        stored.id, {"lon": VITRY[0], "lat": VITRY[1]}, expected_version=1, actor="t", context=gosb
     )
     assert moved.commune_insee == VITRY[2]
     with pytest.raises(ValidationError, match="outside the territory"):
-        repo.patch_premises(stored.id, {"lon": 2.0, "lat": 48.2}, expected_version=2, actor="t")
+        repo.patch_premises(
+            stored.id, {"lon": 2.0, "lat": 48.2}, expected_version=2, actor="t", context=gosb
+        )
 
 
 def test_set_status(repo: Repository) -> None:

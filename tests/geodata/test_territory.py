@@ -361,3 +361,40 @@ def test_motorway_access_leaves_out_junctions_between_motorways(gosb: Territory)
     assert (access["kind"] == "exit").all()
     assert "a6-a106-chevilly-larue" not in set(access["id"])
     assert len(access) == (gosb.interchanges["kind"] == "exit").sum() >= 20
+
+
+# --- a second territory ---------------------------------------------------------------------
+
+VALLEE = Path(__file__).resolve().parents[1] / "data" / "territories" / "vallee-chimie"
+EMPTY = '{"type":"FeatureCollection","features":[]}\n'
+
+
+def test_a_second_territory_loads_with_its_empty_layers() -> None:
+    vallee = load_territory(VALLEE)
+    assert vallee.code == "vallee-chimie"
+    assert sorted(vallee.insee_codes) == ["69199", "69259", "69276", "69296"]
+    assert vallee.communes.at["69259", "name"] == "Vénissieux"
+    assert vallee.epci is not None and vallee.epci.siren == "200046977"
+    assert len(vallee.zones) == len(vallee.interchanges) == len(vallee.landmarks) == 0
+    assert {"site_id", "site_nom"} <= set(vallee.zones.columns)
+    assert vallee.zone_at([4.85], [45.70]).tolist() == [None]
+    assert len(vallee.motorway_access) == 0
+    assert vallee.commune_at([4.8886, 2.4125], [45.7053, 48.7850]).tolist() == ["69259", None]
+    assert vallee.commune_code("saint fons") == "69199"
+    assert vallee.boundary.area > 0 and not vallee.contains(2.4125, 48.7850).any()
+
+
+def test_an_empty_communes_layer_is_refused(tmp_path: Path) -> None:
+    copy = shutil.copytree(VALLEE, tmp_path / "nocommunes")
+    (copy / "communes.geojson").write_text(EMPTY, encoding="utf-8")
+    with pytest.raises(TerritoryError, match=r"communes\.geojson.*lacks"):
+        load_territory(copy)
+
+
+def test_a_wrong_epci_siren_is_refused(tmp_path: Path) -> None:
+    copy = shutil.copytree(VALLEE, tmp_path / "badepci")
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["epci"]["siren"] = "200046978"  # check digit wrong
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(TerritoryError, match="'epci' must be an object"):
+        load_territory(copy)
