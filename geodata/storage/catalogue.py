@@ -1,0 +1,99 @@
+"""Whole-catalogue reads: its version, its counts, and every listing as one frame."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from geodata.schemas import Status
+from geodata.storage import _common as co
+from geodata.storage._tables import UTCDateTime, catalogue_state, needs, premises
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = ["catalogue_version", "counts", "premises_frame"]
+
+# pandas 3 has a real string dtype (missing values are NaN); pandas 2 keeps objects.
+_TEXT_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
+
+
+def catalogue_version(conn: Connection) -> int:
+    """Return a number that grows with every transaction that changes premises."""
+    version = conn.execute(
+        sa.select(catalogue_state.c.version).where(catalogue_state.c.id == 1)
+    ).scalar_one_or_none()
+    return int(version or 0)
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    """Return the number of stored listings and needs."""
+    return {
+        name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+        for name, table in (("premises", premises), ("needs", needs))
+    }
+
+
+def premises_frame(conn: Connection, *, status: str | None = None) -> gpd.GeoDataFrame:
+    """Return every listing as a GeoDataFrame of points (EPSG:4326), indexed by id.
+
+    Built from one query and vectorised: columns carry the table's names and values
+    (``uses`` as its comma-joined string, ``photos`` and ``footprint`` as JSON text),
+    numbers as ``float64`` / ``Int64``, flags as ``bool`` / ``boolean``, texts as pandas'
+    ``str`` dtype (missing values are NaN), dates and timestamps as ``datetime64[us]``
+    (timestamps in UTC).
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        An open connection.
+    status : str, optional
+        Keep only the listings with this status.
+    """
+    import geopandas as gpd
+    import shapely
+
+    columns: list[sa.ColumnElement[Any]] = [
+        # Skip the per-row date parsing of the SQLite driver: pandas parses whole columns.
+        sa.type_coerce(c, sa.String).label(c.name)
+        if isinstance(c.type, sa.Date | UTCDateTime)
+        else c
+        for c in premises.c
+    ]
+    stmt = sa.select(*columns).order_by(premises.c.id)
+    if status is not None:
+        stmt = stmt.where(premises.c.status == co.enum_value(Status, status, "status"))
+    rows = conn.execute(stmt).all()
+    values: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else []
+    if not values:
+        values = [() for _ in premises.c]
+    data = {c.name: _column_values(c, v) for c, v in zip(premises.c, values, strict=True)}
+    index = pd.Index(data.pop("id"), name="id")
+    frame = pd.DataFrame(data, index=index)
+    points = shapely.points(frame["lon"].to_numpy(), frame["lat"].to_numpy())
+    return gpd.GeoDataFrame(frame, geometry=points, crs="EPSG:4326")
+
+
+def _column_values(column: sa.Column[Any], values: Sequence[Any]) -> Any:
+    """Turn one column of raw values into a typed array (see :func:`premises_frame`)."""
+    kind = column.type
+    if isinstance(kind, UTCDateTime):
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True).dt.as_unit("us").array
+    if isinstance(kind, sa.Date):
+        return pd.to_datetime(pd.Series(values, dtype=object)).dt.as_unit("us").array
+    if isinstance(kind, sa.Boolean):
+        if column.nullable:
+            return pd.array(values, dtype="boolean")
+        return np.asarray(values, dtype=bool)
+    if isinstance(kind, sa.Integer):
+        if column.nullable:
+            return pd.array(values, dtype="Int64")
+        return np.asarray(values, dtype=np.int64)
+    if isinstance(kind, sa.Double | sa.Float):
+        return np.asarray(values, dtype=np.float64)
+    return pd.array(list(values), dtype=_TEXT_DTYPE)

@@ -1,0 +1,524 @@
+"""Premises: create, upsert, edit, delete and query listings over a caller's connection.
+
+Every function takes a :class:`sqlalchemy.Connection` inside a transaction the caller opened
+(:meth:`geodata.storage.Repository.begin` opens one), writes its audit rows in that same
+transaction and never commits: several calls, and other writes, can form one transaction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Connection
+
+from geodata.schemas import Premises, PremisesIn, PremisesKind, Status, Use
+from geodata.storage import _common as co
+from geodata.storage import _convert as cv
+from geodata.storage._tables import ENTITY_PREMISES, premises
+from geodata.storage.errors import DuplicateRefError, StaleVersionError
+
+__all__ = [
+    "UpsertResult",
+    "add_many_premises",
+    "count_premises",
+    "delete_premises",
+    "get_premises",
+    "list_premises",
+    "patch_premises",
+    "premises_by_refs",
+    "set_status",
+    "update_premises",
+    "upsert_premises_by_ref",
+]
+
+BBox = tuple[float, float, float, float]
+_ORDERABLE = frozenset(c.name for c in premises.c)
+
+
+class UpsertResult(BaseModel):
+    """Ids of the listings an upsert created, updated, and left as they were."""
+
+    created: list[int] = Field(default_factory=list)
+    updated: list[int] = Field(default_factory=list)
+    unchanged: list[int] = Field(default_factory=list)
+
+
+# -- writes -------------------------------------------------------------------------------------
+
+
+def _rows_by_refs(
+    conn: Connection, refs: Sequence[str], *, for_update: bool = False
+) -> list[Mapping[Any, Any]]:
+    rows: list[Mapping[Any, Any]] = []
+    for chunk in co.chunks(refs):
+        stmt = sa.select(premises).where(premises.c.external_ref.in_(chunk))
+        if for_update:
+            stmt = stmt.with_for_update()
+        rows.extend(conn.execute(stmt).mappings().all())
+    return rows
+
+
+def _taken_by(ids: Sequence[int] = ()) -> Any:
+    def taken(conn: Connection, refs: list[str]) -> list[str]:
+        return [r["external_ref"] for r in _rows_by_refs(conn, refs) if r["id"] not in set(ids)]
+
+    return taken
+
+
+def _insert(conn: Connection, rows: list[dict[str, Any]], *, actor: str, at: Any) -> list[Premises]:
+    return co.insert_records(
+        conn, premises, ENTITY_PREMISES, cv.premises_from_row, rows, actor=actor, at=at
+    )
+
+
+def add_many_premises(
+    conn: Connection, items: Sequence[PremisesIn], *, actor: str
+) -> list[Premises]:
+    """Store new listings at version 1: all of them, or none when one is refused.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        A connection inside a write transaction.
+    items : sequence of PremisesIn
+        The validated listings.
+    actor : str
+        Who creates them (recorded in the audit log).
+
+    Returns
+    -------
+    list of Premises
+        The stored listings with their ids, versions and timestamps, in the order given.
+
+    Raises
+    ------
+    DuplicateRefError
+        When an ``external_ref`` appears twice in the batch or is already stored; nothing
+        is written.
+    """
+    if not items:
+        return []
+    at = co.now()
+    rows = [cv.premises_row(item) for item in items]
+    with co.guard(conn, rows, _taken_by()):
+        records = _insert(conn, rows, actor=actor, at=at)
+        co.bump_catalogue(conn, at)
+    return records
+
+
+def upsert_premises_by_ref(
+    conn: Connection,
+    items: Sequence[PremisesIn],
+    *,
+    actor: str,
+    expected_versions: Mapping[str, int] | None = None,
+) -> UpsertResult:
+    """Create or update listings by their ``external_ref``.
+
+    A listing whose reference is stored replaces the stored one (version + 1, audited)
+    when something differs, and is left alone (same version) otherwise. Listings without a
+    reference, or with a new one, are created. Fields are replaced, not merged: a field
+    left empty clears the stored value, and ``status`` takes the item's value.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        A connection inside a write transaction.
+    items : sequence of PremisesIn
+        The validated listings.
+    actor : str
+        Who imports them.
+    expected_versions : mapping of str to int, optional
+        For references whose items were built from stored values, the version those
+        values were read at: if a listing changed since, nothing is written.
+
+    Returns
+    -------
+    UpsertResult
+        Ids created, updated and unchanged, each in the order of ``items``.
+
+    Raises
+    ------
+    DuplicateRefError
+        When a reference appears twice in ``items``; nothing is written.
+    StaleVersionError
+        When a listing named in ``expected_versions`` changed since; nothing is written.
+    """
+    rows = [cv.premises_row(item) for item in items]
+    refs = [r["external_ref"] for r in rows if r["external_ref"]]
+    twice = [ref for ref, n in Counter(refs).items() if n > 1]
+    if twice:
+        raise DuplicateRefError(twice, "appears more than once in the batch")
+    result = UpsertResult()
+    if not rows:
+        return result
+    at = co.now()
+    with co.guard(conn, rows, _taken_by()):
+        stored = {row["external_ref"]: row for row in _rows_by_refs(conn, refs, for_update=True)}
+        for ref, expected in (expected_versions or {}).items():
+            old_row = stored.get(ref)
+            if old_row is not None and old_row["version"] != expected:
+                raise StaleVersionError(
+                    ENTITY_PREMISES, old_row["id"], expected, old_row["version"]
+                )
+        to_insert: list[dict[str, Any]] = []
+        to_update: list[dict[str, Any]] = []
+        audits: list[dict[str, Any]] = []
+        for row in rows:
+            old = stored.get(row["external_ref"]) if row["external_ref"] else None
+            if old is None:
+                to_insert.append(row)
+                continue
+            diff = cv.premises_diff(old, row)
+            if not diff:
+                result.unchanged.append(old["id"])
+                continue
+            version = old["version"] + 1
+            to_update.append({**row, "b_id": old["id"], "version": version, "updated_at": at})
+            audits.append(
+                co.audit_row(ENTITY_PREMISES, old["id"], "update", version, actor, at, diff)
+            )
+            result.updated.append(old["id"])
+        if to_update:
+            conn.execute(
+                sa.update(premises).where(premises.c.id == sa.bindparam("b_id")), to_update
+            )
+        co.write_audit(conn, audits)
+        if to_insert:
+            created = _insert(conn, to_insert, actor=actor, at=at)
+            result.created.extend(r.id for r in created)
+        if to_insert or to_update:
+            co.bump_catalogue(conn, at)
+    return result
+
+
+def update_premises(
+    conn: Connection,
+    premises_id: int,
+    item: PremisesIn,
+    *,
+    expected_version: int,
+    actor: str,
+) -> Premises:
+    """Replace a listing, provided it is still at ``expected_version``.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        A connection inside a write transaction.
+    premises_id : int
+        The listing.
+    item : PremisesIn
+        Its full new description.
+    expected_version : int
+        The version the caller read (an ETag); the update is a compare-and-set on it.
+    actor : str
+        Who edits it.
+
+    Returns
+    -------
+    Premises
+        The listing at version ``expected_version + 1``.
+
+    Raises
+    ------
+    NotFoundError
+        When the listing does not exist.
+    StaleVersionError
+        When it was changed since ``expected_version``; nothing is written.
+    DuplicateRefError
+        When the new ``external_ref`` belongs to another listing.
+    """
+    row = cv.premises_row(item)
+    return _replace(conn, premises_id, row, expected_version, actor, "update")
+
+
+def patch_premises(
+    conn: Connection,
+    premises_id: int,
+    changes: Mapping[str, Any],
+    *,
+    expected_version: int,
+    actor: str,
+    context: dict[str, Any] | None = None,
+) -> Premises:
+    """Change some fields of a listing, re-validate it whole, then update it.
+
+    When ``lon`` or ``lat`` change and ``commune_insee`` (or ``zone_id``) is not among the
+    changes, the old value is dropped so that validation derives it from the new point.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        A connection inside a write transaction.
+    premises_id : int
+        The listing.
+    changes : mapping
+        ``{field: new value}`` in the form :class:`PremisesIn` accepts.
+    expected_version : int
+        The version the caller read.
+    actor : str
+        Who edits it.
+    context : dict, optional
+        Validation context (e.g. ``{"territory": t}``).
+
+    Returns
+    -------
+    Premises
+        The listing at version ``expected_version + 1``.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        When the merged listing is invalid (unknown fields included).
+    NotFoundError, StaleVersionError, DuplicateRefError
+        As :func:`update_premises`.
+    """
+    current = get_premises(conn, premises_id)
+    if current.version != expected_version:
+        raise StaleVersionError(ENTITY_PREMISES, premises_id, expected_version, current.version)
+    merged = current.model_dump(include=set(cv.PREMISES_FIELDS))
+    if "lon" in changes or "lat" in changes:
+        for derived in ("commune_insee", "zone_id"):
+            if derived not in changes:
+                merged[derived] = None
+    merged.update(changes)
+    item = PremisesIn.model_validate(merged, context=context)
+    return update_premises(conn, premises_id, item, expected_version=expected_version, actor=actor)
+
+
+def set_status(
+    conn: Connection,
+    premises_id: int,
+    status: Status | str,
+    *,
+    expected_version: int,
+    actor: str,
+) -> Premises:
+    """Mark a listing available, under offer, let, sold or withdrawn.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        A connection inside a write transaction.
+    premises_id : int
+        The listing.
+    status : Status or str
+        The new status.
+    expected_version : int
+        The version the caller read.
+    actor : str
+        Who changes it.
+
+    Returns
+    -------
+    Premises
+        The listing at version ``expected_version + 1``.
+
+    Raises
+    ------
+    ValueError
+        When ``status`` is not a :class:`Status`.
+    NotFoundError, StaleVersionError
+        As :func:`update_premises`.
+    """
+    value = co.enum_value(Status, str(status), "status")
+    return _replace(conn, premises_id, {"status": value}, expected_version, actor, "status")
+
+
+def _replace(
+    conn: Connection,
+    premises_id: int,
+    values: dict[str, Any],
+    expected_version: int,
+    actor: str,
+    action: str,
+) -> Premises:
+    at = co.now()
+    with co.guard(conn, [values], _taken_by([premises_id])):
+        old = co.fetch_row(conn, premises, premises_id, ENTITY_PREMISES)
+        new = {name: old[name] for name in cv.PREMISES_FIELDS} | values
+        version = expected_version + 1
+        co.compare_and_set(
+            conn,
+            sa.update(premises).values(**values, version=version, updated_at=at),
+            premises,
+            premises_id,
+            ENTITY_PREMISES,
+            expected_version,
+        )
+        diff = cv.premises_diff(old, new)
+        co.write_audit(
+            conn, [co.audit_row(ENTITY_PREMISES, premises_id, action, version, actor, at, diff)]
+        )
+        co.bump_catalogue(conn, at)
+    return cv.premises_from_row(
+        {
+            **new,
+            "id": premises_id,
+            "version": version,
+            "created_at": old["created_at"],
+            "updated_at": at,
+        }
+    )
+
+
+def delete_premises(
+    conn: Connection, premises_id: int, *, expected_version: int, actor: str
+) -> None:
+    """Delete a listing, provided it is still at ``expected_version``.
+
+    The audit log keeps the full record as it was, under version ``expected_version + 1``.
+
+    Raises
+    ------
+    NotFoundError
+        When the listing does not exist.
+    StaleVersionError
+        When it was changed since ``expected_version``; nothing is deleted.
+    """
+    at = co.now()
+    old = co.fetch_row(conn, premises, premises_id, ENTITY_PREMISES)
+    co.compare_and_set(
+        conn, sa.delete(premises), premises, premises_id, ENTITY_PREMISES, expected_version
+    )
+    record = cv.premises_from_row(old).model_dump(mode="json")
+    co.write_audit(
+        conn,
+        [
+            co.audit_row(
+                ENTITY_PREMISES, premises_id, "delete", expected_version + 1, actor, at, record
+            )
+        ],
+    )
+    co.bump_catalogue(conn, at)
+
+
+# -- reads --------------------------------------------------------------------------------------
+
+
+def get_premises(conn: Connection, premises_id: int) -> Premises:
+    """Return one listing.
+
+    Raises
+    ------
+    NotFoundError
+        When it does not exist.
+    """
+    return cv.premises_from_row(co.fetch_row(conn, premises, premises_id, ENTITY_PREMISES))
+
+
+def _check_bbox(bbox: Sequence[float]) -> BBox:
+    values = tuple(float(v) for v in bbox)
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        msg = f"bbox: expected four finite numbers min_lon, min_lat, max_lon, max_lat, got {bbox}"
+        raise ValueError(msg)
+    min_lon, min_lat, max_lon, max_lat = values
+    if min_lon > max_lon or min_lat > max_lat:
+        msg = (
+            f"bbox: ({min_lon}, {min_lat}, {max_lon}, {max_lat}) has a minimum above its maximum; "
+            "the order is min_lon, min_lat, max_lon, max_lat"
+        )
+        raise ValueError(msg)
+    return min_lon, min_lat, max_lon, max_lat
+
+
+def filters(
+    conn: Connection,
+    *,
+    commune: str | None = None,
+    kind: str | None = None,
+    use: str | None = None,
+    min_surface_m2: float | None = None,
+    max_surface_m2: float | None = None,
+    status: str | None = None,
+    bbox: Sequence[float] | None = None,
+) -> list[sa.ColumnElement[bool]]:
+    """Return the WHERE predicates of the listing filters given."""
+    where: list[sa.ColumnElement[bool]] = []
+    if commune is not None:
+        where.append(premises.c.commune_insee == commune.strip().upper())
+    if kind is not None:
+        where.append(premises.c.kind == co.enum_value(PremisesKind, kind, "kind"))
+    if use is not None:
+        value = co.enum_value(Use, use, "use")
+        padded = sa.literal(",") + premises.c.uses + sa.literal(",")
+        where.append(padded.like(sa.literal(f"%,{value},%")))
+    if min_surface_m2 is not None:
+        where.append(premises.c.surface_m2 >= min_surface_m2)
+    if max_surface_m2 is not None:
+        where.append(premises.c.surface_m2 <= max_surface_m2)
+    if status is not None:
+        where.append(premises.c.status == co.enum_value(Status, status, "status"))
+    if bbox is not None:
+        where.append(co.hooks_of(conn).bbox_filter(premises, _check_bbox(bbox)))
+    return where
+
+
+def list_premises(
+    conn: Connection,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    order_by: str = "id",
+    **filter_values: Any,
+) -> co.Page[Premises]:
+    """Return one page of the listings matching every filter given.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        An open connection.
+    limit, offset : int
+        The page.
+    order_by : str
+        A column name, prefixed with ``-`` for descending order; ties are broken by id.
+    **filter_values
+        The filters of :func:`filters`.
+
+    Returns
+    -------
+    Page
+        The listings and the total number matching.
+
+    Raises
+    ------
+    ValueError
+        For an unknown kind, use, status or column, or a malformed bbox.
+    """
+    co.check_page(limit, offset)
+    where = filters(conn, **filter_values)
+    descending = order_by.startswith("-")
+    column = order_by.lstrip("-")
+    if column not in _ORDERABLE:
+        msg = f"order_by: unknown column {column!r}; use one of {', '.join(sorted(_ORDERABLE))}"
+        raise ValueError(msg)
+    key = premises.c[column].desc() if descending else premises.c[column].asc()
+    stmt = sa.select(premises).where(*where).order_by(key, premises.c.id).limit(limit)
+    total = conn.execute(
+        sa.select(sa.func.count()).select_from(premises).where(*where)
+    ).scalar_one()
+    rows = conn.execute(stmt.offset(offset)).mappings().all()
+    items = [cv.premises_from_row(row) for row in rows]
+    return co.Page[Premises].model_construct(items=items, total=total, limit=limit, offset=offset)
+
+
+def count_premises(conn: Connection, **filter_values: Any) -> int:
+    """Count the listings matching every filter given (the filters of :func:`filters`)."""
+    where = filters(conn, **filter_values)
+    stmt = sa.select(sa.func.count()).select_from(premises).where(*where)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def premises_by_refs(conn: Connection, refs: Iterable[str]) -> dict[str, Premises]:
+    """Return the stored listings with these external references, keyed by reference.
+
+    References that are not stored are absent from the result.
+    """
+    wanted = sorted({r for r in refs if r})
+    return {row["external_ref"]: cv.premises_from_row(row) for row in _rows_by_refs(conn, wanted)}

@@ -1,0 +1,81 @@
+"""Storage functions over a caller's connection: several writes in one transaction."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from geodata.schemas import NeedIn
+from geodata.storage import DuplicateRefError, Repository, needs, premises
+from tests.geodata.test_storage import VITRY, make_premises
+
+STORAGE = Path(__file__).resolve().parents[2] / "geodata" / "storage"
+
+
+def make_need() -> NeedIn:
+    return NeedIn.model_validate(
+        {"company_name": "Atelier Martin", "surface_min_m2": 200, "surface_max_m2": 600},
+        context={"skip_territory": True},
+    )
+
+
+def test_writes_in_one_begin_commit_together(repo: Repository) -> None:
+    with repo.begin() as conn:
+        [listing] = premises.add_many_premises(conn, [make_premises()], actor="alice")
+        [need] = needs.add_many_needs(conn, [make_need()], actor="alice")
+        moved = premises.set_status(conn, listing.id, "under_offer", expected_version=1, actor="a")
+    assert repo.counts() == {"premises": 1, "needs": 1}
+    assert repo.get_premises(listing.id) == moved
+    assert repo.get_need(need.id) == need
+    assert [e.action for e in repo.audit_trail("premises", listing.id)] == ["create", "status"]
+
+
+def test_writes_in_one_begin_roll_back_together(repo: Repository) -> None:
+    repo.add_premises(make_premises(external_ref="TAKEN"), actor="t")
+    version = repo.catalogue_version()
+    with pytest.raises(DuplicateRefError, match=r"'TAKEN'.*already used"), repo.begin() as conn:
+        [first] = premises.add_many_premises(conn, [make_premises(VITRY)], actor="alice")
+        needs.add_many_needs(conn, [make_need()], actor="alice")
+        premises.add_many_premises(conn, [make_premises(external_ref="TAKEN")], actor="alice")
+    assert repo.counts() == {"premises": 1, "needs": 0}
+    assert repo.audit_trail("premises", first.id) == []
+    assert repo.catalogue_version() == version
+
+
+def test_an_error_of_the_caller_rolls_back_the_writes(repo: Repository) -> None:
+    with pytest.raises(RuntimeError, match="outbox"), repo.begin() as conn:
+        premises.add_many_premises(conn, [make_premises()], actor="alice")
+        raise RuntimeError("the outbox refused the alert")
+    assert repo.counts()["premises"] == 0
+
+
+def test_function_modules_never_import_the_facade() -> None:
+    for path in STORAGE.glob("*.py"):
+        if path.name in ("__init__.py", "repository.py"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        } | {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        assert "geodata.storage.repository" not in imported, path.name
+        names = {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "geodata.storage"
+            for alias in node.names
+        }
+        assert "repository" not in names and "Repository" not in names, path.name
+
+
+def test_repository_is_a_thin_facade() -> None:
+    lines = (STORAGE / "repository.py").read_text(encoding="utf-8").count("\n")
+    assert lines < 300
