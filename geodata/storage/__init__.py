@@ -18,6 +18,7 @@ from geodata.storage.errors import (
     StorageError,
 )
 from geodata.storage.premises import UpsertResult
+from geodata.storage.query import PremisesQuery
 from geodata.storage.repository import Repository, open_repository
 from geodata.storage.schema import MIGRATIONS_DIR
 
@@ -29,6 +30,7 @@ __all__ = [
     "NotFoundError",
     "Page",
     "PostgisHooks",
+    "PremisesQuery",
     "Repository",
     "SqliteHooks",
     "StaleVersionError",

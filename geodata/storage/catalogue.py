@@ -10,9 +10,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from geodata.schemas import Status
-from geodata.storage import _common as co
 from geodata.storage._tables import UTCDateTime, catalogue_state, needs, premises
+from geodata.storage.premises import select_premises
+from geodata.storage.query import PremisesQuery
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -39,7 +39,7 @@ def counts(conn: Connection) -> dict[str, int]:
     }
 
 
-def premises_frame(conn: Connection, *, status: str | None = None) -> gpd.GeoDataFrame:
+def premises_frame(conn: Connection, query: PremisesQuery | None = None) -> gpd.GeoDataFrame:
     """Return every listing as a GeoDataFrame of points (EPSG:4326), indexed by id.
 
     Built from one query and vectorised: columns carry the table's names and values
@@ -52,8 +52,8 @@ def premises_frame(conn: Connection, *, status: str | None = None) -> gpd.GeoDat
     ----------
     conn : sqlalchemy.Connection
         An open connection.
-    status : str, optional
-        Keep only the listings with this status.
+    query : PremisesQuery, optional
+        The listings to keep and their order (default: all of them, by id).
     """
     import geopandas as gpd
     import shapely
@@ -65,9 +65,8 @@ def premises_frame(conn: Connection, *, status: str | None = None) -> gpd.GeoDat
         else c
         for c in premises.c
     ]
-    stmt = sa.select(*columns).order_by(premises.c.id)
-    if status is not None:
-        stmt = stmt.where(premises.c.status == co.enum_value(Status, status, "status"))
+    query = query if query is not None else PremisesQuery(limit=None)
+    stmt = select_premises(conn, query, *columns)
     rows = conn.execute(stmt).all()
     values: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else []
     if not values:

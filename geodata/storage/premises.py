@@ -7,7 +7,6 @@ transaction and never commits: several calls, and other writes, can form one tra
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -16,11 +15,12 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
-from geodata.schemas import Premises, PremisesIn, PremisesKind, Status, Use
+from geodata.schemas import Premises, PremisesIn, Status
 from geodata.storage import _common as co
 from geodata.storage import _convert as cv
 from geodata.storage._tables import ENTITY_PREMISES, premises
 from geodata.storage.errors import DuplicateRefError, StaleVersionError
+from geodata.storage.query import PremisesQuery
 
 __all__ = [
     "UpsertResult",
@@ -31,13 +31,12 @@ __all__ = [
     "list_premises",
     "patch_premises",
     "premises_by_refs",
+    "select_premises",
     "set_status",
     "update_premises",
     "upsert_premises_by_ref",
+    "where_clauses",
 ]
-
-BBox = tuple[float, float, float, float]
-_ORDERABLE = frozenset(c.name for c in premises.c)
 
 
 class UpsertResult(BaseModel):
@@ -413,104 +412,79 @@ def get_premises(conn: Connection, premises_id: int) -> Premises:
     return cv.premises_from_row(co.fetch_row(conn, premises, premises_id, ENTITY_PREMISES))
 
 
-def _check_bbox(bbox: Sequence[float]) -> BBox:
-    values = tuple(float(v) for v in bbox)
-    if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        msg = f"bbox: expected four finite numbers min_lon, min_lat, max_lon, max_lat, got {bbox}"
-        raise ValueError(msg)
-    min_lon, min_lat, max_lon, max_lat = values
-    if min_lon > max_lon or min_lat > max_lat:
-        msg = (
-            f"bbox: ({min_lon}, {min_lat}, {max_lon}, {max_lat}) has a minimum above its maximum; "
-            "the order is min_lon, min_lat, max_lon, max_lat"
-        )
-        raise ValueError(msg)
-    return min_lon, min_lat, max_lon, max_lat
-
-
-def filters(
-    conn: Connection,
-    *,
-    commune: str | None = None,
-    kind: str | None = None,
-    use: str | None = None,
-    min_surface_m2: float | None = None,
-    max_surface_m2: float | None = None,
-    status: str | None = None,
-    bbox: Sequence[float] | None = None,
-) -> list[sa.ColumnElement[bool]]:
-    """Return the WHERE predicates of the listing filters given."""
+def where_clauses(conn: Connection, query: PremisesQuery) -> list[sa.ColumnElement[bool]]:
+    """Return the WHERE predicates of a query's filters (its page and order aside)."""
     where: list[sa.ColumnElement[bool]] = []
-    if commune is not None:
-        where.append(premises.c.commune_insee == commune.strip().upper())
-    if kind is not None:
-        where.append(premises.c.kind == co.enum_value(PremisesKind, kind, "kind"))
-    if use is not None:
-        value = co.enum_value(Use, use, "use")
+    if query.commune is not None:
+        where.append(premises.c.commune_insee == query.commune)
+    if query.kind is not None:
+        where.append(premises.c.kind == query.kind.value)
+    if query.use is not None:
         padded = sa.literal(",") + premises.c.uses + sa.literal(",")
-        where.append(padded.like(sa.literal(f"%,{value},%")))
-    if min_surface_m2 is not None:
-        where.append(premises.c.surface_m2 >= min_surface_m2)
-    if max_surface_m2 is not None:
-        where.append(premises.c.surface_m2 <= max_surface_m2)
-    if status is not None:
-        where.append(premises.c.status == co.enum_value(Status, status, "status"))
-    if bbox is not None:
-        where.append(co.hooks_of(conn).bbox_filter(premises, _check_bbox(bbox)))
+        where.append(padded.like(sa.literal(f"%,{query.use.value},%")))
+    if query.min_surface_m2 is not None:
+        where.append(premises.c.surface_m2 >= query.min_surface_m2)
+    if query.max_surface_m2 is not None:
+        where.append(premises.c.surface_m2 <= query.max_surface_m2)
+    if query.status is not None:
+        where.append(premises.c.status == query.status.value)
+    if query.bbox is not None:
+        where.append(co.hooks_of(conn).bbox_filter(premises, query.bbox))
     return where
 
 
-def list_premises(
-    conn: Connection,
-    *,
-    limit: int = 50,
-    offset: int = 0,
-    order_by: str = "id",
-    **filter_values: Any,
-) -> co.Page[Premises]:
-    """Return one page of the listings matching every filter given.
+def select_premises(
+    conn: Connection, query: PremisesQuery, *columns: sa.ColumnElement[Any]
+) -> sa.Select[Any]:
+    """Return the SELECT of a query: its filters, its order (then id) and its page.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        The connection the statement will run on (its dialect shapes the bbox filter).
+    query : PremisesQuery
+        The filters, page and order.
+    *columns : sqlalchemy column
+        What to select; every column of ``premises`` when none is given.
+    """
+    column = premises.c[query.order_by.lstrip("-")]
+    key = column.desc() if query.order_by.startswith("-") else column.asc()
+    stmt = sa.select(*columns) if columns else sa.select(premises)
+    stmt = stmt.where(*where_clauses(conn, query)).order_by(key, premises.c.id)
+    if query.limit is not None:
+        stmt = stmt.limit(query.limit)
+    return stmt.offset(query.offset) if query.offset else stmt
+
+
+def list_premises(conn: Connection, query: PremisesQuery | None = None) -> co.Page[Premises]:
+    """Return one page of the listings matching a query, with the total number matching.
 
     Parameters
     ----------
     conn : sqlalchemy.Connection
         An open connection.
-    limit, offset : int
-        The page.
-    order_by : str
-        A column name, prefixed with ``-`` for descending order; ties are broken by id.
-    **filter_values
-        The filters of :func:`filters`.
+    query : PremisesQuery, optional
+        Filters, page and order (default: the first 50 listings by id).
 
     Returns
     -------
     Page
-        The listings and the total number matching.
-
-    Raises
-    ------
-    ValueError
-        For an unknown kind, use, status or column, or a malformed bbox.
+        The listings and the total number matching (``limit`` is the page size asked, or the
+        total when the query has none).
     """
-    co.check_page(limit, offset)
-    where = filters(conn, **filter_values)
-    descending = order_by.startswith("-")
-    column = order_by.lstrip("-")
-    if column not in _ORDERABLE:
-        msg = f"order_by: unknown column {column!r}; use one of {', '.join(sorted(_ORDERABLE))}"
-        raise ValueError(msg)
-    key = premises.c[column].desc() if descending else premises.c[column].asc()
-    stmt = sa.select(premises).where(*where).order_by(key, premises.c.id).limit(limit)
-    total = conn.execute(
-        sa.select(sa.func.count()).select_from(premises).where(*where)
-    ).scalar_one()
-    rows = conn.execute(stmt.offset(offset)).mappings().all()
+    query = query if query is not None else PremisesQuery()
+    total = count_premises(conn, query)
+    rows = conn.execute(select_premises(conn, query)).mappings().all()
     items = [cv.premises_from_row(row) for row in rows]
-    return co.Page[Premises].model_construct(items=items, total=total, limit=limit, offset=offset)
+    limit = total if query.limit is None else query.limit
+    return co.Page[Premises].model_construct(
+        items=items, total=total, limit=limit, offset=query.offset
+    )
 
 
-def count_premises(conn: Connection, **filter_values: Any) -> int:
-    """Count the listings matching every filter given (the filters of :func:`filters`)."""
-    where = filters(conn, **filter_values)
+def count_premises(conn: Connection, query: PremisesQuery | None = None) -> int:
+    """Count the listings matching a query's filters (its page and order aside)."""
+    where = where_clauses(conn, query) if query is not None else []
     stmt = sa.select(sa.func.count()).select_from(premises).where(*where)
     return int(conn.execute(stmt).scalar_one())
 

@@ -22,6 +22,7 @@ from geodata.storage._dialects import WRITE_OPTION, DialectHooks, hooks_for
 from geodata.storage._engine import dispose_engine, get_engine
 from geodata.storage.audit import AuditEntry
 from geodata.storage.premises import UpsertResult
+from geodata.storage.query import PremisesQuery
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -179,15 +180,23 @@ class Repository:
         with self.connect() as conn:
             return premises.get_premises(conn, premises_id)
 
-    def list_premises(self, **query: Any) -> Page[Premises]:
-        """Return one page of the listings matching a query (see :func:`premises.list_premises`)."""
-        with self.connect() as conn:
-            return premises.list_premises(conn, **query)
+    def list_premises(
+        self, query: PremisesQuery | None = None, /, **filters: Any
+    ) -> Page[Premises]:
+        """Return one page of the listings matching a :class:`PremisesQuery` or its fields.
 
-    def count_premises(self, **query: Any) -> int:
-        """Count the listings matching a query (see :func:`premises.count_premises`)."""
+        Raises
+        ------
+        ValueError
+            Naming the field of a bad filter (see :meth:`PremisesQuery.parse`).
+        """
         with self.connect() as conn:
-            return premises.count_premises(conn, **query)
+            return premises.list_premises(conn, _query(query, filters))
+
+    def count_premises(self, query: PremisesQuery | None = None, /, **filters: Any) -> int:
+        """Count the listings matching a :class:`PremisesQuery` or its fields (page aside)."""
+        with self.connect() as conn:
+            return premises.count_premises(conn, _query(query, filters))
 
     def premises_by_refs(self, refs: Iterable[str]) -> dict[str, Premises]:
         """Return the listings with these references (see :func:`premises.premises_by_refs`)."""
@@ -196,10 +205,16 @@ class Repository:
 
     # -- whole catalogue ------------------------------------------------------------------
 
-    def premises_frame(self, *, status: str | None = None) -> gpd.GeoDataFrame:
-        """Return every listing as a GeoDataFrame (see :func:`catalogue.premises_frame`)."""
+    def premises_frame(
+        self, query: PremisesQuery | None = None, /, **filters: Any
+    ) -> gpd.GeoDataFrame:
+        """Return the listings as a GeoDataFrame (see :func:`catalogue.premises_frame`).
+
+        Every listing by default: without a query, ``limit`` defaults to ``None``.
+        """
+        defaults: dict[str, Any] = {"limit": None} if query is None else {}
         with self.connect() as conn:
-            return catalogue.premises_frame(conn, status=status)
+            return catalogue.premises_frame(conn, _query(query, defaults | filters))
 
     def catalogue_version(self) -> int:
         """Return a number that grows with every transaction that changes premises."""
@@ -250,6 +265,14 @@ class Repository:
         """Return the changes of one listing or need (see :func:`audit.audit_trail`)."""
         with self.connect() as conn:
             return audit.audit_trail(conn, entity, entity_id)
+
+
+def _query(query: PremisesQuery | None, filters: dict[str, Any]) -> PremisesQuery:
+    if query is None:
+        return PremisesQuery.parse(**filters)
+    if filters:
+        return PremisesQuery.parse(**{**query.model_dump(exclude_unset=True), **filters})
+    return query
 
 
 def open_repository(url: str, *, migrate: bool = False) -> Repository:

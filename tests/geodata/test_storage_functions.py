@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from geodata.schemas import NeedIn
-from geodata.storage import DuplicateRefError, Repository, needs, premises
+from geodata.storage import DuplicateRefError, PremisesQuery, Repository, needs, premises
 from tests.geodata.test_storage import VITRY, make_premises
 
 STORAGE = Path(__file__).resolve().parents[2] / "geodata" / "storage"
@@ -79,3 +79,51 @@ def test_function_modules_never_import_the_facade() -> None:
 def test_repository_is_a_thin_facade() -> None:
     lines = (STORAGE / "repository.py").read_text(encoding="utf-8").count("\n")
     assert lines < 300
+
+
+# -- one query model ------------------------------------------------------------------------
+
+
+def test_one_query_serves_list_count_and_frame(repo: Repository) -> None:
+    stored = repo.add_many_premises(
+        [
+            make_premises(surface_m2=300.0, uses=["logistics"]),
+            make_premises(VITRY, surface_m2=900.0, uses=["logistics", "repair"]),
+            make_premises(VITRY, surface_m2=1500.0, uses=["production"]),
+        ],
+        actor="t",
+    )
+    query = PremisesQuery(use="logistics", min_surface_m2=200, order_by="-surface_m2", limit=1)
+    page = repo.list_premises(query)
+    assert [p.id for p in page.items] == [stored[1].id]
+    assert (page.total, page.limit) == (2, 1)
+    assert repo.count_premises(query) == 2
+    frame = repo.premises_frame(query.model_copy(update={"limit": None}))
+    assert frame.index.tolist() == [stored[1].id, stored[0].id]
+    # Fields given as keywords override those of the query.
+    assert repo.count_premises(query, commune="94081") == 1
+    with repo.connect() as conn:
+        assert premises.count_premises(conn, query) == 2
+        assert premises.list_premises(conn, query).items == page.items
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"commune": "Vitry"}, r"commune: 'Vitry' is not an INSEE code"),
+        ({"bbox": "1,2,3"}, r"bbox: expected four finite numbers .* got '1,2,3'"),
+        ({"bbox": "2.5,48.7,nan,48.8"}, r"bbox: expected four finite numbers"),
+        ({"min_surface_m2": 500, "max_surface_m2": 100}, r"min_surface_m2: 500.0 is larger"),
+        ({"offset": -3}, r"limit, offset: must not be negative"),
+        ({"colour": "red"}, r"colour: Extra inputs are not permitted"),
+    ],
+)
+def test_query_errors_name_the_field(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PremisesQuery.parse(**values)
+
+
+def test_query_normalises_commune_and_bbox() -> None:
+    query = PremisesQuery(commune=" 2a004 ", bbox=[2, 48, 3, 49])
+    assert (query.commune, query.bbox) == ("2A004", (2.0, 48.0, 3.0, 49.0))
+    assert PremisesQuery(bbox="").bbox is None
