@@ -10,6 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from geodata.storage import _convert as cv
 from geodata.storage._tables import UTCDateTime, catalogue_state, needs, premises
 from geodata.storage.premises import select_premises
 from geodata.storage.query import PremisesQuery
@@ -17,7 +18,7 @@ from geodata.storage.query import PremisesQuery
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["catalogue_version", "counts", "premises_frame"]
+__all__ = ["catalogue_version", "counts", "premises_frame", "uses_text"]
 
 # pandas 3 has a real string dtype (missing values are NaN); pandas 2 keeps objects.
 _TEXT_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
@@ -78,9 +79,24 @@ def premises_frame(conn: Connection, query: PremisesQuery | None = None) -> gpd.
     return gpd.GeoDataFrame(frame, geometry=points, crs="EPSG:4326")
 
 
+def uses_text(masks: np.ndarray) -> np.ndarray:
+    """Return the comma-joined uses of stored bitmasks (decoded once per distinct mask).
+
+    Examples
+    --------
+    >>> uses_text(np.array([3, 0, 3])).tolist()
+    ['production,logistics', '', 'production,logistics']
+    """
+    distinct, inverse = np.unique(masks, return_inverse=True)
+    names = np.array([",".join(cv.uses_of_mask(int(m))) for m in distinct], dtype=object)
+    return names[inverse.reshape(-1)] if len(masks) else np.array([], dtype=object)
+
+
 def _column_values(column: sa.Column[Any], values: Sequence[Any]) -> Any:
     """Turn one column of raw values into a typed array (see :func:`premises_frame`)."""
     kind = column.type
+    if column.name == "uses":
+        return pd.array(uses_text(np.asarray(values, dtype=np.int64)), dtype=_TEXT_DTYPE)
     if isinstance(kind, UTCDateTime):
         return pd.to_datetime(pd.Series(values, dtype=object), utc=True).dt.as_unit("us").array
     if isinstance(kind, sa.Date):

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from geodata.schemas import Premises, PremisesIn, Status
 from geodata.storage import _common as co
 from geodata.storage import _convert as cv
-from geodata.storage._tables import ENTITY_PREMISES, premises
+from geodata.storage._tables import ENTITY_PREMISES, USE_BITS, premises
 from geodata.storage.errors import DuplicateRefError, StaleVersionError
 from geodata.storage.query import PremisesQuery
 
@@ -420,8 +420,8 @@ def where_clauses(conn: Connection, query: PremisesQuery) -> list[sa.ColumnEleme
     if query.kind is not None:
         where.append(premises.c.kind == query.kind.value)
     if query.use is not None:
-        padded = sa.literal(",") + premises.c.uses + sa.literal(",")
-        where.append(padded.like(sa.literal(f"%,{query.use.value},%")))
+        bit = USE_BITS[query.use.value]
+        where.append(premises.c.uses.bitwise_and(bit) != 0)
     if query.min_surface_m2 is not None:
         where.append(premises.c.surface_m2 >= query.min_surface_m2)
     if query.max_surface_m2 is not None:

@@ -1,0 +1,121 @@
+"""Migrations convert stored data: run from an older revision on a database with listings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from geodata.schemas import Use
+from geodata.storage import Repository, StorageError, dispose_engine, schema
+from geodata.storage._tables import USE_BITS
+from tests.conftest import BACKENDS
+
+# Uses as the 0001 schema stored them (comma-joined text), and what each listing allows.
+OLD_USES = {
+    "Entrepôt": ("logistics", ["logistics"]),
+    "Atelier mixte": ("production,logistics,repair", ["production", "logistics", "repair"]),
+    # Written by hand or by another tool, with a space after the comma: the old filter
+    # ',' || uses || ',' LIKE '%,logistics,%' did not find this listing for logistics.
+    "Saisi à la main": ("production, logistics", ["production", "logistics"]),
+    "Labo": ("lab_rd", ["lab_rd"]),
+    "Terrain nu": ("", []),
+}
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """URL of an empty database (no table), once per backend."""
+    if request.param == "sqlite":
+        url: str = request.getfixturevalue("sqlite_url")
+        yield url
+        return
+    with request.getfixturevalue("pg_scratch")() as url:
+        yield url
+
+
+def _insert_old_listing(conn: sa.Connection, title: str, uses: str) -> None:
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    conn.execute(
+        sa.text(
+            "INSERT INTO premises (title, kind, uses, surface_m2, divisible, tenure, status, "
+            "lon, lat, commune_insee, photos, created_at, updated_at, version) VALUES "
+            "(:title, 'workshop', :uses, 500, false, 'rent', 'available', 2.36, 48.76, "
+            "'94065', '[]', :now, :now, 1)"
+        ),
+        {"title": title, "uses": uses, "now": now},
+    )
+
+
+def _old_like(conn: sa.Connection, use: str) -> list[str]:
+    stmt = sa.text(
+        "SELECT title FROM premises WHERE (',' || uses || ',') LIKE :pattern ORDER BY id"
+    )
+    return list(conn.execute(stmt, {"pattern": f"%,{use},%"}).scalars())
+
+
+def test_every_use_has_its_own_bit() -> None:
+    assert set(USE_BITS) == {u.value for u in Use}
+    bits = list(USE_BITS.values())
+    assert len(set(bits)) == len(bits)
+    assert all(b > 0 and b & (b - 1) == 0 for b in bits)
+
+
+def test_uses_migration_converts_stored_listings(empty_url: str) -> None:
+    repo = Repository(empty_url)
+    try:
+        with repo.begin() as conn:
+            schema.migrate(conn, "0001")
+            for title, (text, _) in OLD_USES.items():
+                _insert_old_listing(conn, title, text)
+        with repo.connect() as conn:
+            assert "Saisi à la main" not in _old_like(conn, "logistics")  # the old defect
+
+        repo.migrate()
+
+        stored = {p.title: p for p in repo.list_premises(limit=None).items}
+        assert {t: [str(u) for u in p.uses] for t, p in stored.items()} == {
+            t: uses for t, (_, uses) in OLD_USES.items()
+        }
+        found = [p.title for p in repo.list_premises(use="logistics").items]
+        assert found == ["Entrepôt", "Atelier mixte", "Saisi à la main"]
+        assert repo.count_premises(use="repair") == 1
+        assert repo.count_premises(use="craft") == 0
+        frame = repo.premises_frame()
+        assert frame["uses"].tolist() == [
+            "logistics",
+            "production,logistics,repair",
+            "production,logistics",
+            "lab_rd",
+            "",
+        ]
+
+        # Down again: back to comma-joined text, which the old filter reads.
+        with repo.begin() as conn:
+            schema.downgrade(conn, "0001")
+        with repo.connect() as conn:
+            assert _old_like(conn, "logistics") == ["Entrepôt", "Atelier mixte", "Saisi à la main"]
+            texts = conn.execute(sa.text("SELECT uses FROM premises ORDER BY id")).scalars()
+            assert list(texts)[2] == "production,logistics"
+    finally:
+        dispose_engine(empty_url)
+
+
+def test_uses_migration_names_an_unknown_use(empty_url: str) -> None:
+    repo = Repository(empty_url)
+    try:
+        with repo.begin() as conn:
+            schema.migrate(conn, "0001")
+            _insert_old_listing(conn, "Inconnu", "logistics,dancing")
+        with pytest.raises(
+            StorageError, match=r"uses: unknown value 'dancing' in listing\(s\) \[1\]"
+        ):
+            repo.migrate()
+        with repo.connect() as conn:  # nothing changed: the migration is one transaction
+            version: Any = conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+            assert version.scalar() == "0001"
+    finally:
+        dispose_engine(empty_url)
