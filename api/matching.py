@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from geodata.storage import Repository
+from geodata.storage import CatalogueChanges, Repository
 from geodata.territory import Territory
 from matcher import MatchIndex
 
-__all__ = ["build_index"]
+__all__ = ["apply_changes", "build_index", "refresh_index"]
 
 
 def build_index(repo: Repository, territory: Territory) -> MatchIndex:
     """Build the match index of the whole catalogue, with the territory's access points.
 
     Access is measured to open stations and to motorway exits (not to junctions between
-    motorways, which give no access).
+    motorways, which give no access). The index's ``version`` is the catalogue version read
+    before the listings, so :func:`refresh_index` never misses a change.
     """
     version = repo.catalogue_version()
     return MatchIndex.from_frame(
@@ -23,3 +24,22 @@ def build_index(repo: Repository, territory: Territory) -> MatchIndex:
         version=version,
         commune_names=territory.communes["name"].to_dict(),
     )
+
+
+def apply_changes(index: MatchIndex, changes: CatalogueChanges) -> None:
+    """Bring an index built at ``changes.since`` to ``changes.version``, in place.
+
+    Each changed listing is inserted or replaced, each deleted one dropped; the index's
+    ``version`` becomes the catalogue version of the changes.
+    """
+    for item in changes.upserted:
+        index.update(item.id, item.model_dump())
+    for listing_id in changes.removed:
+        index.remove(listing_id)
+    index.version = changes.version
+
+
+def refresh_index(index: MatchIndex, repo: Repository) -> MatchIndex:
+    """Apply to ``index`` the catalogue changes made since its version; return it."""
+    apply_changes(index, repo.changes_since(index.version))
+    return index

@@ -11,6 +11,7 @@ from geodata.storage._common import Page
 from geodata.storage._dialects import DialectHooks, PostgisHooks, SqliteHooks, register_hooks
 from geodata.storage._engine import dispose_engine, get_engine
 from geodata.storage.audit import AuditEntry
+from geodata.storage.catalogue import CatalogueChanges
 from geodata.storage.errors import (
     DuplicateRefError,
     NotFoundError,
@@ -25,6 +26,7 @@ from geodata.storage.schema import MIGRATIONS_DIR
 __all__ = [
     "MIGRATIONS_DIR",
     "AuditEntry",
+    "CatalogueChanges",
     "DialectHooks",
     "DuplicateRefError",
     "NotFoundError",

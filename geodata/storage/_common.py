@@ -35,6 +35,7 @@ __all__ = [
     "hooks_of",
     "insert_records",
     "now",
+    "read_catalogue_version",
     "write_audit",
 ]
 
@@ -100,6 +101,8 @@ def audit_row(
     actor: str,
     at: datetime,
     changes: Mapping[str, Any] | str,
+    *,
+    catalogue_version: int,
 ) -> dict[str, Any]:
     """Return the values of one ``audit_log`` row (``changes`` as JSON text)."""
     if not isinstance(changes, str):
@@ -112,6 +115,7 @@ def audit_row(
         "actor": actor,
         "at": at,
         "changes": changes,
+        "catalogue_version": catalogue_version,
     }
 
 
@@ -137,6 +141,14 @@ def bump_catalogue(conn: Connection, at: datetime) -> int:
         sa.select(catalogue_state.c.version).where(catalogue_state.c.id == 1)
     ).scalar_one()
     return int(version)
+
+
+def read_catalogue_version(conn: Connection) -> int:
+    """Return the catalogue version as the connection sees it (0 before the first change)."""
+    version = conn.execute(
+        sa.select(catalogue_state.c.version).where(catalogue_state.c.id == 1)
+    ).scalar_one_or_none()
+    return int(version or 0)
 
 
 def fetch_row(conn: Connection, table: sa.Table, entity_id: int, entity: str) -> Mapping[Any, Any]:
@@ -225,13 +237,29 @@ def insert_records(
     *,
     actor: str,
     at: datetime,
+    catalogue_version: int,
 ) -> list[M]:
-    """Insert new records at version 1, audit their creation and return them as models."""
+    """Insert new records at version 1, audit their creation and return them as models.
+
+    ``catalogue_version`` is recorded on their audit rows.
+    """
     full = [{**row, "version": 1, "created_at": at, "updated_at": at} for row in rows]
     ids = hooks_of(conn).insert_many(conn, table, full)
     records = [from_row({**r, "id": i}) for r, i in zip(full, ids, strict=True)]
     write_audit(
         conn,
-        [audit_row(entity, r.id, "create", 1, actor, at, r.model_dump_json()) for r in records],
+        [
+            audit_row(
+                entity,
+                r.id,
+                "create",
+                1,
+                actor,
+                at,
+                r.model_dump_json(),
+                catalogue_version=catalogue_version,
+            )
+            for r in records
+        ],
     )
     return records

@@ -161,7 +161,10 @@ audit_log = sa.Table(
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Column("changes", sa.Text, nullable=False),
+    # The catalogue version the change produced (premises) or was made at (needs).
+    sa.Column("catalogue_version", sa.BigInteger, nullable=False),
     sa.Index(None, "entity", "entity_id"),
+    sa.Index(None, "entity", "catalogue_version"),
     sqlite_autoincrement=True,
 )
 

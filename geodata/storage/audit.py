@@ -19,7 +19,8 @@ class AuditEntry(BaseModel):
     """One change to a listing or need: who, what, when, and the values before and after.
 
     ``changes`` is ``{field: [old, new]}`` for an update or status change, and the full record
-    for a create (as created) or a delete (as it was).
+    for a create (as created) or a delete (as it was). ``catalogue_version`` is the catalogue
+    version the change produced (listings) or was made at (needs).
     """
 
     id: int
@@ -30,6 +31,7 @@ class AuditEntry(BaseModel):
     actor: str
     at: datetime
     changes: dict[str, Any]
+    catalogue_version: int
 
 
 def audit_trail(conn: Connection, entity: str, entity_id: int) -> list[AuditEntry]:

@@ -8,28 +8,103 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Connection
 
+from geodata.schemas import Premises
+from geodata.storage import _common as co
 from geodata.storage import _convert as cv
-from geodata.storage._tables import UTCDateTime, catalogue_state, needs, premises
+from geodata.storage._tables import ENTITY_PREMISES, UTCDateTime, audit_log, needs, premises
 from geodata.storage.premises import select_premises
 from geodata.storage.query import PremisesQuery
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["catalogue_version", "counts", "premises_frame", "uses_text"]
+__all__ = [
+    "CatalogueChanges",
+    "catalogue_version",
+    "changes_since",
+    "counts",
+    "premises_frame",
+    "uses_text",
+]
 
 # pandas 3 has a real string dtype (missing values are NaN); pandas 2 keeps objects.
 _TEXT_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
 
 
+class CatalogueChanges(BaseModel):
+    """The listings changed between two catalogue versions.
+
+    Apply ``upserted`` (insert or replace each listing) and ``removed`` (drop each id) to a
+    copy of the catalogue taken at ``since`` to bring it to ``version``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    since: int
+    version: int
+    upserted: list[Premises]
+    removed: list[int]
+
+
 def catalogue_version(conn: Connection) -> int:
     """Return a number that grows with every transaction that changes premises."""
-    version = conn.execute(
-        sa.select(catalogue_state.c.version).where(catalogue_state.c.id == 1)
-    ).scalar_one_or_none()
-    return int(version or 0)
+    return co.read_catalogue_version(conn)
+
+
+def changes_since(conn: Connection, version: int) -> CatalogueChanges:
+    """Return the listings created, changed or deleted after catalogue version ``version``.
+
+    Read from the audit log, whose rows record the catalogue version each change produced.
+    Listings still stored come back as they are now (several changes to one listing give
+    one entry); deleted ones by id. Applying the result twice, or to a copy already newer
+    than ``version``, gives the same catalogue: changes are idempotent.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        An open connection.
+    version : int
+        The catalogue version the caller's copy was taken at (:func:`catalogue_version`).
+
+    Returns
+    -------
+    CatalogueChanges
+        The current version, the listings to insert or replace (by id) and the ids to drop.
+
+    Raises
+    ------
+    ValueError
+        When ``version`` is ahead of the catalogue (a copy of another, or of a restored
+        database): rebuild the copy instead.
+    """
+    current = catalogue_version(conn)
+    if version > current:
+        msg = (
+            f"version: {version} is ahead of the catalogue (at version {current}); the copy "
+            "comes from another database or from before a restore: rebuild it"
+        )
+        raise ValueError(msg)
+    stmt = (
+        sa.select(audit_log.c.entity_id)
+        .where(audit_log.c.entity == ENTITY_PREMISES, audit_log.c.catalogue_version > version)
+        .distinct()
+    )
+    ids = sorted(int(i) for i in conn.execute(stmt).scalars())
+    rows: list[Any] = []
+    for chunk in co.chunks(ids):
+        found = sa.select(premises).where(premises.c.id.in_(chunk)).order_by(premises.c.id)
+        rows.extend(conn.execute(found).mappings())
+    upserted = [cv.premises_from_row(row) for row in rows]
+    kept = {p.id for p in upserted}
+    return CatalogueChanges(
+        since=version,
+        version=current,
+        upserted=upserted,
+        removed=[i for i in ids if i not in kept],
+    )
 
 
 def counts(conn: Connection) -> dict[str, int]:

@@ -32,7 +32,14 @@ def add_many_needs(conn: Connection, items: Sequence[NeedIn], *, actor: str) -> 
         return []
     rows = [cv.need_row(item) for item in items]
     return co.insert_records(
-        conn, needs, ENTITY_NEED, cv.need_from_row, rows, actor=actor, at=co.now()
+        conn,
+        needs,
+        ENTITY_NEED,
+        cv.need_from_row,
+        rows,
+        actor=actor,
+        at=co.now(),
+        catalogue_version=co.read_catalogue_version(conn),
     )
 
 
@@ -73,7 +80,17 @@ def update_need(
     )
     before, after = json.loads(old["doc"]), json.loads(row["doc"])
     diff = {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}
-    co.write_audit(conn, [co.audit_row(ENTITY_NEED, need_id, "update", version, actor, at, diff)])
+    entry = co.audit_row(
+        ENTITY_NEED,
+        need_id,
+        "update",
+        version,
+        actor,
+        at,
+        diff,
+        catalogue_version=co.read_catalogue_version(conn),
+    )
+    co.write_audit(conn, [entry])
     return cv.need_from_row(
         {
             **row,

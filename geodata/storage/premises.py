@@ -69,9 +69,18 @@ def _taken_by(ids: Sequence[int] = ()) -> Any:
     return taken
 
 
-def _insert(conn: Connection, rows: list[dict[str, Any]], *, actor: str, at: Any) -> list[Premises]:
+def _insert(
+    conn: Connection, rows: list[dict[str, Any]], *, actor: str, at: Any, catalogue_version: int
+) -> list[Premises]:
     return co.insert_records(
-        conn, premises, ENTITY_PREMISES, cv.premises_from_row, rows, actor=actor, at=at
+        conn,
+        premises,
+        ENTITY_PREMISES,
+        cv.premises_from_row,
+        rows,
+        actor=actor,
+        at=at,
+        catalogue_version=catalogue_version,
     )
 
 
@@ -105,8 +114,8 @@ def add_many_premises(
     at = co.now()
     rows = [cv.premises_row(item) for item in items]
     with co.guard(conn, rows, _taken_by()):
-        records = _insert(conn, rows, actor=actor, at=at)
-        co.bump_catalogue(conn, at)
+        catalogue_version = co.bump_catalogue(conn, at)
+        records = _insert(conn, rows, actor=actor, at=at, catalogue_version=catalogue_version)
     return records
 
 
@@ -167,7 +176,7 @@ def upsert_premises_by_ref(
                 )
         to_insert: list[dict[str, Any]] = []
         to_update: list[dict[str, Any]] = []
-        audits: list[dict[str, Any]] = []
+        changed: list[tuple[int, int, dict[str, Any]]] = []
         for row in rows:
             old = stored.get(row["external_ref"]) if row["external_ref"] else None
             if old is None:
@@ -179,20 +188,36 @@ def upsert_premises_by_ref(
                 continue
             version = old["version"] + 1
             to_update.append({**row, "b_id": old["id"], "version": version, "updated_at": at})
-            audits.append(
-                co.audit_row(ENTITY_PREMISES, old["id"], "update", version, actor, at, diff)
-            )
+            changed.append((old["id"], version, diff))
             result.updated.append(old["id"])
+        if not (to_insert or to_update):
+            return result
+        catalogue_version = co.bump_catalogue(conn, at)
         if to_update:
             conn.execute(
                 sa.update(premises).where(premises.c.id == sa.bindparam("b_id")), to_update
             )
-        co.write_audit(conn, audits)
+        co.write_audit(
+            conn,
+            [
+                co.audit_row(
+                    ENTITY_PREMISES,
+                    pid,
+                    "update",
+                    version,
+                    actor,
+                    at,
+                    diff,
+                    catalogue_version=catalogue_version,
+                )
+                for pid, version, diff in changed
+            ],
+        )
         if to_insert:
-            created = _insert(conn, to_insert, actor=actor, at=at)
+            created = _insert(
+                conn, to_insert, actor=actor, at=at, catalogue_version=catalogue_version
+            )
             result.created.extend(r.id for r in created)
-        if to_insert or to_update:
-            co.bump_catalogue(conn, at)
     return result
 
 
@@ -352,10 +377,17 @@ def _replace(
             expected_version,
         )
         diff = cv.premises_diff(old, new)
-        co.write_audit(
-            conn, [co.audit_row(ENTITY_PREMISES, premises_id, action, version, actor, at, diff)]
+        entry = co.audit_row(
+            ENTITY_PREMISES,
+            premises_id,
+            action,
+            version,
+            actor,
+            at,
+            diff,
+            catalogue_version=co.bump_catalogue(conn, at),
         )
-        co.bump_catalogue(conn, at)
+        co.write_audit(conn, [entry])
     return cv.premises_from_row(
         {
             **new,
@@ -387,15 +419,17 @@ def delete_premises(
         conn, sa.delete(premises), premises, premises_id, ENTITY_PREMISES, expected_version
     )
     record = cv.premises_from_row(old).model_dump(mode="json")
-    co.write_audit(
-        conn,
-        [
-            co.audit_row(
-                ENTITY_PREMISES, premises_id, "delete", expected_version + 1, actor, at, record
-            )
-        ],
+    entry = co.audit_row(
+        ENTITY_PREMISES,
+        premises_id,
+        "delete",
+        expected_version + 1,
+        actor,
+        at,
+        record,
+        catalogue_version=co.bump_catalogue(conn, at),
     )
-    co.bump_catalogue(conn, at)
+    co.write_audit(conn, [entry])
 
 
 # -- reads --------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from geodata.storage._common import HOOKS_OPTION, Page
 from geodata.storage._dialects import WRITE_OPTION, DialectHooks, hooks_for
 from geodata.storage._engine import dispose_engine, get_engine
 from geodata.storage.audit import AuditEntry
+from geodata.storage.catalogue import CatalogueChanges
 from geodata.storage.premises import UpsertResult
 from geodata.storage.query import PremisesQuery
 
@@ -220,6 +221,11 @@ class Repository:
         """Return a number that grows with every transaction that changes premises."""
         with self.connect() as conn:
             return catalogue.catalogue_version(conn)
+
+    def changes_since(self, version: int) -> CatalogueChanges:
+        """Return the listings changed after ``version`` (see :func:`catalogue.changes_since`)."""
+        with self.connect() as conn:
+            return catalogue.changes_since(conn, version)
 
     def counts(self) -> dict[str, int]:
         """Return the number of stored listings and needs."""

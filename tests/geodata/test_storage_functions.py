@@ -81,6 +81,15 @@ def test_repository_is_a_thin_facade() -> None:
     assert lines < 300
 
 
+def test_audit_rows_record_the_catalogue_version(repo: Repository) -> None:
+    first = repo.add_premises(make_premises(), actor="t")
+    repo.set_status(first.id, "let", expected_version=1, actor="t")
+    trail = repo.audit_trail("premises", first.id)
+    assert [e.catalogue_version for e in trail] == [1, 2]
+    need = repo.add_need(make_need(), actor="t")
+    assert repo.audit_trail("need", need.id)[0].catalogue_version == 2
+
+
 # -- one query model ------------------------------------------------------------------------
 
 

@@ -119,3 +119,36 @@ def test_uses_migration_names_an_unknown_use(empty_url: str) -> None:
             assert version.scalar() == "0001"
     finally:
         dispose_engine(empty_url)
+
+
+def test_audit_migration_gives_old_rows_the_current_catalogue_version(empty_url: str) -> None:
+    repo = Repository(empty_url)
+    try:
+        with repo.begin() as conn:  # a listing created then let, as revision 0002 stored it
+            schema.migrate(conn, "0001")
+            _insert_old_listing(conn, "Entrepôt", "logistics")
+            schema.migrate(conn, "0002")
+            conn.execute(sa.text("UPDATE premises SET status = 'let', version = 2"))
+            at = datetime(2026, 5, 1, tzinfo=UTC)
+            for action, version in (("create", 1), ("status", 2)):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO audit_log (entity, entity_id, action, version, actor, at, "
+                        "changes) VALUES ('premises', 1, :action, :version, 't', :at, '{}')"
+                    ),
+                    {"action": action, "version": version, "at": at},
+                )
+            conn.execute(sa.text("UPDATE catalogue_state SET version = 7"))
+        listing = repo.get_premises(1)
+
+        repo.migrate()
+
+        trail = repo.audit_trail("premises", listing.id)
+        assert [e.catalogue_version for e in trail] == [7, 7]
+        assert [p.id for p in repo.changes_since(6).upserted] == [listing.id]
+        assert repo.changes_since(7).upserted == []
+        repo.set_status(listing.id, "available", expected_version=2, actor="t")
+        assert repo.audit_trail("premises", listing.id)[-1].catalogue_version == 8
+        assert [p.id for p in repo.changes_since(7).upserted] == [listing.id]
+    finally:
+        dispose_engine(empty_url)
