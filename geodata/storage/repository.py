@@ -1,9 +1,7 @@
 """The catalogue store as one object: a thin facade over the storage function modules.
 
-Each method opens one transaction and calls one function of :mod:`geodata.storage.premises`,
-:mod:`~geodata.storage.needs`, :mod:`~geodata.storage.audit` or
-:mod:`~geodata.storage.catalogue`. To put several writes in one transaction, call those
-functions on the connection :meth:`Repository.begin` yields.
+Each method opens one transaction and calls one storage function; to put several writes in
+one transaction, call those functions on the connection :meth:`Repository.begin` yields.
 """
 
 from __future__ import annotations
@@ -99,7 +97,13 @@ class Repository:
             yield conn
 
     def migrate(self) -> None:
-        """Bring the schema to the latest revision (see :func:`geodata.storage.schema.migrate`)."""
+        """Bring the schema to the latest revision (see :func:`geodata.storage.schema.migrate`).
+
+        A database already there is only read (no Alembic import, no write lock).
+        """
+        with self.connect() as conn:
+            if schema.is_current(conn):
+                return
         with self.begin() as conn:
             schema.migrate(conn)
 
@@ -209,10 +213,7 @@ class Repository:
     def premises_frame(
         self, query: PremisesQuery | None = None, /, **filters: Any
     ) -> gpd.GeoDataFrame:
-        """Return the listings as a GeoDataFrame (see :func:`catalogue.premises_frame`).
-
-        Every listing by default: without a query, ``limit`` defaults to ``None``.
-        """
+        """Return the listings as a GeoDataFrame, all by default (see catalogue.premises_frame)."""
         defaults: dict[str, Any] = {"limit": None} if query is None else {}
         with self.connect() as conn:
             return catalogue.premises_frame(conn, _query(query, defaults | filters))

@@ -5,14 +5,25 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from api.matching import apply_changes, build_index, refresh_index
 from geodata.schemas import NeedIn
-from geodata.storage import Repository
+from geodata.storage import PremisesQuery, Repository, catalogue
 from geodata.territory import Territory, load_territory
 from matcher import MatchIndex, match
-from tests.geodata.test_storage import IVRY, ORLY, RUNGIS, THIAIS, VITRY, make_premises
+from matcher.index import catalogue_columns
+from tests.geodata.test_storage import (
+    IVRY,
+    ORLY,
+    RUNGIS,
+    THIAIS,
+    VITRY,
+    full_premises,
+    make_premises,
+)
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +106,49 @@ def test_changes_since_brought_to_an_index_equal_a_rebuild(
 def test_changes_since_a_version_ahead_is_refused(repo: Repository) -> None:
     with pytest.raises(ValueError, match="version: 5 is ahead of the catalogue"):
         repo.changes_since(5)
+
+
+def test_columnar_read_gives_the_index_the_same_columns_as_the_frame(repo: Repository) -> None:
+    repo.add_many_premises(
+        [
+            full_premises(),
+            make_premises(RUNGIS, uses=[], icpe_allowed=None, loading_docks=None),
+            make_premises(
+                VITRY,
+                kind="land",
+                tenure="sale",
+                rent_eur_m2_year=None,
+                sale_price_eur=2e6,
+                icpe_allowed=True,
+                available_from="2027-01-31",
+            ),
+            make_premises(ORLY, status="let", divisible=True, min_lot_m2=120.0),
+        ],
+        actor="t",
+    )
+    with repo.connect() as conn:
+        columns = catalogue.premises_columns(conn)
+    ids = pd.Index(columns.pop("id"), name="id")
+    lean = catalogue_columns(pd.DataFrame(columns, index=ids))
+    full = catalogue_columns(repo.premises_frame())
+    assert lean.keys() == full.keys()
+    for name, expected in full.items():
+        got = lean[name]
+        assert got.dtype == expected.dtype, name
+        if expected.dtype.kind == "f":
+            np.testing.assert_array_equal(got, expected, err_msg=name)
+        else:
+            assert got.tolist() == expected.tolist(), name
+
+
+def test_columnar_read_takes_a_query_and_refuses_unknown_columns(repo: Repository) -> None:
+    repo.add_many_premises(
+        [make_premises(surface_m2=100.0), make_premises(VITRY, surface_m2=900.0)], actor="t"
+    )
+    query = PremisesQuery(min_surface_m2=500, limit=None)
+    with repo.connect() as conn:
+        columns = catalogue.premises_columns(conn, ["surface_m2", "commune_insee"], query)
+        assert columns["surface_m2"].tolist() == [900.0]
+        assert columns["commune_insee"].tolist() == [VITRY[2]]
+        with pytest.raises(ValueError, match=r"names: unknown column\(s\) \['colour'\]"):
+            catalogue.premises_columns(conn, ["colour"])

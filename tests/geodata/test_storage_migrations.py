@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +16,8 @@ from geodata.schemas import Use
 from geodata.storage import Repository, StorageError, dispose_engine, schema
 from geodata.storage._tables import USE_BITS
 from tests.conftest import BACKENDS
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # Uses as the 0001 schema stored them (comma-joined text), and what each listing allows.
 OLD_USES = {
@@ -152,3 +157,39 @@ def test_audit_migration_gives_old_rows_the_current_catalogue_version(empty_url:
         assert [p.id for p in repo.changes_since(7).upserted] == [listing.id]
     finally:
         dispose_engine(empty_url)
+
+
+def test_head_revision_read_from_the_files_is_alembics() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(schema.MIGRATIONS_DIR))
+    assert schema.head_revision() == ScriptDirectory.from_config(config).get_current_head()
+
+
+def test_a_current_database_is_checked_without_alembic(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'catalogue.db'}"
+    Repository(url).migrate()
+    code = (
+        "import sys\n"
+        "from geodata.storage import Repository\n"
+        f"repo = Repository({url!r})\n"
+        "repo.migrate()\n"
+        "print(sorted(m for m in ('alembic', 'geopandas') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_an_old_database_is_still_migrated(sqlite_url: str) -> None:
+    repo = Repository(sqlite_url)
+    with repo.begin() as conn:
+        schema.migrate(conn, "0001")
+        assert not schema.is_current(conn)
+    repo.migrate()
+    with repo.connect() as conn:
+        assert schema.current_revision(conn) == schema.head_revision()
+        assert schema.is_current(conn)
