@@ -150,5 +150,20 @@ def test_columnar_read_takes_a_query_and_refuses_unknown_columns(repo: Repositor
         columns = catalogue.premises_columns(conn, ["surface_m2", "commune_insee"], query)
         assert columns["surface_m2"].tolist() == [900.0]
         assert columns["commune_insee"].tolist() == [VITRY[2]]
+        # Every filter is rendered into the statement: bbox (PostGIS index), use, text.
+        around_vitry = (VITRY[0] - 0.01, VITRY[1] - 0.01, VITRY[0] + 0.01, VITRY[1] + 0.01)
+        query = PremisesQuery(bbox=around_vitry, use="production", commune=VITRY[2], limit=None)
+        columns = catalogue.premises_columns(conn, ["kind", "uses"], query)
+        assert len(columns["id"]) == 1
+        assert columns["kind"].tolist() == ["workshop"]
+        assert columns["uses"].tolist() == ["production"]
+        assert (
+            len(
+                catalogue.premises_columns(
+                    conn, ["kind"], PremisesQuery.parse(**{**query.model_dump(), "use": "craft"})
+                )["id"]
+            )
+            == 0
+        )
         with pytest.raises(ValueError, match=r"names: unknown column\(s\) \['colour'\]"):
             catalogue.premises_columns(conn, ["colour"])
