@@ -130,7 +130,8 @@ def bump_catalogue(conn: Connection, at: datetime) -> int:
 
     The update locks the counter row until the caller's transaction ends, so catalogue
     versions are committed in increasing order: a reader that saw version ``v`` has seen
-    every change recorded under a version up to ``v``.
+    every change recorded under a version up to ``v``. Call it after the data statements,
+    just before the audit rows, to hold that lock as briefly as possible.
     """
     conn.execute(
         sa.update(catalogue_state)
@@ -237,15 +238,17 @@ def insert_records(
     *,
     actor: str,
     at: datetime,
-    catalogue_version: int,
+    catalogue_version: Callable[[], int],
 ) -> list[M]:
     """Insert new records at version 1, audit their creation and return them as models.
 
-    ``catalogue_version`` is recorded on their audit rows.
+    ``catalogue_version()`` is called once the rows are inserted (so a bump of the counter,
+    which locks it until commit, comes as late as it can) and recorded on the audit rows.
     """
     full = [{**row, "version": 1, "created_at": at, "updated_at": at} for row in rows]
     ids = hooks_of(conn).insert_many(conn, table, full)
     records = [from_row({**r, "id": i}) for r, i in zip(full, ids, strict=True)]
+    version = catalogue_version()
     write_audit(
         conn,
         [
@@ -257,7 +260,7 @@ def insert_records(
                 actor,
                 at,
                 r.model_dump_json(),
-                catalogue_version=catalogue_version,
+                catalogue_version=version,
             )
             for r in records
         ],

@@ -39,7 +39,7 @@ def add_many_needs(conn: Connection, items: Sequence[NeedIn], *, actor: str) -> 
         rows,
         actor=actor,
         at=co.now(),
-        catalogue_version=co.read_catalogue_version(conn),
+        catalogue_version=lambda: co.read_catalogue_version(conn),
     )
 
 

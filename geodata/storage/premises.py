@@ -7,8 +7,9 @@ transaction and never commits: several calls, and other writes, can form one tra
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -62,7 +63,7 @@ def _rows_by_refs(
     return rows
 
 
-def _taken_by(ids: Sequence[int] = ()) -> Any:
+def _taken_by(ids: Sequence[int] = ()) -> Callable[[Connection, list[str]], list[str]]:
     def taken(conn: Connection, refs: list[str]) -> list[str]:
         return [r["external_ref"] for r in _rows_by_refs(conn, refs) if r["id"] not in set(ids)]
 
@@ -70,7 +71,12 @@ def _taken_by(ids: Sequence[int] = ()) -> Any:
 
 
 def _insert(
-    conn: Connection, rows: list[dict[str, Any]], *, actor: str, at: Any, catalogue_version: int
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    *,
+    actor: str,
+    at: Any,
+    catalogue_version: Callable[[], int],
 ) -> list[Premises]:
     return co.insert_records(
         conn,
@@ -114,8 +120,9 @@ def add_many_premises(
     at = co.now()
     rows = [cv.premises_row(item) for item in items]
     with co.guard(conn, rows, _taken_by()):
-        catalogue_version = co.bump_catalogue(conn, at)
-        records = _insert(conn, rows, actor=actor, at=at, catalogue_version=catalogue_version)
+        records = _insert(
+            conn, rows, actor=actor, at=at, catalogue_version=lambda: co.bump_catalogue(conn, at)
+        )
     return records
 
 
@@ -192,11 +199,17 @@ def upsert_premises_by_ref(
             result.updated.append(old["id"])
         if not (to_insert or to_update):
             return result
-        catalogue_version = co.bump_catalogue(conn, at)
+        # One bump for the whole batch, after the data statements, before the audit rows.
+        catalogue_version = functools.cache(lambda: co.bump_catalogue(conn, at))
         if to_update:
             conn.execute(
                 sa.update(premises).where(premises.c.id == sa.bindparam("b_id")), to_update
             )
+        if to_insert:
+            created = _insert(
+                conn, to_insert, actor=actor, at=at, catalogue_version=catalogue_version
+            )
+            result.created.extend(r.id for r in created)
         co.write_audit(
             conn,
             [
@@ -208,16 +221,11 @@ def upsert_premises_by_ref(
                     actor,
                     at,
                     diff,
-                    catalogue_version=catalogue_version,
+                    catalogue_version=catalogue_version(),
                 )
                 for pid, version, diff in changed
             ],
         )
-        if to_insert:
-            created = _insert(
-                conn, to_insert, actor=actor, at=at, catalogue_version=catalogue_version
-            )
-            result.created.extend(r.id for r in created)
     return result
 
 
