@@ -150,10 +150,11 @@ def premises_columns(
     names: Sequence[str] | None = None,
     query: PremisesQuery | None = None,
 ) -> dict[str, np.ndarray]:
-    """Return listing columns as numpy arrays, read by one query (no frame, no model).
+    """Return listing columns as numpy arrays, without a frame or a model per row.
 
     The fast path to a match index: only the columns asked for, no per-row validation, no
-    geometry. Arrays are aligned, in the order of the query (by id by default).
+    geometry; one query, its numbers and enumerations converted by numpy as one float block.
+    Arrays are aligned, in the order of the query (by id by default).
 
     Parameters
     ----------
@@ -171,8 +172,8 @@ def premises_columns(
         Numbers as ``float64`` with NaN for missing values (integers too, except the
         non-null ``id`` and ``version`` as ``int64``), non-null flags as ``bool``, nullable
         ones as objects (True, False or None), dates and timestamps as ``datetime64[us]``
-        (timestamps in UTC, naive), ``uses`` as comma-joined text, other texts as objects
-        (None when missing).
+        (timestamps in UTC, naive), ``uses`` as comma-joined text, ``kind``, ``status``,
+        ``tenure`` and other texts as objects (None when missing).
 
     Examples
     --------
@@ -200,18 +201,17 @@ def premises_columns(
     ]
     other = [c for c in columns if c not in numeric]
     out: dict[str, np.ndarray] = {}
-    # Numbers, and enumerations as their position, in one 2-D float array (None becomes NaN)
-    # converted by numpy in C: no Python object per value, no type processing per value.
+    # One statement (one snapshot, so the arrays stay aligned under concurrent writes).
+    # Numbers, and enumerations as their position, come first and go to one 2-D float array
+    # (None becomes NaN) that numpy converts in C: no type processing per value.
     selected = [_coded(c) if c.name in _CODED else c for c in numeric]
-    block = np.asarray(_fetch(conn, select_premises(conn, query, *selected)), dtype=np.float64)
-    block = block.reshape(-1, len(numeric))
+    rows = _fetch(conn, select_premises(conn, query, *selected, *other))
+    k = len(numeric)
+    block = np.asarray([row[:k] for row in rows], dtype=np.float64).reshape(-1, k)
     for i, column in enumerate(numeric):
         out[column.name] = _numeric_array(column, block[:, i])
-    if other:
-        rows = _fetch(conn, select_premises(conn, query, *other))
-        values: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [() for _ in other]
-        for column, column_values in zip(other, values, strict=True):
-            out[column.name] = _other_array(column, column_values)
+    for j, column in enumerate(other, start=k):
+        out[column.name] = _other_array(column, [row[j] for row in rows])
     return {c.name: out[c.name] for c in columns}
 
 
