@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from geodata.schemas import PremisesPublic
 
-from ..deps import PremisesFiltersDep, RepoDep
+from ..deps import PremisesQueryDep, RepoDep
 
 __all__ = ["PremisesPage", "router"]
 
@@ -43,15 +43,15 @@ def _page_links(request: Request, total: int, limit: int, offset: int) -> list[d
 
 
 @router.get("", response_model=PremisesPage)
-def list_premises(request: Request, repo: RepoDep, filters: PremisesFiltersDep) -> Any:
+def list_premises(request: Request, repo: RepoDep, query: PremisesQueryDep) -> Any:
     """List listings filtered by commune, kind, use, surface range, status and bbox."""
-    page = repo.list_premises(**filters.as_query(), limit=filters.limit, offset=filters.offset)
+    page = repo.list_premises(query)
     return PremisesPage(
         items=[PremisesPublic.model_validate(item) for item in page.items],
         total=page.total,
-        limit=filters.limit,
-        offset=filters.offset,
-        links=_page_links(request, page.total, filters.limit, filters.offset),
+        limit=page.limit,
+        offset=page.offset,
+        links=_page_links(request, page.total, page.limit, page.offset),
     )
 
 

@@ -1,37 +1,50 @@
-"""Storage of the catalogue on SQLite (embedded default) or PostgreSQL/PostGIS, chosen by URL."""
+"""Storage of the catalogue on SQLite (embedded default) or PostgreSQL/PostGIS, chosen by URL.
 
+The function modules :mod:`~geodata.storage.premises`, :mod:`~geodata.storage.needs`,
+:mod:`~geodata.storage.audit`, :mod:`~geodata.storage.catalogue` and
+:mod:`~geodata.storage.schema` work on a connection the caller opened, so that several writes
+form one transaction; :class:`Repository` is the facade that opens one per call.
+"""
+
+from geodata.storage import audit, catalogue, needs, premises, schema
+from geodata.storage._common import Page
 from geodata.storage._dialects import DialectHooks, PostgisHooks, SqliteHooks, register_hooks
 from geodata.storage._engine import dispose_engine, get_engine
+from geodata.storage.audit import AuditEntry
+from geodata.storage.catalogue import CatalogueChanges
 from geodata.storage.errors import (
     DuplicateRefError,
     NotFoundError,
     StaleVersionError,
     StorageError,
 )
-from geodata.storage.repository import (
-    MIGRATIONS_DIR,
-    AuditEntry,
-    Page,
-    Repository,
-    UpsertResult,
-    open_repository,
-)
+from geodata.storage.premises import UpsertResult
+from geodata.storage.query import PremisesQuery
+from geodata.storage.repository import Repository, open_repository
+from geodata.storage.schema import MIGRATIONS_DIR
 
 __all__ = [
     "MIGRATIONS_DIR",
     "AuditEntry",
+    "CatalogueChanges",
     "DialectHooks",
     "DuplicateRefError",
     "NotFoundError",
     "Page",
     "PostgisHooks",
+    "PremisesQuery",
     "Repository",
     "SqliteHooks",
     "StaleVersionError",
     "StorageError",
     "UpsertResult",
+    "audit",
+    "catalogue",
     "dispose_engine",
     "get_engine",
+    "needs",
     "open_repository",
+    "premises",
     "register_hooks",
+    "schema",
 ]

@@ -9,7 +9,7 @@ from enum import Enum
 from typing import Any
 
 from geodata.schemas import Need, NeedIn, Premises, PremisesIn, Use
-from geodata.storage._tables import as_utc
+from geodata.storage._tables import USE_BITS, as_utc
 from geodata.storage.errors import StorageError
 
 __all__ = [
@@ -26,6 +26,8 @@ __all__ = [
     "premises_diff",
     "premises_from_row",
     "premises_row",
+    "uses_mask",
+    "uses_of_mask",
 ]
 
 #: Validation context for rows read back: they were checked against the territory when written.
@@ -49,6 +51,31 @@ def join_uses(uses: Iterable[str]) -> str:
     'production,logistics'
     """
     return ",".join(sorted({str(u) for u in uses}, key=_USE_ORDER.__getitem__))
+
+
+def uses_mask(uses: Iterable[str]) -> int:
+    """Return the bitmask stored for a collection of uses (see :data:`USE_BITS`).
+
+    Examples
+    --------
+    >>> uses_mask(["logistics", "production"])
+    3
+    """
+    mask = 0
+    for use in uses:
+        mask |= USE_BITS[str(use)]
+    return mask
+
+
+def uses_of_mask(mask: int) -> list[str]:
+    """Return the uses of a stored bitmask, in the order of the :class:`Use` enum.
+
+    Examples
+    --------
+    >>> uses_of_mask(3)
+    ['production', 'logistics']
+    """
+    return [use for use in _USE_ORDER if mask & USE_BITS[use]]
 
 
 def _dumps(obj: Any) -> str:
@@ -78,7 +105,7 @@ def premises_row(item: PremisesIn) -> dict[str, Any]:
     for name in _ENUM_FIELDS:
         value = data[name]
         data[name] = value.value if isinstance(value, Enum) else value
-    data["uses"] = join_uses(data["uses"])
+    data["uses"] = uses_mask(data["uses"])
     data["photos"] = _dumps(list(data["photos"]))
     footprint = data["footprint"]
     data["footprint"] = None if footprint is None else _dumps(footprint)
@@ -91,7 +118,7 @@ def premises_row(item: PremisesIn) -> dict[str, Any]:
 def premises_from_row(row: Mapping[Any, Any]) -> Premises:
     """Build a :class:`Premises` from a full row of ``premises``."""
     data = dict(row)
-    data["uses"] = data["uses"].split(",") if data["uses"] else []
+    data["uses"] = uses_of_mask(data["uses"])
     data["photos"] = json.loads(data["photos"])
     footprint = data["footprint"]
     data["footprint"] = None if footprint is None else json.loads(footprint)
@@ -110,7 +137,7 @@ def audit_value(field: str, value: Any) -> Any:
     if value is None:
         return None
     if field == "uses":
-        return value.split(",") if value else []
+        return uses_of_mask(value)
     if field in ("photos", "footprint"):
         return json.loads(value)
     return jsonable(value)

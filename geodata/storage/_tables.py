@@ -11,6 +11,7 @@ from sqlalchemy.engine import Dialect
 __all__ = [
     "ENTITY_NEED",
     "ENTITY_PREMISES",
+    "USE_BITS",
     "UTCDateTime",
     "as_utc",
     "audit_log",
@@ -22,6 +23,18 @@ __all__ = [
 
 ENTITY_PREMISES = "premises"
 ENTITY_NEED = "need"
+
+#: Bit of each use in the integer bitmask ``premises.uses``, so that a filter on a use is an
+#: exact test (``uses & bit != 0``). Never renumber a use: a new one takes the next free bit.
+USE_BITS: dict[str, int] = {
+    "production": 1,
+    "logistics": 2,
+    "craft": 4,
+    "lab_rd": 8,
+    "food_processing": 16,
+    "construction": 32,
+    "repair": 64,
+}
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -69,7 +82,7 @@ premises = sa.Table(
     sa.Column("external_ref", sa.String(120), nullable=True, unique=True),
     sa.Column("title", sa.String(200), nullable=False),
     sa.Column("kind", sa.String(40), nullable=False),
-    sa.Column("uses", sa.Text, nullable=False),
+    sa.Column("uses", sa.Integer, nullable=False),  # bitmask, see USE_BITS
     sa.Column("surface_m2", sa.Double, nullable=False),
     sa.Column("activity_m2", sa.Double),
     sa.Column("storage_m2", sa.Double),
@@ -149,7 +162,10 @@ audit_log = sa.Table(
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Column("changes", sa.Text, nullable=False),
+    # The catalogue version the change produced (premises) or was made at (needs).
+    sa.Column("catalogue_version", sa.BigInteger, nullable=False),
     sa.Index(None, "entity", "entity_id"),
+    sa.Index(None, "entity", "catalogue_version"),
     sqlite_autoincrement=True,
 )
 

@@ -1,0 +1,541 @@
+"""Premises: create, upsert, edit, delete and query listings over a caller's connection.
+
+Every function takes a :class:`sqlalchemy.Connection` inside a transaction the caller opened
+(:meth:`geodata.storage.Repository.begin` opens one), writes its audit rows in that same
+transaction and never commits: several calls, and other writes, can form one transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Connection
+
+from geodata.schemas import Premises, PremisesIn, Status
+from geodata.storage import _common as co
+from geodata.storage import _convert as cv
+from geodata.storage._tables import ENTITY_PREMISES, USE_BITS, premises
+from geodata.storage.errors import DuplicateRefError, StaleVersionError
+from geodata.storage.query import PremisesQuery
+
+__all__ = [
+    "UpsertResult",
+    "add_many_premises",
+    "count_premises",
+    "delete_premises",
+    "get_premises",
+    "list_premises",
+    "patch_premises",
+    "premises_by_refs",
+    "select_premises",
+    "set_status",
+    "update_premises",
+    "upsert_premises_by_ref",
+    "where_clauses",
+]
+
+
+class UpsertResult(BaseModel):
+    """Ids of the listings an upsert created, updated, and left as they were."""
+
+    created: list[int] = Field(default_factory=list)
+    updated: list[int] = Field(default_factory=list)
+    unchanged: list[int] = Field(default_factory=list)
+
+
+# -- writes -------------------------------------------------------------------------------------
+
+
+def _rows_by_refs(
+    conn: Connection, refs: Sequence[str], *, for_update: bool = False
+) -> list[Mapping[Any, Any]]:
+    rows: list[Mapping[Any, Any]] = []
+    for chunk in co.chunks(refs):
+        stmt = sa.select(premises).where(premises.c.external_ref.in_(chunk))
+        if for_update:
+            stmt = stmt.with_for_update()
+        rows.extend(conn.execute(stmt).mappings().all())
+    return rows
+
+
+def _taken_by(ids: Sequence[int] = ()) -> Callable[[Connection, list[str]], list[str]]:
+    def taken(conn: Connection, refs: list[str]) -> list[str]:
+        return [r["external_ref"] for r in _rows_by_refs(conn, refs) if r["id"] not in set(ids)]
+
+    return taken
+
+
+def _insert(
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    *,
+    actor: str,
+    at: Any,
+    catalogue_version: Callable[[], int],
+) -> list[Premises]:
+    return co.insert_records(
+        conn,
+        premises,
+        ENTITY_PREMISES,
+        cv.premises_from_row,
+        rows,
+        actor=actor,
+        at=at,
+        catalogue_version=catalogue_version,
+    )
+
+
+def add_many_premises(
+    conn: Connection, items: Sequence[PremisesIn], *, actor: str
+) -> list[Premises]:
+    """Store new listings at version 1: all of them, or none when one is refused.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        A connection inside a write transaction.
+    items : sequence of PremisesIn
+        The validated listings.
+    actor : str
+        Who creates them (recorded in the audit log).
+
+    Returns
+    -------
+    list of Premises
+        The stored listings with their ids, versions and timestamps, in the order given.
+
+    Raises
+    ------
+    DuplicateRefError
+        When an ``external_ref`` appears twice in the batch or is already stored; nothing
+        is written.
+    """
+    if not items:
+        return []
+    at = co.now()
+    rows = [cv.premises_row(item) for item in items]
+    with co.guard(conn, rows, _taken_by()):
+        records = _insert(
+            conn, rows, actor=actor, at=at, catalogue_version=lambda: co.bump_catalogue(conn, at)
+        )
+    return records
+
+
+def upsert_premises_by_ref(
+    conn: Connection,
+    items: Sequence[PremisesIn],
+    *,
+    actor: str,
+    expected_versions: Mapping[str, int] | None = None,
+) -> UpsertResult:
+    """Create or update listings by their ``external_ref``.
+
+    A listing whose reference is stored replaces the stored one (version + 1, audited)
+    when something differs, and is left alone (same version) otherwise. Listings without a
+    reference, or with a new one, are created. Fields are replaced, not merged: a field
+    left empty clears the stored value, and ``status`` takes the item's value.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        A connection inside a write transaction.
+    items : sequence of PremisesIn
+        The validated listings.
+    actor : str
+        Who imports them.
+    expected_versions : mapping of str to int, optional
+        For references whose items were built from stored values, the version those
+        values were read at: if a listing changed since, nothing is written.
+
+    Returns
+    -------
+    UpsertResult
+        Ids created, updated and unchanged, each in the order of ``items``.
+
+    Raises
+    ------
+    DuplicateRefError
+        When a reference appears twice in ``items``; nothing is written.
+    StaleVersionError
+        When a listing named in ``expected_versions`` changed since; nothing is written.
+    """
+    rows = [cv.premises_row(item) for item in items]
+    refs = [r["external_ref"] for r in rows if r["external_ref"]]
+    twice = [ref for ref, n in Counter(refs).items() if n > 1]
+    if twice:
+        raise DuplicateRefError(twice, "appears more than once in the batch")
+    result = UpsertResult()
+    if not rows:
+        return result
+    at = co.now()
+    with co.guard(conn, rows, _taken_by()):
+        stored = {row["external_ref"]: row for row in _rows_by_refs(conn, refs, for_update=True)}
+        for ref, expected in (expected_versions or {}).items():
+            old_row = stored.get(ref)
+            if old_row is not None and old_row["version"] != expected:
+                raise StaleVersionError(
+                    ENTITY_PREMISES, old_row["id"], expected, old_row["version"]
+                )
+        to_insert: list[dict[str, Any]] = []
+        to_update: list[dict[str, Any]] = []
+        changed: list[tuple[int, int, dict[str, Any]]] = []
+        for row in rows:
+            old = stored.get(row["external_ref"]) if row["external_ref"] else None
+            if old is None:
+                to_insert.append(row)
+                continue
+            diff = cv.premises_diff(old, row)
+            if not diff:
+                result.unchanged.append(old["id"])
+                continue
+            version = old["version"] + 1
+            to_update.append({**row, "b_id": old["id"], "version": version, "updated_at": at})
+            changed.append((old["id"], version, diff))
+            result.updated.append(old["id"])
+        if not (to_insert or to_update):
+            return result
+        # One bump for the whole batch, after the data statements, before the audit rows.
+        catalogue_version = functools.cache(lambda: co.bump_catalogue(conn, at))
+        if to_update:
+            conn.execute(
+                sa.update(premises).where(premises.c.id == sa.bindparam("b_id")), to_update
+            )
+        if to_insert:
+            created = _insert(
+                conn, to_insert, actor=actor, at=at, catalogue_version=catalogue_version
+            )
+            result.created.extend(r.id for r in created)
+        co.write_audit(
+            conn,
+            [
+                co.audit_row(
+                    ENTITY_PREMISES,
+                    pid,
+                    "update",
+                    version,
+                    actor,
+                    at,
+                    diff,
+                    catalogue_version=catalogue_version(),
+                )
+                for pid, version, diff in changed
+            ],
+        )
+    return result
+
+
+def update_premises(
+    conn: Connection,
+    premises_id: int,
+    item: PremisesIn,
+    *,
+    expected_version: int,
+    actor: str,
+) -> Premises:
+    """Replace a listing, provided it is still at ``expected_version``.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        A connection inside a write transaction.
+    premises_id : int
+        The listing.
+    item : PremisesIn
+        Its full new description.
+    expected_version : int
+        The version the caller read (an ETag); the update is a compare-and-set on it.
+    actor : str
+        Who edits it.
+
+    Returns
+    -------
+    Premises
+        The listing at version ``expected_version + 1``.
+
+    Raises
+    ------
+    NotFoundError
+        When the listing does not exist.
+    StaleVersionError
+        When it was changed since ``expected_version``; nothing is written.
+    DuplicateRefError
+        When the new ``external_ref`` belongs to another listing.
+    """
+    row = cv.premises_row(item)
+    return _replace(conn, premises_id, row, expected_version, actor, "update")
+
+
+def patch_premises(
+    conn: Connection,
+    premises_id: int,
+    changes: Mapping[str, Any],
+    *,
+    expected_version: int,
+    actor: str,
+    context: dict[str, Any] | None = None,
+) -> Premises:
+    """Change some fields of a listing, re-validate it whole, then update it.
+
+    When ``lon`` or ``lat`` change and ``commune_insee`` (or ``zone_id``) is not among the
+    changes, the old value is dropped so that validation derives it from the new point.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        A connection inside a write transaction.
+    premises_id : int
+        The listing.
+    changes : mapping
+        ``{field: new value}`` in the form :class:`PremisesIn` accepts.
+    expected_version : int
+        The version the caller read.
+    actor : str
+        Who edits it.
+    context : dict, optional
+        Validation context (e.g. ``{"territory": t}``); without a territory the merged
+        listing's place is not checked.
+
+    Returns
+    -------
+    Premises
+        The listing at version ``expected_version + 1``.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        When the merged listing is invalid (unknown fields included).
+    NotFoundError, StaleVersionError, DuplicateRefError
+        As :func:`update_premises`.
+    """
+    current = get_premises(conn, premises_id)
+    if current.version != expected_version:
+        raise StaleVersionError(ENTITY_PREMISES, premises_id, expected_version, current.version)
+    merged = current.model_dump(include=set(cv.PREMISES_FIELDS))
+    if "lon" in changes or "lat" in changes:
+        for derived in ("commune_insee", "zone_id"):
+            if derived not in changes:
+                merged[derived] = None
+    merged.update(changes)
+    item = PremisesIn.model_validate(merged, context=context)
+    return update_premises(conn, premises_id, item, expected_version=expected_version, actor=actor)
+
+
+def set_status(
+    conn: Connection,
+    premises_id: int,
+    status: Status | str,
+    *,
+    expected_version: int,
+    actor: str,
+) -> Premises:
+    """Mark a listing available, under offer, let, sold or withdrawn.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        A connection inside a write transaction.
+    premises_id : int
+        The listing.
+    status : Status or str
+        The new status.
+    expected_version : int
+        The version the caller read.
+    actor : str
+        Who changes it.
+
+    Returns
+    -------
+    Premises
+        The listing at version ``expected_version + 1``.
+
+    Raises
+    ------
+    ValueError
+        When ``status`` is not a :class:`Status`.
+    NotFoundError, StaleVersionError
+        As :func:`update_premises`.
+    """
+    value = co.enum_value(Status, str(status), "status")
+    return _replace(conn, premises_id, {"status": value}, expected_version, actor, "status")
+
+
+def _replace(
+    conn: Connection,
+    premises_id: int,
+    values: dict[str, Any],
+    expected_version: int,
+    actor: str,
+    action: str,
+) -> Premises:
+    at = co.now()
+    with co.guard(conn, [values], _taken_by([premises_id])):
+        old = co.fetch_row(conn, premises, premises_id, ENTITY_PREMISES)
+        new = {name: old[name] for name in cv.PREMISES_FIELDS} | values
+        version = expected_version + 1
+        co.compare_and_set(
+            conn,
+            sa.update(premises).values(**values, version=version, updated_at=at),
+            premises,
+            premises_id,
+            ENTITY_PREMISES,
+            expected_version,
+        )
+        diff = cv.premises_diff(old, new)
+        entry = co.audit_row(
+            ENTITY_PREMISES,
+            premises_id,
+            action,
+            version,
+            actor,
+            at,
+            diff,
+            catalogue_version=co.bump_catalogue(conn, at),
+        )
+        co.write_audit(conn, [entry])
+    return cv.premises_from_row(
+        {
+            **new,
+            "id": premises_id,
+            "version": version,
+            "created_at": old["created_at"],
+            "updated_at": at,
+        }
+    )
+
+
+def delete_premises(
+    conn: Connection, premises_id: int, *, expected_version: int, actor: str
+) -> None:
+    """Delete a listing, provided it is still at ``expected_version``.
+
+    The audit log keeps the full record as it was, under version ``expected_version + 1``.
+
+    Raises
+    ------
+    NotFoundError
+        When the listing does not exist.
+    StaleVersionError
+        When it was changed since ``expected_version``; nothing is deleted.
+    """
+    at = co.now()
+    old = co.fetch_row(conn, premises, premises_id, ENTITY_PREMISES)
+    co.compare_and_set(
+        conn, sa.delete(premises), premises, premises_id, ENTITY_PREMISES, expected_version
+    )
+    record = cv.premises_from_row(old).model_dump(mode="json")
+    entry = co.audit_row(
+        ENTITY_PREMISES,
+        premises_id,
+        "delete",
+        expected_version + 1,
+        actor,
+        at,
+        record,
+        catalogue_version=co.bump_catalogue(conn, at),
+    )
+    co.write_audit(conn, [entry])
+
+
+# -- reads --------------------------------------------------------------------------------------
+
+
+def get_premises(conn: Connection, premises_id: int) -> Premises:
+    """Return one listing.
+
+    Raises
+    ------
+    NotFoundError
+        When it does not exist.
+    """
+    return cv.premises_from_row(co.fetch_row(conn, premises, premises_id, ENTITY_PREMISES))
+
+
+def where_clauses(conn: Connection, query: PremisesQuery) -> list[sa.ColumnElement[bool]]:
+    """Return the WHERE predicates of a query's filters (its page and order aside)."""
+    where: list[sa.ColumnElement[bool]] = []
+    if query.commune is not None:
+        where.append(premises.c.commune_insee == query.commune)
+    if query.kind is not None:
+        where.append(premises.c.kind == query.kind.value)
+    if query.use is not None:
+        bit = USE_BITS[query.use.value]
+        where.append(premises.c.uses.bitwise_and(bit) != 0)
+    if query.min_surface_m2 is not None:
+        where.append(premises.c.surface_m2 >= query.min_surface_m2)
+    if query.max_surface_m2 is not None:
+        where.append(premises.c.surface_m2 <= query.max_surface_m2)
+    if query.status is not None:
+        where.append(premises.c.status == query.status.value)
+    if query.bbox is not None:
+        where.append(co.hooks_of(conn).bbox_filter(premises, query.bbox))
+    return where
+
+
+def select_premises(
+    conn: Connection, query: PremisesQuery, *columns: sa.ColumnElement[Any]
+) -> sa.Select[Any]:
+    """Return the SELECT of a query: its filters, its order (then id) and its page.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        The connection the statement will run on (its dialect shapes the bbox filter).
+    query : PremisesQuery
+        The filters, page and order.
+    *columns : sqlalchemy column
+        What to select; every column of ``premises`` when none is given.
+    """
+    column = premises.c[query.order_by.lstrip("-")]
+    key = column.desc() if query.order_by.startswith("-") else column.asc()
+    stmt = sa.select(*columns) if columns else sa.select(premises)
+    stmt = stmt.where(*where_clauses(conn, query)).order_by(key, premises.c.id)
+    if query.limit is not None:
+        stmt = stmt.limit(query.limit)
+    return stmt.offset(query.offset) if query.offset else stmt
+
+
+def list_premises(conn: Connection, query: PremisesQuery | None = None) -> co.Page[Premises]:
+    """Return one page of the listings matching a query, with the total number matching.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        An open connection.
+    query : PremisesQuery, optional
+        Filters, page and order (default: the first 50 listings by id).
+
+    Returns
+    -------
+    Page
+        The listings and the total number matching (``limit`` is the page size asked, or the
+        total when the query has none).
+    """
+    query = query if query is not None else PremisesQuery()
+    total = count_premises(conn, query)
+    rows = conn.execute(select_premises(conn, query)).mappings().all()
+    items = [cv.premises_from_row(row) for row in rows]
+    limit = total if query.limit is None else query.limit
+    return co.Page[Premises].model_construct(
+        items=items, total=total, limit=limit, offset=query.offset
+    )
+
+
+def count_premises(conn: Connection, query: PremisesQuery | None = None) -> int:
+    """Count the listings matching a query's filters (its page and order aside)."""
+    where = where_clauses(conn, query) if query is not None else []
+    stmt = sa.select(sa.func.count()).select_from(premises).where(*where)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def premises_by_refs(conn: Connection, refs: Iterable[str]) -> dict[str, Premises]:
+    """Return the stored listings with these external references, keyed by reference.
+
+    References that are not stored are absent from the result.
+    """
+    wanted = sorted({r for r in refs if r})
+    return {row["external_ref"]: cv.premises_from_row(row) for row in _rows_by_refs(conn, wanted)}
