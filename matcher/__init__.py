@@ -7,10 +7,10 @@ every saved need at once.
 
 from matcher._geo import PointSet, to_lambert93
 from matcher.batch import BatchChunk, batch_match, batch_match_frame
+from matcher.criteria.registry import Relaxation
 from matcher.engine import Diagnostics, MatchItem, MatchResult, match, top_k
 from matcher.index import MatchIndex
 from matcher.needs import NeedTable
-from matcher.relax import Relaxation
 from matcher.reverse import ListingMatch, match_listing
 from matcher.weights import CRITERIA, DEFAULT_WEIGHTS
 

@@ -18,7 +18,7 @@ import shapely
 
 from matcher._codes import KIND_CODE, KIND_DEFAULT_MASK, REMOVED, STATUS_CODE, TENURE_BITS, use_mask
 from matcher._geo import PointSet, as_point_set, to_lambert93
-from matcher.criteria import lot_minimum
+from matcher.criteria.surface import lot_minimum
 
 __all__ = ["MatchIndex", "PointSet", "catalogue_columns"]
 
