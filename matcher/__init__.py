@@ -7,15 +7,17 @@ every saved need at once.
 
 from matcher._geo import PointSet, to_lambert93
 from matcher.batch import BatchChunk, batch_match, batch_match_frame
-from matcher.criteria.registry import Relaxation
+from matcher.criteria.registry import DEFAULT_REGISTRY, Reason, Registry, Relaxation
 from matcher.engine import Diagnostics, MatchItem, MatchResult, match, top_k
 from matcher.index import MatchIndex
 from matcher.needs import NeedTable
+from matcher.ranker import WeightedMeanRanker
 from matcher.reverse import ListingMatch, match_listing
 from matcher.weights import CRITERIA, DEFAULT_WEIGHTS
 
 __all__ = [
     "CRITERIA",
+    "DEFAULT_REGISTRY",
     "DEFAULT_WEIGHTS",
     "BatchChunk",
     "Diagnostics",
@@ -25,7 +27,10 @@ __all__ = [
     "MatchResult",
     "NeedTable",
     "PointSet",
+    "Reason",
+    "Registry",
     "Relaxation",
+    "WeightedMeanRanker",
     "batch_match",
     "batch_match_frame",
     "match",

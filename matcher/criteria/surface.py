@@ -26,8 +26,10 @@ if TYPE_CHECKING:
     from matcher.index import MatchIndex
 
 __all__ = [
+    "SPLIT_FIELDS",
     "Surface",
     "lot_minimum",
+    "split_utility",
     "surface_ok",
     "surface_taken",
     "surface_utility",
@@ -141,6 +143,45 @@ def surface_taken(lot_min: ArrayLike, surface: ArrayLike, want_min: ArrayLike) -
     return np.maximum(_f(lot_min), np.minimum(_f(want_min), _f(surface)))
 
 
+#: Need field → listing column of the split of a surface, and its name in words.
+SPLIT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("activity_min_m2", "activity_m2"),
+    ("storage_min_m2", "storage_m2"),
+    ("office_min_m2", "office_m2"),
+)
+_SPLIT_WORDS = {
+    "activity_m2": ("activité", "activity"),
+    "storage_m2": ("stockage", "storage"),
+    "office_m2": ("bureaux", "offices"),
+}
+
+
+def split_utility(parts: Sequence[ArrayLike], wanted: Sequence[ArrayLike]) -> np.ndarray:
+    """How well a listing's split (activity, storage, office m²) covers the wanted minimums.
+
+    Each part stated on both sides scores like a too small surface (1 when covered, 0.5 at
+    ``SURFACE_TOLERANCE`` short, then 0.5 × the share of the edge offered); the parts are
+    averaged. 1 where no part is stated on both sides.
+
+    Examples
+    --------
+    >>> split_utility([[0.0, 950.0, np.nan]], [900.0]).tolist()
+    [0.0, 1.0, 1.0]
+    """
+    scored = []
+    for part, want in zip(parts, wanted, strict=True):
+        part, want = _f(part), _f(want)
+        u = surface_utility(0.0, part, want, 1e300)  # no maximum: only a minimum
+        scored.append(np.where(np.isnan(part) | np.isnan(want), np.nan, u))
+    total: Any = 0.0
+    count: Any = 0.0
+    for u in scored:
+        total = total + np.where(np.isnan(u), 0.0, u)
+        count = count + ~np.isnan(u)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(np.asarray(count) > 0, np.asarray(total) / np.asarray(count), 1.0)
+
+
 # --- messages ------------------------------------------------------------------------------
 
 _SUFFIX = {
@@ -185,17 +226,37 @@ class Surface(Criterion):
     labels: ClassVar[dict[str, tuple[str, str, str]]] = {
         "surface_min_m2": ("surface minimale", "minimum surface", "area"),
         "surface_max_m2": ("surface maximale", "maximum surface", "area"),
+        "activity_min_m2": ("surface d'activité minimale", "minimum activity surface", "area"),
+        "storage_min_m2": ("surface de stockage minimale", "minimum storage surface", "area"),
+        "office_min_m2": ("surface de bureaux minimale", "minimum office surface", "area"),
     }
     messages: ClassVar[Mapping[str, Mapping[str, Message]]] = {
         **{code: {lang: _fit_message(code, lang) for lang in ("fr", "en")} for code in _SUFFIX},
+        "split": {
+            "fr": lambda p, f: (
+                f"{_SPLIT_WORDS[p['part']][0]}\u00a0: {f.area(p['offered'])} "
+                f"pour {f.area(p['wanted'])} demandés"
+            ),
+            "en": lambda p, f: (
+                f"{_SPLIT_WORDS[p['part']][1]}: {f.area(p['offered'])} "
+                f"for the {f.area(p['wanted'])} you need"
+            ),
+        },
         "change": change_messages(labels),
     }
 
     def compile(self, needs: Sequence[NeedIn]) -> dict[str, Any]:
         m = len(needs)
+
+        def wanted(v: float | None) -> float:
+            return float("nan") if v is None or v <= 0 else float(v)
+
         return {
             "s_min": np.array([float(n.surface_min_m2) for n in needs]).reshape(m),
             "s_max": np.array([float(n.surface_max_m2) for n in needs]).reshape(m),
+            "split_min": np.array(
+                [[wanted(getattr(n, f)) for f, _ in SPLIT_FIELDS] for n in needs]
+            ).reshape(m, len(SPLIT_FIELDS)),
         }
 
     def stated(self, p: Params, m: int) -> np.ndarray:
@@ -203,25 +264,34 @@ class Surface(Criterion):
 
     def filters(self, index: MatchIndex, p: Params, i: int) -> list[tuple[str, np.ndarray]]:
         c = index.cols
-        return [
-            ("surface", surface_ok(c["lot_min"], c["surface_m2"], p["s_min"][i], p["s_max"][i]))
-        ]
+        out = [("surface", surface_ok(c["lot_min"], c["surface_m2"], p["s_min"][i], p["s_max"][i]))]
+        for j, (field, col) in enumerate(SPLIT_FIELDS):
+            want = p["split_min"][i, j]
+            if not np.isnan(want):  # a listing that does not state its split passes
+                out.append((field, ~(c[col] < want * (1.0 - SURFACE_TOLERANCE))))
+        return out
 
     def utility(self, index: MatchIndex, p: Params, i: int, rows: np.ndarray) -> np.ndarray:
         c = index.cols
-        return surface_utility(
-            c["lot_min"][rows], c["surface_m2"][rows], p["s_min"][i], p["s_max"][i]
-        )
+        u = surface_utility(c["lot_min"][rows], c["surface_m2"][rows], p["s_min"][i], p["s_max"][i])
+        wanted = p["split_min"][i]
+        if np.isnan(wanted).all():
+            return u
+        return u * split_utility([c[col][rows] for _, col in SPLIT_FIELDS], wanted)
 
     def completeness(
         self, index: MatchIndex, p: Params, i: int, rows: np.ndarray
     ) -> list[tuple[str, np.ndarray, np.ndarray]]:
         c = index.cols
         yes = np.ones(len(rows), dtype=bool)
-        return [
+        out = [
             ("surface_m2", yes, yes),
             ("min_lot_m2", c["divisible"][rows], ~np.isnan(c["min_lot_m2"][rows])),
         ]
+        for j, (_, col) in enumerate(SPLIT_FIELDS):
+            if not np.isnan(p["split_min"][i, j]):
+                out.append((col, yes, ~np.isnan(c[col][rows])))
+        return out
 
     def reasons(self, record: Mapping[str, Any], p: Params, i: int, utility: float) -> list[Reason]:
         lo, hi = float(p["s_min"][i]), float(p["s_max"][i])
@@ -233,6 +303,17 @@ class Surface(Criterion):
             else:
                 code = "far_too_large" if far else "a_little_large"
         min_lot = record["min_lot_m2"]
+        split = []
+        for j, (_, col) in enumerate(SPLIT_FIELDS):
+            want, offered = p["split_min"][i, j], record.get(col)
+            if not np.isnan(want) and offered is not None and not np.isnan(offered):
+                split.append(
+                    Reason(
+                        self.name,
+                        "split",
+                        {"part": col, "offered": float(offered), "wanted": float(want)},
+                    )
+                )
         return [
             Reason(
                 self.name,
@@ -244,7 +325,8 @@ class Surface(Criterion):
                     "want_min": lo,
                     "want_max": hi,
                 },
-            )
+            ),
+            *split,
         ]
 
     def candidates(
@@ -257,6 +339,20 @@ class Surface(Criterion):
         rows: np.ndarray,
     ) -> list[Candidates]:
         c = index.cols
+        split = dict(SPLIT_FIELDS)
+        if constraint in split:
+            offered = c[split[constraint]][rows]
+            cur = float(getattr(need, constraint))
+            return [
+                Candidates(
+                    self.name,
+                    constraint,
+                    severity((cur - offered) / cur, 1.0),
+                    lambda sel: self._change(
+                        constraint, cur, lax_round(float(np.min(offered[sel])), 10.0, up=False)
+                    ),
+                )
+            ]
         lo, hi = float(p["s_min"][i]), float(p["s_max"][i])
         a, b = c["lot_min"][rows], c["surface_m2"][rows]
         t = SURFACE_TOLERANCE
@@ -299,12 +395,15 @@ class Surface(Criterion):
             new = max(new, 10.0)
         if new == cur:
             return None
+        update: dict[str, Any] = {constraint: new}
+        if constraint in dict(SPLIT_FIELDS) and new <= 0:
+            update = {constraint: None}
         return Relaxation(
             criterion=self.name,
             constraint=constraint,
             current=cur,
             suggested=new,
-            need_update={constraint: new},
+            need_update=update,
             brings=0,
             relative_change=abs(new - cur) / abs(cur),
             text={},
@@ -315,8 +414,13 @@ class Surface(Criterion):
 
     def ok_listing(self, index: MatchIndex, pos: int, p: Params) -> np.ndarray:
         c = index.cols
-        return surface_ok(c["lot_min"][pos], c["surface_m2"][pos], p["s_min"], p["s_max"])
+        ok = surface_ok(c["lot_min"][pos], c["surface_m2"][pos], p["s_min"], p["s_max"])
+        for j, (_, col) in enumerate(SPLIT_FIELDS):
+            ok &= ~(c[col][pos] < p["split_min"][:, j] * (1.0 - SURFACE_TOLERANCE))
+        return ok
 
     def utility_listing(self, index: MatchIndex, pos: int, p: Params) -> np.ndarray:
         c = index.cols
-        return surface_utility(c["lot_min"][pos], c["surface_m2"][pos], p["s_min"], p["s_max"])
+        u = surface_utility(c["lot_min"][pos], c["surface_m2"][pos], p["s_min"], p["s_max"])
+        parts = [c[col][pos] for _, col in SPLIT_FIELDS]
+        return u * split_utility(parts, [p["split_min"][:, j] for j in range(len(SPLIT_FIELDS))])
