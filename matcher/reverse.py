@@ -39,8 +39,8 @@ def evaluate_listing(
     passes = np.array([bool(n.active) for n in table.needs], dtype=bool).reshape(m)
     u = np.full((m, len(reg)), np.nan)
     for j, c in enumerate(reg):
-        passes &= ~req[:, j] | c.ok_listing(index, pos, table.params)
-        u[:, j] = c.utility_listing(index, pos, table.params)
+        ok, u[:, j] = c.listing(index, pos, table.params)
+        passes &= ~req[:, j] | ok
     u = np.where(table.active, u, np.nan)
     scores = weighted_score(u, table.weights, table.active)
     return passes, scores, u

@@ -80,8 +80,8 @@ class Reason:
     params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return asdict(self)
+        """A JSON-ready dict (``params`` is shared, not copied)."""
+        return {"criterion": self.criterion, "code": self.code, "params": self.params}
 
 
 @dataclass(frozen=True)
@@ -406,3 +406,8 @@ class Criterion:
     def utility_listing(self, index: MatchIndex, pos: int, p: Params) -> np.ndarray:
         """The utility of the listing at row ``pos``, per need (same values as forward)."""
         raise NotImplementedError
+
+    def listing(self, index: MatchIndex, pos: int, p: Params) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`ok_listing` and :meth:`utility_listing` together (a criterion may share
+        work between them)."""
+        return self.ok_listing(index, pos, p), self.utility_listing(index, pos, p)

@@ -106,10 +106,21 @@ def budget_ok(
     >>> budget_ok([1, 1, 2, 1], [85, 100, np.nan, np.nan], np.nan, 1, 90, np.nan).tolist()
     [True, False, False, True]
     """
-    bits = np.asarray(tenure_bits, dtype=np.int64) & np.asarray(wanted_bits, dtype=np.int64)
-    rent_ok = ((bits & 1) != 0) & ~(_f(rent) > _f(max_rent) * (1.0 + tol))
-    sale_ok = ((bits & 2) != 0) & ~(_f(sale) > _f(max_sale) * (1.0 + tol))
-    return rent_ok | sale_ok
+    tenure = np.asarray(tenure_bits)
+    wanted: int | np.ndarray
+    if np.ndim(wanted_bits) == 0:  # one need: a Python int keeps the tenure's small dtype
+        wanted = int(wanted_bits)
+        if wanted == 0:
+            return np.zeros(np.broadcast(tenure, rent, sale, max_rent, max_sale).shape, bool)
+    else:
+        wanted = np.asarray(wanted_bits, dtype=np.int64)
+    bits = tenure if isinstance(wanted, int) else tenure & wanted  # bits 1, 2 tested below
+    out: Any = False
+    if not isinstance(wanted, int) or wanted & 1:  # can rent, and not over (a > b: a & ~b)
+        out = np.greater((bits & 1) != 0, _f(rent) > _f(max_rent) * (1.0 + tol))
+    if not isinstance(wanted, int) or wanted & 2:
+        out = out | np.greater((bits & 2) != 0, _f(sale) > _f(max_sale) * (1.0 + tol))
+    return np.asarray(out)
 
 
 def budget_utility(
@@ -297,8 +308,10 @@ class Budget(Criterion):
         c = index.cols
         bits, max_sale = int(p["wanted_bits"][i]), p["max_sale"][i]
         sale: Any = np.nan
-        if bits & 2 and not np.isnan(max_sale):
-            sale = self._sale(c, slice(None), p["taken_min"][i])
+        if bits & 2 and not np.isnan(max_sale):  # priced only where the listing is for sale
+            for_sale = np.flatnonzero(c["tenure"] & 2)
+            sale = np.full(len(c["tenure"]), np.nan)
+            sale[for_sale] = self._sale(c, for_sale, p["taken_min"][i])
         ok = budget_ok(c["tenure"], c["rent_eur_m2_year"], sale, bits, p["max_rent"][i], max_sale)
         return [("budget", ok)]
 
@@ -455,6 +468,15 @@ class Budget(Criterion):
             reason=Reason(
                 self.name, "change", {"constraint": constraint, "current": cur, "suggested": new}
             ),
+        )
+
+    def listing(self, index: MatchIndex, pos: int, p: Params) -> tuple[np.ndarray, np.ndarray]:
+        c = index.cols
+        sale = self._sale(c, pos, p["taken_min"])
+        args = (c["tenure"][pos], c["rent_eur_m2_year"][pos], sale, p["wanted_bits"])
+        return (
+            budget_ok(*args, p["max_rent"], p["max_sale"]),
+            budget_utility(*args, p["max_rent"], p["max_sale"]),
         )
 
     def ok_listing(self, index: MatchIndex, pos: int, p: Params) -> np.ndarray:

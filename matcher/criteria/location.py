@@ -445,7 +445,18 @@ class Location(Criterion):
         return [Candidates(self.name, "polygon", severity(d / scale, MAX_RAISE), make)]
 
     def ok_listing(self, index: MatchIndex, pos: int, p: Params) -> np.ndarray:
-        hit, inside_poly = self._inside(index, pos, p)
+        return self.listing(index, pos, p)[0]
+
+    def utility_listing(self, index: MatchIndex, pos: int, p: Params) -> np.ndarray:
+        return self.listing(index, pos, p)[1]
+
+    def listing(self, index: MatchIndex, pos: int, p: Params) -> tuple[np.ndarray, np.ndarray]:
+        hit, inside = self._inside(index, pos, p)
+        return self._ok(index, pos, p, hit, inside), self._utility(index, pos, p, hit, inside)
+
+    def _ok(
+        self, index: MatchIndex, pos: int, p: Params, hit: np.ndarray, inside_poly: np.ndarray
+    ) -> np.ndarray:
         c = index.cols
         x, y = c["x"][pos], c["y"][pos]
         dx, dy = x - p["cx"], y - p["cy"]
@@ -473,8 +484,9 @@ class Location(Criterion):
             )
         return hit, inside
 
-    def utility_listing(self, index: MatchIndex, pos: int, p: Params) -> np.ndarray:
-        hit, inside = self._inside(index, pos, p)
+    def _utility(
+        self, index: MatchIndex, pos: int, p: Params, hit: np.ndarray, inside: np.ndarray
+    ) -> np.ndarray:
         x, y = index.cols["x"][pos], index.cols["y"][pos]
         parts: list[Any] = [
             np.where(p["has_communes"], np.where(hit, 1.0, 0.0), np.nan),

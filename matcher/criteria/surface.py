@@ -416,11 +416,15 @@ class Surface(Criterion):
         c = index.cols
         ok = surface_ok(c["lot_min"][pos], c["surface_m2"][pos], p["s_min"], p["s_max"])
         for j, (_, col) in enumerate(SPLIT_FIELDS):
-            ok &= ~(c[col][pos] < p["split_min"][:, j] * (1.0 - SURFACE_TOLERANCE))
+            wanted = p["split_min"][:, j]
+            if not np.isnan(wanted).all():
+                ok &= ~(c[col][pos] < wanted * (1.0 - SURFACE_TOLERANCE))
         return ok
 
     def utility_listing(self, index: MatchIndex, pos: int, p: Params) -> np.ndarray:
         c = index.cols
         u = surface_utility(c["lot_min"][pos], c["surface_m2"][pos], p["s_min"], p["s_max"])
+        if np.isnan(p["split_min"]).all():
+            return u
         parts = [c[col][pos] for _, col in SPLIT_FIELDS]
         return u * split_utility(parts, [p["split_min"][:, j] for j in range(len(SPLIT_FIELDS))])
