@@ -248,7 +248,8 @@ def match(
     explain
         Build the reasons of each result (``MatchItem.reasons``, keyed by language).
     lang
-        ``"fr"`` or ``"en"`` to keep the reasons in that language only; both by default.
+        ``"fr"`` or ``"en"`` to keep ``MatchItem.reasons`` in that language only; both by
+        default (``MatchItem.reason_details`` always has both).
     relax
         When fewer than ``k`` match, suggest constraints to relax.
     ranker
@@ -379,7 +380,7 @@ def _items(
         reasons: dict[str, list[str]] = {"fr": [], "en": []}
         details: list[dict[str, Any]] = []
         if explain:
-            details = explain_row(index.record(int(rows[r])), table, i, utilities, langs)
+            details = explain_row(index.record(int(rows[r])), table, i, utilities)
             reasons = {lg: [d["text"][lg] for d in details] for lg in langs}
         items.append(
             MatchItem(

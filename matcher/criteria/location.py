@@ -148,11 +148,11 @@ class Location(Criterion):
         "place": {lang: _place(lang) for lang in ("fr", "en")},
         "place_limit": _msg(
             lambda p, f: (
-                f"Distance maximale à «\u00a0{p['place']}\u00a0»\u00a0: "
+                f"Distance maximale à {f.place(p['place'])}\u00a0: "
                 f"{f.distance(p['suggested'])} au lieu de {f.distance(p['current'])}"
             ),
             lambda p, f: (
-                f"Maximum distance from “{p['place']}”: "
+                f"Maximum distance from {f.place(p['place'])}: "
                 f"{f.distance(p['suggested'])} instead of {f.distance(p['current'])}"
             ),
         ),
