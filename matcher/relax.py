@@ -19,6 +19,7 @@ for the same listings (and, if those bring nothing together, for the single chea
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -40,8 +41,31 @@ def _shares(table: NeedTable, i: int) -> dict[str, float]:
     return {n: float(w[j]) / total for j, n in enumerate(names)}
 
 
-def _count(index: MatchIndex, table: NeedTable, i: int, base: np.ndarray, update: dict) -> int:
-    """How many listings the need changed by ``update`` matches (-1 if it is not valid)."""
+def _same(a: Any, b: Any) -> bool:
+    """Whether two compiled parameters are equal (arrays with NaN, lists, geometries)."""
+    if isinstance(a, np.ndarray) and a.dtype != object and isinstance(b, np.ndarray):
+        return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    if isinstance(a, list | tuple | np.ndarray) and isinstance(b, list | tuple | np.ndarray):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _count(
+    index: MatchIndex,
+    table: NeedTable,
+    i: int,
+    base: np.ndarray,
+    subs: list[SubFilter],
+    update: dict[str, Any],
+) -> int:
+    """How many listings the need changed by ``update`` matches (-1 if it is not valid).
+
+    Only the criteria whose parameters or required flag the change touches are filtered
+    again; the others keep their masks from ``subs``.
+    """
     need = table.needs[i]
     data = need.model_dump()
     data.update(update)
@@ -49,9 +73,21 @@ def _count(index: MatchIndex, table: NeedTable, i: int, base: np.ndarray, update
         changed = type(need).model_validate(data, context={"skip_territory": True})
     except ValidationError:
         return -1
-    t2 = NeedTable.from_needs([changed], registry=table.registry)
+    reg = table.registry
+    t2 = NeedTable.from_needs([changed], registry=reg)
+    was = table.required[i] & table.active[i]
+    now = t2.required[0] & t2.active[0]
+    touched = set()
+    for j, c in enumerate(reg):
+        old = c.compile([need])
+        if was[j] != now[j] or not all(_same(v, t2.params[n]) for n, v in old.items()):
+            touched.add(c.name)
     ok = base.copy()
-    for s in table.registry.sub_filters(index, t2.params, t2.required[0] & t2.active[0], 0):
+    for s in subs:
+        if s.criterion not in touched:
+            ok &= s.mask
+    flags = np.array([c.name in touched for c in reg]) & now
+    for s in reg.sub_filters(index, t2.params, flags, 0):
         ok &= s.mask
     return int(np.count_nonzero(ok))
 
@@ -100,7 +136,7 @@ def suggest_relaxations(
             r = cand.make(sel)
             if r is None or r.reason is None:
                 continue
-            brings = _count(index, table, i, base, r.need_update) - n_matching
+            brings = _count(index, table, i, base, subs, r.need_update) - n_matching
             if brings > 0:
                 out.append(_finish(r, brings, float(np.max(cost[sel])), [r.reason], table))
     if not out and len(subs) > 1:
@@ -143,7 +179,7 @@ def _pairs(
                 for cb in _candidates(index, table, i, subs[b], rows):
                     cost = shares[subs[a].criterion] * ca.severity
                     cost = cost + shares[subs[b].criterion] * cb.severity
-                    found = _joint(index, table, i, base, ca, cb, cost, target, n_matching)
+                    found = _joint(index, table, i, base, subs, ca, cb, cost, target, n_matching)
                     if found is not None:
                         out.append(found)
     return out
@@ -154,6 +190,7 @@ def _joint(
     table: NeedTable,
     i: int,
     base: np.ndarray,
+    subs: list[SubFilter],
     ca: Candidates,
     cb: Candidates,
     cost: np.ndarray,
@@ -170,7 +207,7 @@ def _joint(
         if set(x.need_update) & set(y.need_update):
             return None
         update = {**x.need_update, **y.need_update}
-        brings = _count(index, table, i, base, update) - n_matching
+        brings = _count(index, table, i, base, subs, update) - n_matching
         if brings <= 0:
             continue
         pair = Relaxation(

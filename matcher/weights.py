@@ -30,7 +30,10 @@ what passes; a preferred criterion only scores):
   wanted range ``[min, max]``, falling linearly to 0.5 at the edges of the tolerance band,
   ``min × (1 − SURFACE_TOLERANCE)`` and ``max × (1 + SURFACE_TOLERANCE)``, then
   0.5 × the ratio offered / edge (too small) or edge / smallest lot (too large) beyond it:
-  twice too large scores 0.25. Filter: inside the band.
+  twice too large scores 0.25. Filter: inside the band. When the need asks for a minimum of
+  activity, storage or office surface and the listing states that part, the utility is
+  multiplied by how well the part covers it (same curve as a too small surface, averaged
+  over the parts), and the filter also asks each part to be within the band.
 - use: fraction of the wanted uses that the listing allows (when a listing states no uses,
   those usual for its kind, :data:`KIND_DEFAULT_USES`), halved when the listing's kind is not
   among the wanted kinds. Filter: every wanted use allowed and the kind wanted.
