@@ -209,3 +209,24 @@ def test_no_positional_criterion_index_outside_the_registry() -> None:
         if path.name != "_geo.py":  # coordinate columns, not criteria
             found = literal.findall(path.read_text(encoding="utf-8"))
             assert not found, (path.name, found)
+
+
+def test_registry_refuses_clashing_names() -> None:
+    with pytest.raises(ValueError, match="distinct, non-empty name"):
+        DEFAULT_REGISTRY.with_criterion(Charges()).with_criterion(Charges())
+
+    class Shadow(Charges):
+        name = "shadow"
+
+        def compile(self, needs: Sequence[NeedIn]) -> dict[str, Any]:
+            return {"s_min": np.zeros(len(needs))}  # surface's parameter
+
+    with pytest.raises(ValueError, match="criterion 'shadow': parameter names"):
+        NeedTable.from_needs([need()], registry=DEFAULT_REGISTRY.with_criterion(Shadow()))
+
+
+def test_positions_come_from_the_registry() -> None:
+    assert REGISTRY.names[-1] == "charges" and REGISTRY.position("charges") == 7
+    t = NeedTable.from_needs([_need(10.0)], registry=REGISTRY)
+    assert t.active.shape == (1, 8) and t.active[0, REGISTRY.position("charges")]
+    assert t.weights[0, REGISTRY.position("charges")] == 10.0
