@@ -180,9 +180,15 @@ class WeightedMeanRanker(BaseEstimator):
     ) -> np.ndarray:
         """Weights of some criteria: the fitted ones if fitted, else the ``weights``
         parameter or the defaults; a criterion the ranker does not know gets its
-        ``fallback`` weight (0 when it has none)."""
+        ``fallback`` weight (0 when it has none).
+
+        Fitted weights come on the scale of the default ones (adding up to 100), so that a
+        need's own weights (``need.weights``, which replace the ranker's for the criteria
+        they name) keep their meaning; the scores do not depend on the scale.
+        """
         if hasattr(self, "weights_"):
-            known = dict(zip(self.criteria_, self.weights_.tolist(), strict=True))
+            scale = sum(DEFAULT_WEIGHTS.values())
+            known = dict(zip(self.criteria_, (self.weights_ * scale).tolist(), strict=True))
         else:
             known = dict(DEFAULT_WEIGHTS if self.weights is None else self.weights)
         fallback = fallback or {}

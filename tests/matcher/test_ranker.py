@@ -67,3 +67,18 @@ def test_a_fitted_ranker_changes_the_order(index: MatchIndex) -> None:
     locs = [i.utilities["location"] for i in ranked.results]
     assert scores == pytest.approx([100 * x for x in locs])
     assert scores == sorted(scores, reverse=True)
+
+
+def test_a_needs_own_weights_mix_with_a_fitted_rankers(index: MatchIndex) -> None:
+    n = need(communes=["94041"], weights={"surface": 100})
+    table = NeedTable.from_needs([n])
+    base = match(index, table, k=30, now=NOW, relax=False)
+    rows = np.array([index.position(i) for i in base.ids])
+    u = utility_matrix(index, table, 0, rows)
+    loc = CRITERIA.index("location")
+    fitted = WeightedMeanRanker(criteria=CRITERIA).fit(np.nan_to_num(u), np.nan_to_num(u[:, loc]))
+    ranked = match(index, table, k=30, now=NOW, relax=False, ranker=fitted)
+    # location fitted to the whole scale (100), surface set to 100 by the need: half each
+    for item in ranked.results:
+        expected = 50 * item.utilities["surface"] + 50 * item.utilities["location"]
+        assert item.score == pytest.approx(expected, abs=1e-6)
