@@ -3,6 +3,11 @@
 Build a :class:`MatchIndex` once per catalogue version, then call :func:`match` per need,
 :func:`match_listing` per listing (which saved needs it fits), or :func:`batch_match` for
 every saved need at once.
+
+Each criterion is one module of :mod:`matcher.criteria`, listed in a registry
+(:data:`DEFAULT_REGISTRY`) that every matching direction loops over; scores come from a
+ranker (:class:`WeightedMeanRanker`, the default weights unless fitted); reasons are
+:class:`Reason` data rendered by :mod:`matcher.explain`.
 """
 
 from matcher._geo import PointSet, to_lambert93
