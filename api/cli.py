@@ -255,6 +255,8 @@ def match(
 
 
 def _format_match(result: Any, lang: str) -> str:
+    from matcher.explain import criterion_label
+
     fr = lang == "fr"
     d = result.diagnostics
     lines = [
@@ -282,7 +284,8 @@ def _format_match(result: Any, lang: str) -> str:
     excluded = {c: n for c, n in d.excluded.items() if n}
     if excluded:
         head = "Exclus par critère obligatoire :" if fr else "Excluded by required criterion:"
-        lines.append("\n" + head + " " + ", ".join(f"{c} {n}" for c, n in excluded.items()))
+        counts = ", ".join(f"{criterion_label(c, lang)} {n}" for c, n in excluded.items())
+        lines.append("\n" + head + " " + counts)
     if result.relaxations:
         lines.append("\n" + ("Pour élargir la recherche :" if fr else "To widen the search:"))
         for r in result.relaxations:

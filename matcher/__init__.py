@@ -3,19 +3,26 @@
 Build a :class:`MatchIndex` once per catalogue version, then call :func:`match` per need,
 :func:`match_listing` per listing (which saved needs it fits), or :func:`batch_match` for
 every saved need at once.
+
+Each criterion is one module of :mod:`matcher.criteria`, listed in a registry
+(:data:`DEFAULT_REGISTRY`) that every matching direction loops over; scores come from a
+ranker (:class:`WeightedMeanRanker`, the default weights unless fitted); reasons are
+:class:`Reason` data rendered by :mod:`matcher.explain`.
 """
 
 from matcher._geo import PointSet, to_lambert93
 from matcher.batch import BatchChunk, batch_match, batch_match_frame
+from matcher.criteria.registry import DEFAULT_REGISTRY, Reason, Registry, Relaxation
 from matcher.engine import Diagnostics, MatchItem, MatchResult, match, top_k
 from matcher.index import MatchIndex
 from matcher.needs import NeedTable
-from matcher.relax import Relaxation
+from matcher.ranker import WeightedMeanRanker
 from matcher.reverse import ListingMatch, match_listing
 from matcher.weights import CRITERIA, DEFAULT_WEIGHTS
 
 __all__ = [
     "CRITERIA",
+    "DEFAULT_REGISTRY",
     "DEFAULT_WEIGHTS",
     "BatchChunk",
     "Diagnostics",
@@ -25,7 +32,10 @@ __all__ = [
     "MatchResult",
     "NeedTable",
     "PointSet",
+    "Reason",
+    "Registry",
     "Relaxation",
+    "WeightedMeanRanker",
     "batch_match",
     "batch_match_frame",
     "match",

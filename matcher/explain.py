@@ -1,5 +1,8 @@
-"""Short reasons for a score, in French and English, with each language's number format.
+"""Reasons rendered in French or English, with each language's number format.
 
+Criteria give their reasons as data (:class:`~matcher.criteria.base.Reason`: criterion,
+code, params) together with one message per code and language; this module is the one
+place that turns them into text (:func:`render`), for the API, the pages and the CLI alike.
 French uses a narrow no-break space (U+202F) between thousands, a decimal comma and a
 no-break space (U+00A0) before units and before ``:`` — "3 200 m²", "1,2 km".
 """
@@ -7,23 +10,27 @@ no-break space (U+00A0) before units and before ``:`` — "3 200 m²", "1,2 km".
 from __future__ import annotations
 
 import unicodedata
-from datetime import date, timedelta
-from typing import Any
-
-import numpy as np
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from geodata.schemas import KIND_LABELS, USE_LABELS
-from matcher import criteria as cr
-from matcher._codes import KINDS, uses_of_mask
-from matcher.needs import TECHNICAL_FIELDS, NeedTable
+from matcher._codes import USE_BIT, uses_of_mask
+from matcher.criteria.registry import DEFAULT_REGISTRY, Reason, Registry, day_to_date
+
+if TYPE_CHECKING:
+    from matcher.needs import NeedTable
 
 __all__ = [
+    "LanguageFormatter",
+    "criterion_label",
     "explain_row",
     "fmt_area",
     "fmt_date",
     "fmt_distance",
     "fmt_money",
     "fmt_number",
+    "render",
+    "render_relaxation",
 ]
 
 NNBSP = "\u202f"
@@ -145,14 +152,10 @@ def fmt_date(d: date, lang: str = "fr") -> str:
     return f"{d.day} {_MONTHS_EN[d.month - 1]} {d.year}"
 
 
-def _day_to_date(day: float) -> date:
-    return date(1970, 1, 1) + timedelta(days=int(np.floor(day)))
-
-
-def _use_labels(mask: int, lang: str) -> str:
+def _use_labels(uses: Any, lang: str) -> str:
     idx = 0 if lang == "fr" else 1
-    labels = [USE_LABELS[u][idx] for u in uses_of_mask(mask)]
-    return ", ".join(lab.lower() for lab in labels)
+    names = uses_of_mask(uses) if isinstance(uses, int) else [str(u) for u in uses]
+    return ", ".join(USE_LABELS[u][idx].lower() for u in names if u in USE_BIT)
 
 
 def _fold(text: str) -> str:
@@ -171,313 +174,140 @@ _CURRENT_SITE = {
 }
 
 
-def _place_name(label: str, lang: str) -> str:
-    if _fold(label) in _CURRENT_SITE:
-        return "votre site actuel" if lang == "fr" else "your current site"
-    return f"«{NBSP}{label}{NBSP}»" if lang == "fr" else f"“{label}”"
+class LanguageFormatter:
+    """Numbers, amounts, dates and names in one language, for the criteria's messages.
+
+    Examples
+    --------
+    >>> LanguageFormatter("en").area(1200)
+    '1,200\xa0m²'
+    """
+
+    def __init__(self, lang: str) -> None:
+        if lang not in ("fr", "en"):
+            msg = f"lang: expected 'fr' or 'en', got {lang!r}"
+            raise ValueError(msg)
+        self.lang = lang
+
+    def area(self, m2: float) -> str:
+        return fmt_area(m2, self.lang)
+
+    def money(self, eur: float, unit: str = "") -> str:
+        return fmt_money(eur, self.lang, unit)
+
+    def rate(self, eur: float, unit: str = "") -> str:
+        return _fmt_rate(eur, self.lang, unit)
+
+    def distance(self, metres: float) -> str:
+        return fmt_distance(metres, self.lang)
+
+    def date(self, day: float | str) -> str:
+        d = date.fromisoformat(day) if isinstance(day, str) else day_to_date(day)
+        return fmt_date(d, self.lang)
+
+    def number(self, x: float, decimals: int = 0) -> str:
+        return fmt_number(x, self.lang, decimals, trim=True)
+
+    def uses(self, uses: Any) -> str:
+        return _use_labels(uses, self.lang)
+
+    def kind(self, kind: str) -> str:
+        return KIND_LABELS[kind][0 if self.lang == "fr" else 1]
+
+    def place(self, label: str) -> str:
+        if _fold(label) in _CURRENT_SITE:
+            return "votre site actuel" if self.lang == "fr" else "your current site"
+        return f"«{NBSP}{label}{NBSP}»" if self.lang == "fr" else f"“{label}”"
+
+    def commune(self, code: str | None, name: str | None = None) -> str:
+        if code is None:
+            return "?"
+        return f"{name} ({code})" if name else code
+
+    def more(self, n: int) -> str:
+        if self.lang == "fr":
+            return f"{n} local de plus" if n == 1 else f"{n} locaux de plus"
+        return f"{n} more premises"
 
 
-def _commune_label(code: str | None, name: str | None = None) -> str:
-    if code is None:
-        return "?"
-    return f"{name} ({code})" if name else code
+_FORMATTERS = {lang: LanguageFormatter(lang) for lang in ("fr", "en")}
 
 
-# --- one function per criterion, each returning (fr, en) lists -----------------------------
+def render(reason: Reason, lang: str, registry: Registry = DEFAULT_REGISTRY) -> str:
+    """The text of a reason in a language.
 
-
-def _surface(rec: dict[str, Any], t: NeedTable, i: int, u: float) -> tuple[list[str], list[str]]:
-    lo, hi = float(t.s_min[i]), float(t.s_max[i])
-    out = []
-    for lang in ("fr", "en"):
-        want = (
-            fmt_area(lo, lang)
-            if lo == hi
-            else (
-                f"{fmt_number(lo, lang)} à {fmt_area(hi, lang)}"
-                if lang == "fr"
-                else f"{fmt_number(lo, lang)}–{fmt_area(hi, lang)}"
-            )
+    Examples
+    --------
+    >>> render(Reason("availability", "when", {"available": None}), "fr")
+    'disponible immédiatement'
+    """
+    if lang not in _FORMATTERS:
+        msg = f"lang: expected 'fr' or 'en', got {lang!r}"
+        raise ValueError(msg)
+    try:
+        message = registry.get(reason.criterion).messages[reason.code][lang]
+    except KeyError as exc:
+        msg = (
+            f"reason: no {lang} message for code '{reason.code}' of criterion "
+            f"'{reason.criterion}' (add it to the criterion's messages)"
         )
-        offer = fmt_area(rec["surface_m2"], lang)
-        if rec["divisible"]:
-            min_lot = rec["min_lot_m2"]
-            if min_lot is not None and not np.isnan(min_lot):
-                offer += (
-                    f" divisible dès {fmt_area(min_lot, lang)}"
-                    if lang == "fr"
-                    else f" divisible from {fmt_area(min_lot, lang)}"
-                )
-            else:
-                offer += " divisible"
-        sep = f"votre besoin{NBSP}: " if lang == "fr" else "you need "
-        text = f"{offer} — {sep}{want}"
-        if u < 1:
-            small = rec["surface_m2"] < lo
-            far = u < 0.5
-            if lang == "fr":
-                text += (
-                    (" (bien trop petit)" if far else " (un peu petit)")
-                    if small
-                    else (" (bien trop grand)" if far else " (un peu grand)")
-                )
-            else:
-                text += (
-                    (" (far too small)" if far else " (a little small)")
-                    if small
-                    else (" (far too large)" if far else " (a little large)")
-                )
-        out.append(text)
-    return [out[0]], [out[1]]
+        raise KeyError(msg) from exc
+    return message(reason.params, _FORMATTERS[lang])
 
 
-def _use(rec: dict[str, Any], t: NeedTable, i: int) -> tuple[list[str], list[str]]:
-    kind = KINDS[rec["kind"]]
-    want = int(t.use_mask[i])
-    fr_parts = [KIND_LABELS[kind][0]]
-    en_parts = [KIND_LABELS[kind][1]]
-    if want:
-        stated = int(rec["uses"])
-        have = stated if stated else int(rec["uses_eff"])
-        ok, missing = want & have, want & ~have
-        if not stated:
-            fr_parts.append(
-                f"usages non précisés (d'ordinaire{NBSP}: {_use_labels(have, 'fr') or 'aucun'})"
-            )
-            en_parts.append(f"uses not stated (usually: {_use_labels(have, 'en') or 'none'})")
-        else:
-            if ok:
-                fr_parts.append(f"autorise{NBSP}: {_use_labels(ok, 'fr')}")
-                en_parts.append(f"allows {_use_labels(ok, 'en')}")
-            if missing:
-                fr_parts.append(f"n'autorise pas{NBSP}: {_use_labels(missing, 'fr')}")
-                en_parts.append(f"does not allow {_use_labels(missing, 'en')}")
-    kinds = int(t.kind_mask[i])
-    if kinds and not (kinds >> rec["kind"]) & 1:
-        fr_parts.append("type de local non recherché")
-        en_parts.append("not a kind you asked for")
-    fr = fr_parts[0] + (" — " + f"{NBSP}; ".join(fr_parts[1:]) if fr_parts[1:] else "")
-    en = en_parts[0] + (" — " + "; ".join(en_parts[1:]) if en_parts[1:] else "")
-    return [fr], [en]
+def render_relaxation(
+    reasons: list[Reason], brings: int, lang: str, registry: Registry = DEFAULT_REGISTRY
+) -> str:
+    """The text of a suggested change (one reason) or of changes made together (several),
+    with the number of premises it brings.
+
+    Examples
+    --------
+    >>> r = Reason("budget", "change", {"constraint": "max_rent_eur_m2_year",
+    ...            "current": 90.0, "suggested": 100.0})
+    >>> render_relaxation([r], 1, "en")
+    'Rent ceiling: €100/m²/year instead of €90/m²/year — 1 more premises'
+    """
+    f = _FORMATTERS[lang]
+    texts = [render(r, lang, registry) for r in reasons]
+    if len(texts) == 1:
+        return f"{texts[0]} — {f.more(brings)}"
+    rest = [t[:1].lower() + t[1:] for t in texts[1:]]
+    if lang == "fr":
+        joined = " et ".join([texts[0], *rest])
+        return f"Aucun changement seul ne suffit{NBSP}; ensemble{NBSP}: {joined} — {f.more(brings)}"
+    joined = " and ".join([texts[0], *rest])
+    return f"No single change is enough; together: {joined} — {f.more(brings)}"
 
 
-def _budget(rec: dict[str, Any], t: NeedTable, i: int) -> tuple[list[str], list[str]]:
-    fr: list[str] = []
-    en: list[str] = []
-    bits = int(rec["tenure"]) & int(t.wanted_bits[i])
-    max_rent, max_sale = float(t.max_rent[i]), float(t.max_sale[i])
-    taken = float(cr.surface_taken(rec["lot_min"], rec["surface_m2"], t.s_min[i]))
-    if bits == 0:
-        if int(t.wanted_bits[i]) == 1:
-            return (
-                ["proposé à la vente seulement, vous cherchez à louer"],
-                ["for sale only, you want to rent"],
-            )
-        return (
-            ["proposé à la location seulement, vous cherchez à acheter"],
-            ["for rent only, you want to buy"],
-        )
-    if bits & 1:
-        rent = rec["rent_eur_m2_year"]
-        if rent is None or np.isnan(rent):
-            fr.append("loyer non communiqué")
-            en.append("rent not stated")
-        else:
-            f = f"loyer {_fmt_rate(rent, 'fr', '/m²/an')}"
-            e = f"rent {_fmt_rate(rent, 'en', '/m²/year')}"
-            if not np.isnan(max_rent):
-                if rent <= max_rent:
-                    f += f", dans votre plafond de {_fmt_rate(max_rent, 'fr')}"
-                    e += f", within your ceiling of {_fmt_rate(max_rent, 'en')}"
-                else:
-                    f += f", au-dessus de votre plafond de {_fmt_rate(max_rent, 'fr')}"
-                    e += f", above your ceiling of {_fmt_rate(max_rent, 'en')}"
-            f += f" ({fmt_money(rent * taken, 'fr', '/an')} pour {fmt_area(taken, 'fr')})"
-            e += f" ({fmt_money(rent * taken, 'en', '/year')} for {fmt_area(taken, 'en')})"
-            fr.append(f)
-            en.append(e)
-    if bits & 2:
-        price = rec["sale_price_eur"]
-        if price is None or np.isnan(price):
-            fr.append("prix de vente non communiqué")
-            en.append("sale price not stated")
-        else:
-            total = float(cr.sale_total(price, rec["surface_m2"], taken))
-            f = f"prix de vente {fmt_money(total, 'fr')}"
-            e = f"sale price {fmt_money(total, 'en')}"
-            if total != price:
-                f += f" pour {fmt_area(taken, 'fr')} (au prorata)"
-                e += f" for {fmt_area(taken, 'en')} (pro rata)"
-            if not np.isnan(max_sale):
-                if total <= max_sale:
-                    f += f", dans votre budget de {fmt_money(max_sale, 'fr')}"
-                    e += f", within your budget of {fmt_money(max_sale, 'en')}"
-                else:
-                    f += f", au-dessus de votre budget de {fmt_money(max_sale, 'fr')}"
-                    e += f", above your budget of {fmt_money(max_sale, 'en')}"
-            fr.append(f)
-            en.append(e)
-    return fr, en
+def criterion_label(name: str, lang: str, registry: Registry = DEFAULT_REGISTRY) -> str:
+    """A criterion's name for people.
 
-
-def _location(rec: dict[str, Any], t: NeedTable, i: int) -> tuple[list[str], list[str]]:
-    fr: list[str] = []
-    en: list[str] = []
-    x, y = rec["x"], rec["y"]
-    if t.communes[i]:
-        code = rec["commune_insee"]
-        where = _commune_label(code, rec.get("commune_name"))
-        if code in t.communes[i]:
-            fr.append(f"à {where}, dans vos communes")
-            en.append(f"in {where}, one of your communes")
-        else:
-            fr.append(f"à {where}, hors de vos communes")
-            en.append(f"in {where}, outside your communes")
-    poly = t.polygon[i]
-    if poly is not None:
-        import shapely
-
-        if shapely.covers(poly, shapely.Point(x, y)):
-            fr.append("dans votre zone de recherche")
-            en.append("inside your search area")
-        else:
-            d = float(shapely.distance(poly, shapely.Point(x, y)))
-            fr.append(f"hors de votre zone de recherche, à {fmt_distance(d, 'fr')}")
-            en.append(f"outside your search area, {fmt_distance(d, 'en')} from it")
-    if not np.isnan(t.cx[i]):
-        d = float(cr.distance_m(x, y, t.cx[i], t.cy[i]))
-        if t.radius_hard[i]:
-            r = float(t.reach[i])
-            fr.append(
-                f"à {fmt_distance(d, 'fr')} du centre de votre recherche "
-                f"(rayon {fmt_distance(r, 'fr')})"
-            )
-            en.append(
-                f"{fmt_distance(d, 'en')} from the centre of your search "
-                f"(radius {fmt_distance(r, 'en')})"
-            )
-        else:
-            fr.append(f"à {fmt_distance(d, 'fr')} du centre de votre recherche")
-            en.append(f"{fmt_distance(d, 'en')} from the centre of your search")
-    need = t.needs[i]
-    for j, place in enumerate(need.places):
-        d = float(cr.distance_m(x, y, t.place_x[i][j], t.place_y[i][j]))
-        f = f"à {fmt_distance(d, 'fr')} de {_place_name(place.label, 'fr')}"
-        e = f"{fmt_distance(d, 'en')} from {_place_name(place.label, 'en')}"
-        if place.max_distance_m is not None and d > place.max_distance_m:
-            f += f" (au-delà de {fmt_distance(place.max_distance_m, 'fr')})"
-            e += f" (beyond {fmt_distance(place.max_distance_m, 'en')})"
-        fr.append(f)
-        en.append(e)
-    return fr, en
-
-
-def _access(rec: dict[str, Any], t: NeedTable, i: int) -> tuple[list[str], list[str]]:
-    fr: list[str] = []
-    en: list[str] = []
-    for kind, limit, f_label, e_label in (
-        ("station", t.station_max[i], "gare la plus proche", "nearest station"),
-        ("interchange", t.interchange_max[i], "échangeur le plus proche", "nearest interchange"),
-    ):
-        if np.isnan(limit):
-            continue
-        d = rec[f"{kind}_dist"]
-        name = rec[f"{kind}_name"]
-        if d is None or np.isnan(d):
-            fr.append(f"{f_label}{NBSP}: non connue")
-            en.append(f"{e_label}: unknown")
-            continue
-        f = f"{f_label}{NBSP}: {name}, à {fmt_distance(d, 'fr')}"
-        e = f"{e_label}: {name}, {fmt_distance(d, 'en')} away"
-        if d > limit:
-            f += f" (au-delà de {fmt_distance(limit, 'fr')})"
-            e += f" (beyond {fmt_distance(limit, 'en')})"
-        fr.append(f)
-        en.append(e)
-    return fr, en
-
-
-_TECH_TEXT = {
-    "ceiling_height_m": ("hauteur sous plafond", "ceiling height", "m", 1),
-    "floor_load_t_m2": ("charge au sol", "floor load", "t/m²", 1),
-    "loading_docks": ("quais de chargement", "loading docks", "", 0),
-    "ground_level_doors": ("portes de plain-pied", "ground-level doors", "", 0),
-    "power_kva": ("puissance", "power", "kVA", 0),
-}
-
-
-def _technical(rec: dict[str, Any], t: NeedTable, i: int) -> tuple[list[str], list[str]]:
-    fr: list[str] = []
-    en: list[str] = []
-    for j, (_, col) in enumerate(TECHNICAL_FIELDS):
-        minimum = t.tech_min[i, j]
-        if np.isnan(minimum):
-            continue
-        f_name, e_name, unit, dec = _TECH_TEXT[col]
-        value = rec[col]
-        if value is None or np.isnan(value):
-            fr.append(f"{f_name}{NBSP}: non renseigné")
-            en.append(f"{e_name}: not stated")
-            continue
-
-        def q(v: float, lang: str, unit: str = unit, dec: int = dec) -> str:
-            num = fmt_number(v, lang, dec, trim=True)
-            return f"{num}{NBSP}{unit}" if unit else num
-
-        fr.append(f"{f_name} {q(value, 'fr')} (min. {q(minimum, 'fr')})")
-        en.append(f"{e_name} {q(value, 'en')} (min. {q(minimum, 'en')})")
-    if t.needs_icpe[i]:
-        icpe = rec["icpe"]
-        fr.append(
-            {1: "ICPE autorisée", 0: "ICPE non autorisée"}.get(icpe, "ICPE : non précisé").replace(
-                " : ", f"{NBSP}: "
-            )
-        )
-        en.append({1: "ICPE allowed", 0: "ICPE not allowed"}.get(icpe, "ICPE: not stated"))
-    return ["; ".join(fr).replace("; ", f"{NBSP}; ")] if fr else [], ["; ".join(en)] if en else []
-
-
-def _availability(rec: dict[str, Any], t: NeedTable, i: int) -> tuple[list[str], list[str]]:
-    day = rec["available_day"]
-    wanted = _day_to_date(t.wanted_day[i])
-    if day is None or np.isnan(day):
-        return ["disponible immédiatement"], ["available now"]
-    when = _day_to_date(day)
-    if day <= t.wanted_day[i]:
-        return (
-            [f"disponible le {fmt_date(when, 'fr')}, avant votre date du {fmt_date(wanted, 'fr')}"],
-            [f"available on {fmt_date(when, 'en')}, before your date of {fmt_date(wanted, 'en')}"],
-        )
-    return (
-        [f"disponible le {fmt_date(when, 'fr')}, après votre date du {fmt_date(wanted, 'fr')}"],
-        [f"available on {fmt_date(when, 'en')}, after your date of {fmt_date(wanted, 'en')}"],
-    )
+    Examples
+    --------
+    >>> criterion_label("use", "fr"), criterion_label("use", "en")
+    ('usage', 'use')
+    """
+    label = registry.get(name).label
+    return label[0] if lang == "fr" else label[1]
 
 
 def explain_row(
-    record: dict[str, Any], table: NeedTable, i: int, utilities: dict[str, float]
-) -> dict[str, list[str]]:
-    """French and English reasons for one listing (an index record) and need ``i``.
+    record: dict[str, Any],
+    table: NeedTable,
+    i: int,
+    utilities: dict[str, float],
+    langs: tuple[str, ...] = ("fr", "en"),
+) -> list[dict[str, Any]]:
+    """The reasons of one listing (an index record) for need ``i``, in criterion order.
 
-    One or more short sentences per active criterion, in criterion order.
+    Each is a dict: ``criterion``, ``code``, ``params`` and ``text`` by language.
     """
-    fr: list[str] = []
-    en: list[str] = []
-    for name in utilities:
-        if name == "surface":
-            f, e = _surface(record, table, i, utilities[name])
-        elif name == "use":
-            f, e = _use(record, table, i)
-        elif name == "budget":
-            f, e = _budget(record, table, i)
-        elif name == "location":
-            f, e = _location(record, table, i)
-        elif name == "access":
-            f, e = _access(record, table, i)
-        elif name == "technical":
-            f, e = _technical(record, table, i)
-        else:
-            f, e = _availability(record, table, i)
-        fr.extend(f)
-        en.extend(e)
-    return {"fr": fr, "en": en}
+    reg = table.registry
+    out = []
+    for name, u in utilities.items():
+        for reason in reg.get(name).reasons(record, table.params, i, u):
+            d = reason.to_dict()
+            d["text"] = {lang: render(reason, lang, reg) for lang in langs}
+            out.append(d)
+    return out

@@ -18,9 +18,9 @@ import shapely
 
 from matcher._codes import KIND_CODE, KIND_DEFAULT_MASK, REMOVED, STATUS_CODE, TENURE_BITS, use_mask
 from matcher._geo import PointSet, as_point_set, to_lambert93
-from matcher.criteria import lot_minimum
+from matcher.criteria.surface import lot_minimum
 
-__all__ = ["MatchIndex", "PointSet", "catalogue_columns"]
+__all__ = ["SPLIT_COLUMNS", "MatchIndex", "PointSet", "catalogue_columns"]
 
 _FLOAT_COLUMNS = (
     "surface_m2",
@@ -34,6 +34,9 @@ _FLOAT_COLUMNS = (
     "sale_price_eur",
     "charges_eur_m2_year",
 )
+#: How a listing's surface splits (activity, storage, office); optional in the columns an
+#: index is built from (NaN when absent: not stated).
+SPLIT_COLUMNS = ("activity_m2", "storage_m2", "office_m2")
 
 #: Column name → dtype of every array an index keeps (besides the row-aligned objects).
 _SCHEMA: dict[str, Any] = {
@@ -47,6 +50,7 @@ _SCHEMA: dict[str, Any] = {
     "divisible": np.bool_,
     "lot_min": np.float64,
     **dict.fromkeys(_FLOAT_COLUMNS, np.float64),
+    **dict.fromkeys(SPLIT_COLUMNS, np.float64),
     "available_day": np.float64,
     "verified_day": np.float64,
     "lon": np.float64,
@@ -184,7 +188,7 @@ def catalogue_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
         "tenure": _codes(frame, "tenure", TENURE_BITS, None).astype(np.int8),
         "icpe": icpe,
         "divisible": divisible,
-        **{c: _num(frame, c) for c in _FLOAT_COLUMNS},
+        **{c: _num(frame, c) for c in (*_FLOAT_COLUMNS, *SPLIT_COLUMNS)},
         "available_day": _days(frame, "available_from"),
         "verified_day": _days(frame, "last_verified_at"),
         "lon": lon,
@@ -295,6 +299,9 @@ class MatchIndex:
 
     def _prepare(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = dict(columns)
+        for name in SPLIT_COLUMNS:
+            if name not in out:
+                out[name] = np.full(len(out["id"]), np.nan)
         out["station_dist"], out["station_idx"] = _nearest(self.stations, out["x"], out["y"])
         out["interchange_dist"], out["interchange_idx"] = _nearest(
             self.interchanges, out["x"], out["y"]

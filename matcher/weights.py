@@ -1,6 +1,7 @@
 """Default weights, tolerances and lookup tables of the matching engine.
 
-The score of a premises for a need is a weighted mean of per-criterion utilities, on 0–100:
+The score of a premises for a need is a weighted mean of per-criterion utilities, on 0–100
+(:class:`matcher.ranker.WeightedMeanRanker`; each criterion lives in :mod:`matcher.criteria`):
 
 ``score = 100 × Σ wᵢ·uᵢ / Σ wᵢ`` over the criteria the need *uses* (a criterion is used when
 the need says something about it; surface is always used). A need may override any weight
@@ -29,7 +30,10 @@ what passes; a preferred criterion only scores):
   wanted range ``[min, max]``, falling linearly to 0.5 at the edges of the tolerance band,
   ``min × (1 − SURFACE_TOLERANCE)`` and ``max × (1 + SURFACE_TOLERANCE)``, then
   0.5 × the ratio offered / edge (too small) or edge / smallest lot (too large) beyond it:
-  twice too large scores 0.25. Filter: inside the band.
+  twice too large scores 0.25. Filter: inside the band. When the need asks for a minimum of
+  activity, storage or office surface and the listing states that part, the utility is
+  multiplied by how well the part covers it (same curve as a too small surface, averaged
+  over the parts), and the filter also asks each part to be within the band.
 - use: fraction of the wanted uses that the listing allows (when a listing states no uses,
   those usual for its kind, :data:`KIND_DEFAULT_USES`), halved when the listing's kind is not
   among the wanted kinds. Filter: every wanted use allowed and the kind wanted.
@@ -53,10 +57,6 @@ what passes; a preferred criterion only scores):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-import numpy as np
-
 from geodata.schemas import Criterion, PremisesKind, Use
 
 __all__ = [
@@ -69,7 +69,6 @@ __all__ = [
     "SURFACE_TOLERANCE",
     "TECHNICAL_TOLERANCE",
     "UNKNOWN_UTILITY",
-    "weights_vector",
 ]
 
 #: The criteria in the order used by every array of the engine.
@@ -104,24 +103,3 @@ KIND_DEFAULT_USES: dict[str, tuple[str, ...]] = {
 }
 assert set(KIND_DEFAULT_USES) == {k.value for k in PremisesKind}
 assert all(u in {x.value for x in Use} for uses in KIND_DEFAULT_USES.values() for u in uses)
-
-
-def weights_vector(overrides: Mapping[str, float] | None = None) -> np.ndarray:
-    """Weights of the criteria, in :data:`CRITERIA` order, with a need's overrides applied.
-
-    Examples
-    --------
-    >>> weights_vector({"budget": 40}).tolist()
-    [30.0, 20.0, 40.0, 15.0, 5.0, 5.0, 5.0]
-    """
-    out = np.array([DEFAULT_WEIGHTS[c] for c in CRITERIA], dtype=np.float64)
-    for key, value in (overrides or {}).items():
-        name = str(getattr(key, "value", key))
-        if name not in DEFAULT_WEIGHTS:
-            msg = f"weights: unknown criterion '{name}' (one of {', '.join(CRITERIA)})"
-            raise ValueError(msg)
-        if not np.isfinite(value) or value < 0:
-            msg = f"weights: the weight of '{name}' must be a finite number ≥ 0, got {value}"
-            raise ValueError(msg)
-        out[CRITERIA.index(name)] = float(value)
-    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -189,6 +190,28 @@ def test_impossible_need_gets_no_result_and_a_relaxation(demo_db: Path, tmp_path
     bad.write_text(json.dumps({**need, "surface_min_m2": 70000}), encoding="utf-8")
     r = run("match", str(bad), env_db=demo_db)
     assert r.returncode == 1 and "surface_min_m2" in r.stderr
+
+
+def test_french_output_has_no_english_criterion_key(demo_db: Path, tmp_path: Path) -> None:
+    need = {
+        "company_name": "Labo Démo",
+        "surface_min_m2": 900,
+        "surface_max_m2": 1100,
+        "uses": ["lab_rd"],
+        "communes": ["94037"],
+        "wanted_by": "2026-01-15",
+        "max_station_distance_m": 400,
+        "required": ["surface", "use", "location", "access", "availability"],
+    }
+    path = tmp_path / "lab.json"
+    path.write_text(json.dumps(need), encoding="utf-8")
+    fr = run("match", str(path), env_db=demo_db).stdout
+    assert "Exclus par critère obligatoire" in fr
+    keys = r"\b(use|location|access|technical|availability) \d"  # surface, budget: both
+    assert not re.search(keys, fr), fr
+    assert re.search(r"\busage \d", fr) and re.search(r"\blocalisation \d", fr)
+    en = run("match", str(path), "--lang", "en", env_db=demo_db).stdout
+    assert "Excluded by required criterion" in en and re.search(r"\buse \d", en)
 
 
 def test_demo_twice_with_force_says_why_without_a_traceback(demo_db: Path) -> None:

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from matcher import criteria as cr
+from matcher.criteria.registry import DEFAULT_REGISTRY
 from matcher.weights import (
     BUDGET_TOLERANCE,
     DEFAULT_WEIGHTS,
     SURFACE_TOLERANCE,
     UNKNOWN_UTILITY,
-    weights_vector,
 )
 
 MODULES = [
@@ -178,10 +178,10 @@ def test_mean_of_present_ignores_nan() -> None:
 
 def test_default_weights_sum_to_100_and_override() -> None:
     assert sum(DEFAULT_WEIGHTS.values()) == 100
-    w = weights_vector({"location": 0})
+    w = DEFAULT_REGISTRY.weights({"location": 0})
     assert w[3] == 0 and w.sum() == 85
     with pytest.raises(ValueError, match="unknown criterion"):
-        weights_vector({"colour": 1})
+        DEFAULT_REGISTRY.weights({"colour": 1})
 
 
 def test_no_python_loop_needed_for_a_million_rows() -> None:

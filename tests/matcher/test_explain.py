@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import numpy as np
@@ -12,8 +13,8 @@ from matcher_data import NOW, STATIONS, need
 import geopandas as gpd
 import shapely
 
-from matcher import MatchIndex, match
-from matcher.explain import fmt_area, fmt_date, fmt_distance, fmt_money, fmt_number
+from matcher import MatchIndex, Reason, match
+from matcher.explain import fmt_area, fmt_date, fmt_distance, fmt_money, fmt_number, render
 
 NNBSP, NBSP = "\u202f", "\u00a0"
 
@@ -132,3 +133,18 @@ def test_one_language_on_request() -> None:
     assert list(item.reasons) == ["en"]
     with pytest.raises(ValueError, match="lang"):
         match(idx, need(), lang="de")
+
+
+def test_reasons_are_data_with_both_texts(index: MatchIndex) -> None:
+    n = need(communes=["94041"], max_station_distance_m=800, min_ceiling_height_m=6)
+    result = match(index, n, k=5, now=NOW, lang="fr")
+    for item in result.results:
+        assert set(item.reasons) == {"fr"}
+        assert [d["text"]["fr"] for d in item.reason_details] == item.reasons["fr"]
+        for d in item.reason_details:
+            assert set(d) == {"criterion", "code", "params", "text"}
+            assert set(d["text"]) == {"fr", "en"} and d["text"]["en"]
+            again = Reason(d["criterion"], d["code"], d["params"])
+            assert render(again, "en") == d["text"]["en"]  # the data alone gives the text
+        assert {d["criterion"] for d in item.reason_details} >= {"surface", "location"}
+    json.dumps(result.to_dict(), ensure_ascii=False)  # JSON-ready without a fallback
