@@ -98,7 +98,7 @@ def _points(n: int, rng: np.random.Generator, territory: Any) -> tuple[np.ndarra
 def synthetic_catalogue(n: int, seed: int = 0, territory: Any = None) -> gpd.GeoDataFrame:
     """``n`` random listings inside the territory (or its bounding box), index = 1…n.
 
-    Columns follow ``PremisesIn``; about 10 % of optional values are missing, 85 % of the
+    Columns follow ``PremisesCreate``; about 10 % of optional values are missing, 85 % of the
     listings are available.
     """
     rng = np.random.default_rng(seed)

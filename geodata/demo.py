@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 import shapely
 
 from geodata.naf import default_uses_for_naf
-from geodata.schemas import NeedIn, PremisesIn, PremisesKind, Use, luhn_check_digit
+from geodata.schemas import NeedIn, PremisesCreate, PremisesKind, Use, luhn_check_digit
 from geodata.territory import Territory, TerritoryError, to_lambert93, to_wgs84
 
 __all__ = [
@@ -1170,14 +1170,14 @@ def demo_premises(
     *,
     territory: Territory,
     reference_date: date = REFERENCE_DATE,
-) -> list[PremisesIn]:
+) -> list[PremisesCreate]:
     """Generate ``n`` fictitious premises listings spread over the territory's communes.
 
     Kinds, sizes and rents fit each place (warehouses around Rungis, Orly and the A86, urban
     workshops next to Paris, labs around Villejuif, plots of land in the south-east) and about
     twenty lots of the Valenton village d'entreprises share that park's ``zone_id``. Each point
     is drawn inside the commune it is listed in, and each record is validated as a
-    :class:`~geodata.schemas.PremisesIn` against the territory.
+    :class:`~geodata.schemas.PremisesCreate` against the territory.
 
     Parameters
     ----------
@@ -1192,7 +1192,7 @@ def demo_premises(
 
     Returns
     -------
-    list of PremisesIn
+    list of PremisesCreate
         Listings with ``external_ref`` ``DEMO-0001``, ``DEMO-0002``…
 
     Examples
@@ -1275,7 +1275,7 @@ def demo_premises(
     ic_j, ic_d = _nearest(xy, places.interchange_xy)
     campus_d = np.hypot(x - campus_xy[0], y - campus_xy[1])
 
-    out: list[PremisesIn] = []
+    out: list[PremisesCreate] = []
     lot = 0
     context = {"territory": territory}
     for i, (c, kind) in enumerate(rows):
@@ -1337,7 +1337,7 @@ def demo_premises(
             contact_phone=f"01 99 00 {int(rng.integers(100)):02d} {int(rng.integers(100)):02d}",
             photos=[],
         )
-        out.append(PremisesIn.model_validate(rec, context=context))
+        out.append(PremisesCreate.model_validate(rec, context=context))
     return out
 
 

@@ -41,7 +41,6 @@ __all__ = [
     "Premises",
     "PremisesBase",
     "PremisesCreate",
-    "PremisesIn",
     "PremisesKind",
     "PremisesPublic",
     "PremisesUpdate",
@@ -494,10 +493,6 @@ class PremisesCreate(PremisesBase):
             zone = territory.zone_at(lon, lat)[0]
             if zone is not None:
                 self.zone_id = str(zone)
-
-
-# Transitional: the storage code still says PremisesIn; remove once it says PremisesCreate.
-PremisesIn = PremisesCreate
 
 
 class Premises(PremisesBase):

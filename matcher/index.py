@@ -127,7 +127,7 @@ def _uses(frame: pd.DataFrame) -> np.ndarray:
 
 
 def catalogue_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Convert catalogue rows (PremisesIn-named columns, index = listing id) to arrays.
+    """Convert catalogue rows (PremisesCreate-named columns, index = listing id) to arrays.
 
     Returns the index's columns except the accessibility ones and the commune code; the
     commune comes back as ``commune_insee`` strings. Missing optional columns are NaN.
@@ -279,7 +279,7 @@ class MatchIndex:
         Parameters
         ----------
         frame
-            One row per listing, columns named like ``PremisesIn``'s fields (``uses`` a
+            One row per listing, columns named like ``PremisesCreate``'s fields (``uses`` a
             comma-joined string), ``lon``/``lat`` or a point geometry in EPSG:4326.
         stations, interchanges
             A :class:`PointSet`, a GeoDataFrame of points (``name`` column, ``status ==

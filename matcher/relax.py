@@ -70,7 +70,7 @@ def _count(
     data = need.model_dump()
     data.update(update)
     try:
-        changed = type(need).model_validate(data, context={"skip_territory": True})
+        changed = type(need).model_validate(data)
     except ValidationError:
         return -1
     reg = table.registry

@@ -6,7 +6,7 @@ Headers and values are compared after :func:`normalise_key`: lower case, accents
 
 Column aliases (the English field name itself is always accepted)
 ------------------------------------------------------------------
-Each field of :class:`geodata.schemas.PremisesIn` lists its French headers in
+Each field of :class:`geodata.schemas.PremisesCreate` lists its French headers in
 :data:`COLUMN_ALIASES`; the first one is the header the French export writes
 (:data:`FRENCH_HEADERS`). Columns ``id``, ``version``, ``created_at`` and ``updated_at``
 (``identifiant``, ``créé le``, ``modifié le``) are recognised and ignored on import. Any other
@@ -32,7 +32,7 @@ from geodata.schemas import (
     STATUS_LABELS,
     TENURE_LABELS,
     USE_LABELS,
-    PremisesIn,
+    PremisesCreate,
 )
 
 __all__ = [
@@ -55,11 +55,11 @@ __all__ = [
 ]
 
 #: The listing fields, in model order.
-FIELDS: tuple[str, ...] = tuple(PremisesIn.model_fields)
+FIELDS: tuple[str, ...] = tuple(PremisesCreate.model_fields)
 
 #: Fields without a default: a file must give them (lon/lat may come from a geometry).
 REQUIRED_FIELDS: tuple[str, ...] = tuple(
-    name for name, info in PremisesIn.model_fields.items() if info.is_required()
+    name for name, info in PremisesCreate.model_fields.items() if info.is_required()
 )
 
 #: French column headers per field; the first one is written by the French export.

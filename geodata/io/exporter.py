@@ -23,7 +23,7 @@ from geodata.io._geo import write_geojson, write_gpkg
 from geodata.io._values import BOOL_FIELDS, FLOAT_FIELDS, INT_FIELDS
 from geodata.io._vocab import FIELDS, FRENCH_HEADERS, IGNORED_COLUMNS, USE_FRENCH
 from geodata.io.importer import FORMATS, detect_format
-from geodata.schemas import KIND_LABELS, STATUS_LABELS, TENURE_LABELS, PremisesIn
+from geodata.schemas import KIND_LABELS, STATUS_LABELS, TENURE_LABELS, PremisesCreate
 
 __all__ = ["canonical_frame", "export_listings", "frame_from_listings"]
 
@@ -36,7 +36,7 @@ _DATETIMES = ("last_verified_at", "created_at", "updated_at")
 _LISTS = ("uses", "photos")
 
 
-def frame_from_listings(items: Sequence[PremisesIn]) -> pd.DataFrame:
+def frame_from_listings(items: Sequence[PremisesCreate]) -> pd.DataFrame:
     """Build a frame shaped like ``Repository.premises_frame()`` from listing models.
 
     ``uses`` is comma-joined, ``photos`` JSON text, ``footprint`` GeoJSON text or ``None``;
@@ -45,8 +45,8 @@ def frame_from_listings(items: Sequence[PremisesIn]) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from geodata.schemas import PremisesIn
-    >>> item = PremisesIn.model_validate(
+    >>> from geodata.schemas import PremisesCreate
+    >>> item = PremisesCreate.model_validate(
     ...     {"title": "A", "kind": "warehouse", "surface_m2": 800, "tenure": "rent",
     ...      "lon": 2.4, "lat": 48.75, "uses": ["logistics"]})
     >>> frame_from_listings([item]).loc[1, "uses"]
@@ -258,7 +258,7 @@ def export_listings(
     ----------
     frame_or_repo
         A :class:`geodata.storage.Repository` (its ``premises_frame()``), such a frame,
-        or a sequence of :class:`~geodata.schemas.PremisesIn`.
+        or a sequence of :class:`~geodata.schemas.PremisesCreate`.
     path
         The file to write (overwritten).
     fmt

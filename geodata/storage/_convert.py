@@ -8,14 +8,13 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from geodata.schemas import Need, NeedIn, Premises, PremisesIn, Use
+from geodata.schemas import Need, NeedIn, Premises, PremisesCreate, Use
 from geodata.storage._tables import USE_BITS, as_utc
 from geodata.storage.errors import StorageError
 
 __all__ = [
     "NEED_SYSTEM_FIELDS",
     "PREMISES_FIELDS",
-    "STORED_CONTEXT",
     "audit_value",
     "check_storable",
     "join_uses",
@@ -30,11 +29,8 @@ __all__ = [
     "uses_of_mask",
 ]
 
-#: Validation context for rows read back: they were checked against the territory when written.
-STORED_CONTEXT: dict[str, Any] = {"skip_territory": True}
-
 #: The fields an owner describes, in model order (every one is a column of ``premises``).
-PREMISES_FIELDS: tuple[str, ...] = tuple(PremisesIn.model_fields)
+PREMISES_FIELDS: tuple[str, ...] = tuple(PremisesCreate.model_fields)
 NEED_SYSTEM_FIELDS: tuple[str, ...] = ("id", "version", "created_at", "updated_at")
 
 _USE_ORDER = {use.value: i for i, use in enumerate(Use)}
@@ -99,7 +95,7 @@ def check_storable(row: Mapping[str, Any]) -> None:
             raise StorageError(msg)
 
 
-def premises_row(item: PremisesIn) -> dict[str, Any]:
+def premises_row(item: PremisesCreate) -> dict[str, Any]:
     """Return the column values of a listing (without id, version and timestamps)."""
     data = item.model_dump(mode="python")
     for name in _ENUM_FIELDS:
@@ -122,7 +118,7 @@ def premises_from_row(row: Mapping[Any, Any]) -> Premises:
     data["photos"] = json.loads(data["photos"])
     footprint = data["footprint"]
     data["footprint"] = None if footprint is None else json.loads(footprint)
-    return Premises.model_validate(data, context=STORED_CONTEXT)
+    return Premises.model_validate(data)
 
 
 def jsonable(value: Any) -> Any:
@@ -176,4 +172,4 @@ def need_from_row(row: Mapping[Any, Any]) -> Need:
     data = json.loads(row["doc"])
     data["active"] = row["active"]
     data.update({name: row[name] for name in NEED_SYSTEM_FIELDS})
-    return Need.model_validate(data, context=STORED_CONTEXT)
+    return Need.model_validate(data)

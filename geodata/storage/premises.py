@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
-from geodata.schemas import Premises, PremisesIn, Status
+from geodata.schemas import Premises, PremisesCreate, Status
 from geodata.storage import _common as co
 from geodata.storage import _convert as cv
 from geodata.storage._tables import ENTITY_PREMISES, USE_BITS, premises
@@ -91,7 +91,7 @@ def _insert(
 
 
 def add_many_premises(
-    conn: Connection, items: Sequence[PremisesIn], *, actor: str
+    conn: Connection, items: Sequence[PremisesCreate], *, actor: str
 ) -> list[Premises]:
     """Store new listings at version 1: all of them, or none when one is refused.
 
@@ -99,7 +99,7 @@ def add_many_premises(
     ----------
     conn : sqlalchemy.Connection
         A connection inside a write transaction.
-    items : sequence of PremisesIn
+    items : sequence of PremisesCreate
         The validated listings.
     actor : str
         Who creates them (recorded in the audit log).
@@ -128,7 +128,7 @@ def add_many_premises(
 
 def upsert_premises_by_ref(
     conn: Connection,
-    items: Sequence[PremisesIn],
+    items: Sequence[PremisesCreate],
     *,
     actor: str,
     expected_versions: Mapping[str, int] | None = None,
@@ -144,7 +144,7 @@ def upsert_premises_by_ref(
     ----------
     conn : sqlalchemy.Connection
         A connection inside a write transaction.
-    items : sequence of PremisesIn
+    items : sequence of PremisesCreate
         The validated listings.
     actor : str
         Who imports them.
@@ -232,7 +232,7 @@ def upsert_premises_by_ref(
 def update_premises(
     conn: Connection,
     premises_id: int,
-    item: PremisesIn,
+    item: PremisesCreate,
     *,
     expected_version: int,
     actor: str,
@@ -245,7 +245,7 @@ def update_premises(
         A connection inside a write transaction.
     premises_id : int
         The listing.
-    item : PremisesIn
+    item : PremisesCreate
         Its full new description.
     expected_version : int
         The version the caller read (an ETag); the update is a compare-and-set on it.
@@ -291,7 +291,7 @@ def patch_premises(
     premises_id : int
         The listing.
     changes : mapping
-        ``{field: new value}`` in the form :class:`PremisesIn` accepts.
+        ``{field: new value}`` in the form :class:`PremisesCreate` accepts.
     expected_version : int
         The version the caller read.
     actor : str
@@ -321,7 +321,7 @@ def patch_premises(
             if derived not in changes:
                 merged[derived] = None
     merged.update(changes)
-    item = PremisesIn.model_validate(merged, context=context)
+    item = PremisesCreate.model_validate(merged, context=context)
     return update_premises(conn, premises_id, item, expected_version=expected_version, actor=actor)
 
 

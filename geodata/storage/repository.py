@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from geodata.schemas import Need, NeedIn, Premises, PremisesIn, Status
+from geodata.schemas import Need, NeedIn, Premises, PremisesCreate, Status
 from geodata.storage import audit, catalogue, needs, premises, schema
 from geodata.storage._common import HOOKS_OPTION, Page
 from geodata.storage._dialects import WRITE_OPTION, DialectHooks, hooks_for
@@ -113,18 +113,18 @@ class Repository:
 
     # -- premises -------------------------------------------------------------------------
 
-    def add_premises(self, item: PremisesIn, *, actor: str) -> Premises:
+    def add_premises(self, item: PremisesCreate, *, actor: str) -> Premises:
         """Store a new listing at version 1 (see :func:`premises.add_many_premises`)."""
         return self.add_many_premises([item], actor=actor)[0]
 
-    def add_many_premises(self, items: Sequence[PremisesIn], *, actor: str) -> list[Premises]:
+    def add_many_premises(self, items: Sequence[PremisesCreate], *, actor: str) -> list[Premises]:
         """Store new listings, all or none (see :func:`premises.add_many_premises`)."""
         with self.begin() as conn:
             return premises.add_many_premises(conn, items, actor=actor)
 
     def upsert_premises_by_ref(
         self,
-        items: Sequence[PremisesIn],
+        items: Sequence[PremisesCreate],
         *,
         actor: str,
         expected_versions: Mapping[str, int] | None = None,
@@ -136,7 +136,7 @@ class Repository:
             )
 
     def update_premises(
-        self, premises_id: int, item: PremisesIn, *, expected_version: int, actor: str
+        self, premises_id: int, item: PremisesCreate, *, expected_version: int, actor: str
     ) -> Premises:
         """Replace a listing at ``expected_version`` (see :func:`premises.update_premises`)."""
         with self.begin() as conn:

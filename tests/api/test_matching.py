@@ -92,7 +92,6 @@ def test_changes_since_brought_to_an_index_equal_a_rebuild(
         assert _same(updated[listing_id], record), listing_id
     need = NeedIn.model_validate(
         {"company_name": "Test", "surface_min_m2": 200, "surface_max_m2": 2000},
-        context={"skip_territory": True},
     )
     ranked = [(r.listing_id, r.score) for r in match(index, need, k=10).results]
     assert ranked == [(r.listing_id, r.score) for r in match(rebuilt, need, k=10).results]

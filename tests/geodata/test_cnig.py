@@ -17,7 +17,7 @@ import shapely
 
 from geodata.io import export_cnig
 from geodata.io.cnig import CNIG_SCHEMAS, schema_enums, schema_fields
-from geodata.schemas import PremisesIn
+from geodata.schemas import PremisesCreate
 from geodata.storage import Repository
 from geodata.territory import default_territory, to_lambert93
 
@@ -47,7 +47,7 @@ FOOTPRINT = {
 }
 
 
-def _item(title: str, point: tuple[float, float], **over: object) -> PremisesIn:
+def _item(title: str, point: tuple[float, float], **over: object) -> PremisesCreate:
     data: dict[str, object] = {
         "title": title,
         "kind": "warehouse",
@@ -58,10 +58,10 @@ def _item(title: str, point: tuple[float, float], **over: object) -> PremisesIn:
         "available_from": TODAY,
     }
     data.update(over)
-    return PremisesIn.model_validate(data, context={"territory": default_territory()})
+    return PremisesCreate.model_validate(data, context={"territory": default_territory()})
 
 
-def _catalogue() -> list[PremisesIn]:
+def _catalogue() -> list[PremisesCreate]:
     return [
         _item("A free now", MIN_RUNGIS),
         _item(

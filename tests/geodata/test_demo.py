@@ -22,7 +22,7 @@ from geodata.demo import (
     load_demo,
 )
 from geodata.naf import NAF_DIVISION_USES, default_uses_for_naf
-from geodata.schemas import NeedIn, PremisesIn, PremisesKind
+from geodata.schemas import NeedIn, PremisesCreate, PremisesKind
 from geodata.territory import default_territory
 
 # GOSB's demo tables (geodata/territories/gosb/demo.json).
@@ -44,7 +44,7 @@ def territory() -> Any:
 
 
 @pytest.fixture(scope="module")
-def premises(territory: Any) -> list[PremisesIn]:
+def premises(territory: Any) -> list[PremisesCreate]:
     """The default demo listings."""
     return demo_premises(territory=territory)
 
@@ -63,7 +63,7 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _of_kind(premises: list[PremisesIn], kind: str) -> list[PremisesIn]:
+def _of_kind(premises: list[PremisesCreate], kind: str) -> list[PremisesCreate]:
     return [p for p in premises if p.kind == kind]
 
 
@@ -72,21 +72,21 @@ def _of_kind(premises: list[PremisesIn], kind: str) -> list[PremisesIn]:
 # ------------------------------------------------------------------------------------------
 
 
-def test_volumes_and_types(premises: list[PremisesIn], needs: list[NeedIn]) -> None:
+def test_volumes_and_types(premises: list[PremisesCreate], needs: list[NeedIn]) -> None:
     assert len(premises) == 360
     assert len(needs) == 180
-    assert all(isinstance(p, PremisesIn) for p in premises)
+    assert all(isinstance(p, PremisesCreate) for p in premises)
     assert all(isinstance(n, NeedIn) for n in needs)
 
 
-def test_every_commune_has_listings(premises: list[PremisesIn], territory: Any) -> None:
+def test_every_commune_has_listings(premises: list[PremisesCreate], territory: Any) -> None:
     assert set(territory.insee_codes) == GOSB_INSEE
     per_commune = Counter(p.commune_insee for p in premises)
     assert set(per_commune) == GOSB_INSEE
     assert min(per_commune.values()) >= 2
 
 
-def test_every_kind_is_present(premises: list[PremisesIn]) -> None:
+def test_every_kind_is_present(premises: list[PremisesCreate]) -> None:
     kinds = Counter(str(p.kind) for p in premises)
     assert set(kinds) == {k.value for k in PremisesKind}
     assert kinds["warehouse"] >= 80
@@ -94,7 +94,7 @@ def test_every_kind_is_present(premises: list[PremisesIn]) -> None:
 
 
 def test_same_seed_same_data(
-    premises: list[PremisesIn], needs: list[NeedIn], territory: Any
+    premises: list[PremisesCreate], needs: list[NeedIn], territory: Any
 ) -> None:
     again_p = demo_premises(2018, territory=territory)
     again_n = demo_needs(2018, territory=territory)
@@ -103,7 +103,7 @@ def test_same_seed_same_data(
 
 
 def test_other_seed_other_data(
-    premises: list[PremisesIn], needs: list[NeedIn], territory: Any
+    premises: list[PremisesCreate], needs: list[NeedIn], territory: Any
 ) -> None:
     other_p = demo_premises(7, territory=territory)
     other_n = demo_needs(7, territory=territory)
@@ -127,7 +127,7 @@ def test_smaller_catalogue(territory: Any) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def test_points_lie_in_their_commune(premises: list[PremisesIn], territory: Any) -> None:
+def test_points_lie_in_their_commune(premises: list[PremisesCreate], territory: Any) -> None:
     lon = np.array([p.lon for p in premises])
     lat = np.array([p.lat for p in premises])
     at = np.asarray(territory.commune_at(lon, lat), dtype=object)
@@ -136,14 +136,14 @@ def test_points_lie_in_their_commune(premises: list[PremisesIn], territory: Any)
     assert len({(p.lon, p.lat) for p in premises}) == len(premises)  # no stacked points
 
 
-def test_warehouses_gather_on_the_logistics_belt(premises: list[PremisesIn]) -> None:
+def test_warehouses_gather_on_the_logistics_belt(premises: list[PremisesCreate]) -> None:
     warehouses = _of_kind(premises, "warehouse")
     share = np.mean([p.commune_insee in LOGISTICS_COMMUNES for p in warehouses])
     assert share > 0.6
     assert Counter(p.commune_insee for p in warehouses).most_common(1)[0][0] == "94065"  # Rungis
 
 
-def test_workshops_gather_next_to_paris(premises: list[PremisesIn]) -> None:
+def test_workshops_gather_next_to_paris(premises: list[PremisesCreate]) -> None:
     workshops = _of_kind(premises, "workshop")
     assert np.mean([p.commune_insee in URBAN_COMMUNES for p in workshops]) > 0.5
     urban = [p for p in premises if p.commune_insee in URBAN_COMMUNES]
@@ -151,7 +151,7 @@ def test_workshops_gather_next_to_paris(premises: list[PremisesIn]) -> None:
     assert np.mean([p.kind == "warehouse" for p in urban]) < 0.1
 
 
-def test_labs_land_and_industry_where_they_belong(premises: list[PremisesIn]) -> None:
+def test_labs_land_and_industry_where_they_belong(premises: list[PremisesCreate]) -> None:
     labs = _of_kind(premises, "lab")
     assert np.mean([p.commune_insee in ("94076", "94081") for p in labs]) >= 0.6
     assert Counter(p.commune_insee for p in labs).most_common(1)[0][0] == "94076"  # Villejuif
@@ -162,7 +162,7 @@ def test_labs_land_and_industry_where_they_belong(premises: list[PremisesIn]) ->
     assert np.mean([p.commune_insee in core for p in industrial]) > 0.6
 
 
-def test_valenton_village(premises: list[PremisesIn], territory: Any) -> None:
+def test_valenton_village(premises: list[PremisesCreate], territory: Any) -> None:
     lots = _of_kind(premises, "business_village_lot")
     assert 18 <= len(lots) <= 22
     assert {p.commune_insee for p in lots} == {VALENTON}
@@ -190,7 +190,7 @@ def test_valenton_village(premises: list[PremisesIn], territory: Any) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def test_warehouses_are_high_and_docked(premises: list[PremisesIn]) -> None:
+def test_warehouses_are_high_and_docked(premises: list[PremisesCreate]) -> None:
     warehouses = _of_kind(premises, "warehouse")
     # Parcel-delivery cells to large platforms, with some mid-sized ones for SMEs.
     assert sum(600 <= p.surface_m2 < 1_500 for p in warehouses) >= 10
@@ -206,7 +206,7 @@ def test_warehouses_are_high_and_docked(premises: list[PremisesIn]) -> None:
             assert 60 <= p.rent_eur_m2_year <= 110
 
 
-def test_workshops_are_small_and_at_street_level(premises: list[PremisesIn]) -> None:
+def test_workshops_are_small_and_at_street_level(premises: list[PremisesCreate]) -> None:
     for p in _of_kind(premises, "workshop"):
         assert 100 <= p.surface_m2 <= 1_500
         assert p.ceiling_height_m <= 7
@@ -215,14 +215,14 @@ def test_workshops_are_small_and_at_street_level(premises: list[PremisesIn]) -> 
             assert 110 <= p.rent_eur_m2_year <= 190
 
 
-def test_land_has_a_plot(premises: list[PremisesIn]) -> None:
+def test_land_has_a_plot(premises: list[PremisesCreate]) -> None:
     for p in _of_kind(premises, "land"):
         assert p.plot_m2 == p.surface_m2 >= 5_000
         assert p.ceiling_height_m is None
         assert {"construction", "logistics", "production"} & set(p.uses)
 
 
-def test_sale_prices_rents_and_lots(premises: list[PremisesIn]) -> None:
+def test_sale_prices_rents_and_lots(premises: list[PremisesCreate]) -> None:
     tenures = Counter(str(p.tenure) for p in premises)
     assert tenures["rent"] > tenures["both"] > 0
     assert tenures["sale"] > 0
@@ -238,7 +238,7 @@ def test_sale_prices_rents_and_lots(premises: list[PremisesIn]) -> None:
     assert all(p.min_lot_m2 is not None and p.min_lot_m2 < p.surface_m2 for p in divisible)
 
 
-def test_statuses_and_dates(premises: list[PremisesIn]) -> None:
+def test_statuses_and_dates(premises: list[PremisesCreate]) -> None:
     statuses = Counter(str(p.status) for p in premises)
     assert statuses["available"] / len(premises) > 0.6
     assert statuses["under_offer"] and statuses["let"] and statuses["sold"]
@@ -263,7 +263,7 @@ def test_reference_date_moves_the_dates(territory: Any) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def test_listings_are_obviously_fictitious(premises: list[PremisesIn]) -> None:
+def test_listings_are_obviously_fictitious(premises: list[PremisesCreate]) -> None:
     assert [p.external_ref for p in premises] == [f"DEMO-{i:04d}" for i in range(1, 361)]
     assert all(p.contact_email.endswith("@exemple.invalid") for p in premises)
     assert all(DEMO_SENTENCE in p.description for p in premises)
@@ -273,7 +273,7 @@ def test_listings_are_obviously_fictitious(premises: list[PremisesIn]) -> None:
     assert all("Démo" in p.contact_name for p in premises)
 
 
-def test_titles_and_addresses_are_french(premises: list[PremisesIn], territory: Any) -> None:
+def test_titles_and_addresses_are_french(premises: list[PremisesCreate], territory: Any) -> None:
     names = territory.communes["name"]
     for p in premises:
         assert p.title.endswith(names[p.commune_insee])
@@ -358,7 +358,7 @@ def test_need_places_are_in_the_territory(needs: list[NeedIn], territory: Any) -
     assert communes <= GOSB_INSEE
 
 
-def test_some_needs_fit_nothing(needs: list[NeedIn], premises: list[PremisesIn]) -> None:
+def test_some_needs_fit_nothing(needs: list[NeedIn], premises: list[PremisesCreate]) -> None:
     """A few needs are too big for the communes they require: 'what to relax' has work."""
     biggest: dict[str, float] = {}
     for p in premises:
@@ -389,7 +389,7 @@ class _RecordingRepo:
     def __init__(self) -> None:
         self.calls: list[tuple[str, int, str]] = []
 
-    def add_many_premises(self, items: list[PremisesIn], *, actor: str) -> list[int]:
+    def add_many_premises(self, items: list[PremisesCreate], *, actor: str) -> list[int]:
         self.calls.append(("premises", len(items), actor))
         return list(range(len(items)))
 

@@ -12,11 +12,9 @@ from listing_items import GOSB, RUNGIS_MIN, VITRY
 from listing_items import item as _item
 
 from geodata.io import import_listings, read_listings
-from geodata.schemas import PremisesIn
+from geodata.schemas import PremisesCreate
 from geodata.storage import Repository
 from geodata.storage.errors import StaleVersionError
-
-CTX = {"skip_territory": True}
 
 
 def test_bbox_edge_is_exact_on_both_backends(repo: Repository) -> None:
@@ -24,7 +22,7 @@ def test_bbox_edge_is_exact_on_both_backends(repo: Repository) -> None:
     # bbox edge was listed on PostGIS and not on SQLite.
     lon, lat = 2.36, 48.76
     repo.add_premises(
-        PremisesIn.model_validate(
+        PremisesCreate.model_validate(
             {
                 "title": "Edge",
                 "kind": "workshop",
@@ -33,7 +31,6 @@ def test_bbox_edge_is_exact_on_both_backends(repo: Repository) -> None:
                 "lon": lon,
                 "lat": lat + 1e-7,
             },
-            context=CTX,
         ),
         actor="t",
     )

@@ -45,7 +45,7 @@ from geodata.io._vocab import (
     value_lookup,
 )
 from geodata.io.report import format_row_error
-from geodata.schemas import PremisesIn
+from geodata.schemas import PremisesCreate
 from geodata.storage import Repository
 from geodata.territory import default_territory, to_lambert93
 
@@ -231,7 +231,7 @@ def test_french_headers_map_to_fields(header: str, field: str) -> None:
 
 
 def test_every_field_has_a_french_header_that_reads_back() -> None:
-    assert set(COLUMN_ALIASES) == set(PremisesIn.model_fields)
+    assert set(COLUMN_ALIASES) == set(PremisesCreate.model_fields)
     for field, header in FRENCH_HEADERS.items():
         assert header_lookup(header) == field
 
@@ -604,7 +604,7 @@ FOOTPRINT = {
 }  # fmt: skip
 
 
-def _catalogue() -> list[PremisesIn]:
+def _catalogue() -> list[PremisesCreate]:
     return [
         _item(
             "R-1",

@@ -14,7 +14,6 @@ from geodata.schemas import (
     NeedIn,
     Premises,
     PremisesCreate,
-    PremisesIn,
     PremisesPublic,
     PremisesUpdate,
     Use,
@@ -50,7 +49,7 @@ def fields_of(exc: pytest.ExceptionInfo[ValidationError]) -> dict[str, str]:
 
 
 def test_valid_listing_derives_its_commune() -> None:
-    p = PremisesIn.model_validate(listing(), context=GOSB)
+    p = PremisesCreate.model_validate(listing(), context=GOSB)
     assert p.commune_insee == "94065"
     assert p.uses == ["logistics"]
 
@@ -76,14 +75,14 @@ def test_valid_listing_derives_its_commune() -> None:
 )
 def test_listing_errors_name_field_and_reason(over: dict[str, Any], field: str, words: str) -> None:
     with pytest.raises(ValidationError) as exc:
-        PremisesIn.model_validate(listing(**over), context=GOSB)
+        PremisesCreate.model_validate(listing(**over), context=GOSB)
     errors = fields_of(exc)
     assert field in errors, errors
     assert words in errors[field]
 
 
 def test_commune_that_agrees_is_kept() -> None:
-    p = PremisesIn.model_validate(
+    p = PremisesCreate.model_validate(
         listing(lon=VITRY[0], lat=VITRY[1], commune_insee="94081"), context=GOSB
     )
     assert p.commune_insee == "94081"
@@ -123,12 +122,12 @@ def test_need_errors(over: dict[str, Any], field: str) -> None:
 
 
 def test_uses_are_canonical_and_text_is_clean() -> None:
-    p = PremisesIn.model_validate(listing(uses=["repair", "logistics", "repair"]))
+    p = PremisesCreate.model_validate(listing(uses=["repair", "logistics", "repair"]))
     assert p.uses == ["logistics", "repair"]
     with pytest.raises(ValidationError) as exc:
-        PremisesIn.model_validate(listing(title="Atelier\x00"))
+        PremisesCreate.model_validate(listing(title="Atelier\x00"))
     assert "control character" in fields_of(exc)["title"]
-    naive = PremisesIn.model_validate(listing(last_verified_at="2026-05-01T10:00:00"))
+    naive = PremisesCreate.model_validate(listing(last_verified_at="2026-05-01T10:00:00"))
     assert naive.last_verified_at is not None and naive.last_verified_at.utcoffset() is not None
 
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 import geopandas as gpd
 import shapely
 
-from geodata.schemas import Need, NeedIn, Premises, PremisesIn, PremisesKind, Status, Use
+from geodata.schemas import Need, NeedIn, Premises, PremisesCreate, PremisesKind, Status, Use
 from geodata.storage import (
     MIGRATIONS_DIR,
     DuplicateRefError,
@@ -32,9 +32,8 @@ from geodata.storage import (
 )
 from geodata.storage._tables import metadata, premises
 
-CTX = {"skip_territory": True}
 HEAD = "0004"  # the latest migration
-FIELDS = set(PremisesIn.model_fields)
+FIELDS = set(PremisesCreate.model_fields)
 
 # Points inside the territory, with the commune each lies in.
 RUNGIS = (2.36, 48.76, "94065")
@@ -53,7 +52,7 @@ SQUARE: dict[str, Any] = {
 }
 
 
-def make_premises(place: tuple[float, float, str] = RUNGIS, **overrides: Any) -> PremisesIn:
+def make_premises(place: tuple[float, float, str] = RUNGIS, **overrides: Any) -> PremisesCreate:
     """A valid listing at ``place`` (lon, lat, INSEE code), with ``overrides`` applied."""
     lon, lat, insee = place
     data: dict[str, Any] = {
@@ -68,10 +67,10 @@ def make_premises(place: tuple[float, float, str] = RUNGIS, **overrides: Any) ->
         "commune_insee": insee,
     }
     data.update(overrides)
-    return PremisesIn.model_validate(data, context=CTX)
+    return PremisesCreate.model_validate(data)
 
 
-def full_premises() -> PremisesIn:
+def full_premises() -> PremisesCreate:
     """A listing with every field set."""
     return make_premises(
         external_ref="SOG-12",
@@ -127,7 +126,7 @@ def make_need(**overrides: Any) -> NeedIn:
         "weights": {"surface": 2.0, "location": 1.0},
     }
     data.update(overrides)
-    return NeedIn.model_validate(data, context=CTX)
+    return NeedIn.model_validate(data)
 
 
 def described(item: Premises) -> dict[str, Any]:
@@ -295,7 +294,7 @@ def test_values_one_backend_cannot_store_are_refused_by_both(
     # validation (model_construct), so that both backends behave alike.
     with pytest.raises(ValidationError):
         make_premises(**overrides)
-    unchecked = PremisesIn.model_construct(**{**make_premises().model_dump(), **overrides})
+    unchecked = PremisesCreate.model_construct(**{**make_premises().model_dump(), **overrides})
     with pytest.raises(StorageError, match=message):
         repo.add_many_premises([make_premises(), unchecked], actor="t")
     assert repo.counts()["premises"] == 0
@@ -478,7 +477,6 @@ def test_patch_merges_revalidates_and_bumps_version(repo: Repository) -> None:
         {"rent_eur_m2_year": 99.0, "title": "  Cellule 4  "},
         expected_version=1,
         actor="agent",
-        context=CTX,
     )
     assert patched.version == 2
     assert patched.title == "Cellule 4"
@@ -489,20 +487,18 @@ def test_patch_merges_revalidates_and_bumps_version(repo: Repository) -> None:
     assert repo.get_premises(stored.id) == patched
 
     with pytest.raises(ValidationError, match="min_lot_m2"):
-        repo.patch_premises(
-            stored.id, {"divisible": False}, expected_version=2, actor="agent", context=CTX
-        )
+        repo.patch_premises(stored.id, {"divisible": False}, expected_version=2, actor="agent")
     with pytest.raises(ValidationError, match="id"):
-        repo.patch_premises(stored.id, {"id": 99}, expected_version=2, actor="x", context=CTX)
+        repo.patch_premises(stored.id, {"id": 99}, expected_version=2, actor="x")
     with pytest.raises(StaleVersionError):
-        repo.patch_premises(stored.id, {"title": "x"}, expected_version=1, actor="x", context=CTX)
+        repo.patch_premises(stored.id, {"title": "x"}, expected_version=1, actor="x")
     assert repo.get_premises(stored.id) == patched
 
 
 def test_patch_moving_the_point_drops_the_derived_commune(repo: Repository) -> None:
     stored = repo.add_premises(make_premises(RUNGIS), actor="t")
     moved = repo.patch_premises(
-        stored.id, {"lon": VITRY[0], "lat": VITRY[1]}, expected_version=1, actor="t", context=CTX
+        stored.id, {"lon": VITRY[0], "lat": VITRY[1]}, expected_version=1, actor="t"
     )
     assert moved.commune_insee is None  # re-derived from the point when a territory is used
     kept = repo.patch_premises(
@@ -510,7 +506,6 @@ def test_patch_moving_the_point_drops_the_derived_commune(repo: Repository) -> N
         {"lon": ORLY[0], "lat": ORLY[1], "commune_insee": ORLY[2]},
         expected_version=2,
         actor="t",
-        context=CTX,
     )
     assert kept.commune_insee == "94054"
 
@@ -561,7 +556,7 @@ def test_delete(repo: Repository) -> None:
     last = repo.audit_trail("premises", stored.id)[-1]
     assert (last.action, last.actor, last.version) == ("delete", "admin", 2)
     assert last.changes["external_ref"] == "SOG-12"
-    assert Premises.model_validate(last.changes, context=CTX) == stored
+    assert Premises.model_validate(last.changes) == stored
     # the id is not reused
     assert repo.add_premises(make_premises(), actor="t").id == stored.id + 1
 
@@ -584,7 +579,7 @@ def test_audit_trail_records_who_what_when(repo: Repository) -> None:
         ("update", 2, "bob@agency"),
     ]
     create, update = trail
-    assert Premises.model_validate(create.changes, context=CTX) == stored
+    assert Premises.model_validate(create.changes) == stored
     assert update.changes == {
         "surface_m2": [400.0, 450.0],
         "available_from": [None, "2027-01-01"],
@@ -780,9 +775,7 @@ def test_catalogue_version_grows_on_every_premises_change(repo: Repository) -> N
         stored.id, make_premises(external_ref="C", title="T"), expected_version=1, actor="t"
     )
     assert grew()
-    repo.patch_premises(
-        stored.id, {"surface_m2": 410.0}, expected_version=2, actor="t", context=CTX
-    )
+    repo.patch_premises(stored.id, {"surface_m2": 410.0}, expected_version=2, actor="t")
     assert grew()
     repo.set_status(stored.id, "let", expected_version=3, actor="t")
     assert grew()
@@ -949,7 +942,7 @@ _EXAMPLE = itertools.count()
 
 
 @st.composite
-def premises_in(draw: st.DrawFn) -> PremisesIn:
+def premises_in(draw: st.DrawFn) -> PremisesCreate:
     """Random valid listings (splits stay within the surface, prices match the tenure)."""
     lon, lat, insee = draw(st.sampled_from(PLACES))
     surface = draw(st.floats(min_value=1.0, max_value=1e6, allow_nan=False))
@@ -996,7 +989,7 @@ def premises_in(draw: st.DrawFn) -> PremisesIn:
             )
         ),
     }
-    return PremisesIn.model_validate(data, context=CTX)
+    return PremisesCreate.model_validate(data)
 
 
 @settings(
@@ -1005,7 +998,7 @@ def premises_in(draw: st.DrawFn) -> PremisesIn:
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(item=premises_in())
-def test_any_valid_listing_round_trips(repo: Repository, item: PremisesIn) -> None:
+def test_any_valid_listing_round_trips(repo: Repository, item: PremisesCreate) -> None:
     if item.external_ref is not None:
         item = item.model_copy(update={"external_ref": f"REF-{next(_EXAMPLE)}"})
     stored = repo.add_premises(item, actor="hypothesis")

@@ -17,7 +17,6 @@ STORAGE = Path(__file__).resolve().parents[2] / "geodata" / "storage"
 def make_need() -> NeedIn:
     return NeedIn.model_validate(
         {"company_name": "Atelier Martin", "surface_min_m2": 200, "surface_max_m2": 600},
-        context={"skip_territory": True},
     )
 
 

@@ -115,4 +115,4 @@ def need(**kw: Any) -> NeedIn:
         "max_rent_eur_m2_year": 90,
     }
     data.update(kw)
-    return NeedIn.model_validate(data, context={"skip_territory": True})
+    return NeedIn.model_validate(data)

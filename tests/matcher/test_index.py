@@ -222,9 +222,9 @@ def test_point_sets_from_frames() -> None:
 def test_update_from_a_validated_listing(index: MatchIndex) -> None:
     from datetime import date, datetime
 
-    from geodata.schemas import PremisesIn
+    from geodata.schemas import PremisesCreate
 
-    item = PremisesIn.model_validate(
+    item = PremisesCreate.model_validate(
         {
             "title": "Cellule logistique",
             "kind": "warehouse",
@@ -240,7 +240,6 @@ def test_update_from_a_validated_listing(index: MatchIndex) -> None:
             "icpe_allowed": True,
             "photos": ["https://example.org/a.jpg"],
         },
-        context={"skip_territory": True},
     )
     idx = MatchIndex.from_frame(make_catalogue(20, seed=3), stations=STATIONS)
     idx.update(424242, item.model_dump())

@@ -40,7 +40,7 @@ def _index(rows: list[dict[str, Any]]) -> MatchIndex:
 def _apply(n: NeedIn, update: dict[str, Any]) -> NeedIn:
     data = n.model_dump()
     data.update(update)
-    return NeedIn.model_validate(data, context={"skip_territory": True})
+    return NeedIn.model_validate(data)
 
 
 def test_lowering_the_minimum_surface_counts_the_cheaper_lots_it_brings() -> None:

@@ -14,7 +14,7 @@ from matcher import MatchIndex, match
 def _apply(n: NeedIn, update: dict[str, Any]) -> NeedIn:
     data = n.model_dump()
     data.update(update)
-    return NeedIn.model_validate(data, context={"skip_territory": True})
+    return NeedIn.model_validate(data)
 
 
 def test_impossible_need_gets_no_result_and_a_relaxation(index: MatchIndex) -> None:
