@@ -6,6 +6,9 @@ import json
 import tomllib
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -41,3 +44,47 @@ def test_notice_names_every_shipped_layer_and_its_licence() -> None:
     assert "© OpenStreetMap contributors" in notice
     assert "Île-de-France Mobilités" in notice
     assert "geodata/io/cnig_schemas/" in notice
+
+
+def _locked() -> dict[str, str]:
+    """Name -> version pinned in requirements.lock (names normalised as in PEP 503)."""
+    pins: dict[str, str] = {}
+    for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines():
+        if line and line[0].isalnum():
+            name, version = line.split(";")[0].strip().split("==")
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_lock_pins_every_declared_dependency_within_its_range() -> None:
+    pyproject = _pyproject()
+    declared = [
+        *pyproject["project"]["dependencies"],
+        *pyproject["project"]["optional-dependencies"]["postgis"],
+        *(r for r in pyproject["dependency-groups"]["dev"] if not r.startswith("implanter")),
+    ]
+    pins = _locked()
+    for spec in map(Requirement, declared):
+        name = canonicalize_name(spec.name)
+        assert name in pins, f"{spec.name} is declared in pyproject.toml but not locked"
+        assert spec.specifier.contains(pins[name]), (spec, pins[name])
+        for extra in spec.extras:  # psycopg[binary] brings psycopg-binary
+            assert f"{name}-{extra}" in pins, (spec, extra)
+
+
+def test_uv_lock_and_its_pip_export_agree_and_name_no_local_path() -> None:
+    uv_lock = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))
+    in_uv = {
+        canonicalize_name(p["name"]): p["version"]
+        for p in uv_lock["package"]
+        if p["name"] != "implanter"
+    }
+    pins = _locked()
+    # The export leaves out what only another platform needs; what it pins, uv.lock pins alike.
+    assert pins.items() <= in_uv.items()
+    for p in uv_lock["package"]:
+        if p["name"] != "implanter":
+            assert p["source"] == {"registry": "https://pypi.org/simple"}, p["name"]
+    for name in ("uv.lock", "requirements.lock"):
+        text = (ROOT / name).read_text(encoding="utf-8")
+        assert "file://" not in text and "--find-links" not in text and "/home/" not in text
