@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
+import sys
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -88,3 +92,46 @@ def test_uv_lock_and_its_pip_export_agree_and_name_no_local_path() -> None:
     for name in ("uv.lock", "requirements.lock"):
         text = (ROOT / name).read_text(encoding="utf-8")
         assert "file://" not in text and "--find-links" not in text and "/home/" not in text
+
+
+def _runtime_closure() -> set[str]:
+    """Distributions a plain install brings: the runtime dependencies and theirs, no extras."""
+    todo = [Requirement(r) for r in _pyproject()["project"]["dependencies"]]
+    seen: set[str] = set()
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        if name in seen:
+            continue
+        seen.add(name)
+        for sub in metadata.requires(req.name) or []:
+            sub_req = Requirement(sub)
+            if sub_req.marker is None or sub_req.marker.evaluate({"extra": ""}):
+                todo.append(sub_req)
+    return seen
+
+
+def test_a_plain_install_brings_every_module_the_packages_import() -> None:
+    """Every third-party module imported by geodata, matcher or api, or named as a pandas or
+    geopandas I/O engine (``engine="openpyxl"``), comes with the runtime dependencies."""
+    first_party = {"geodata", "matcher", "api"}
+    modules: set[str] = set()
+    for package in sorted(first_party):
+        for path in (ROOT / package).rglob("*.py"):
+            source = path.read_text(encoding="utf-8")
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.Import):
+                    modules.update(a.name.split(".")[0] for a in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    modules.add(node.module.split(".")[0])
+            modules.update(re.findall(r"""engine=["'](\w+)["']""", source))
+    third_party = modules - first_party - set(sys.stdlib_module_names)
+    dists = metadata.packages_distributions()
+    closure = _runtime_closure()
+    missing = {
+        m: dists.get(m)
+        for m in sorted(third_party)
+        if not {canonicalize_name(d) for d in dists.get(m, [m])} & closure
+    }
+    assert not missing, f"imported but not brought by [project] dependencies: {missing}"
+    assert {"openpyxl", "pyogrio", "typer", "uvicorn"} <= third_party
