@@ -1,18 +1,25 @@
 # Two commands on a fresh machine with Python >= 3.11: `make run` and `make test`.
-# Each creates .venv (once) and installs the project with its development tools.
+# Each creates .venv (once) and installs the pinned set of requirements.lock (runtime, the
+# postgis extra and the dev group, with hashes), then the project itself without dependencies.
+# `make lock` re-resolves the pins after a change to pyproject.toml (see README, "Installing").
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+LOCK := requirements.lock
+# uv resolves the lock; it lives in its own small venv so that it is not part of the pinned set.
+UV_VERSION := 0.13.9
+LOCK_TOOL := $(VENV)/lock-tool
+UV_LOCK_ARGS ?=
 
-.PHONY: run test lint bench clean-db
+.PHONY: run test lint bench bench-cli lock clean-db
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install --quiet -e . --group dev
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 ## Serve the app on http://127.0.0.1:8000 (SQLite file var/implanter.db, demo data on first run).
@@ -30,6 +37,19 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.bench_match
+
+## Time `implanter match` as a whole process (demo and 100k premises), with its imports.
+bench-cli: $(STAMP)
+	$(BIN)/python -m bench.bench_cli
+
+## Re-resolve uv.lock after editing pyproject.toml (keeps current pins unless they no longer
+## fit; `make lock UV_LOCK_ARGS=--upgrade` takes the newest), then export requirements.lock.
+lock:
+	test -x $(LOCK_TOOL)/bin/uv || ($(PYTHON) -m venv $(LOCK_TOOL) \
+		&& $(LOCK_TOOL)/bin/python -m pip install --quiet "uv==$(UV_VERSION)")
+	$(LOCK_TOOL)/bin/uv lock $(UV_LOCK_ARGS)
+	$(LOCK_TOOL)/bin/uv export --frozen --quiet --format requirements-txt --extra postgis \
+		--group dev --no-emit-project -o $(LOCK)
 
 clean-db:
 	rm -f var/implanter.db var/implanter.db-wal var/implanter.db-shm

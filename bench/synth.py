@@ -219,5 +219,5 @@ def synthetic_needs(m: int, seed: int = 0, territory: Any = None) -> list[NeedIn
         if rng.random() < 0.3:
             required.append("location")
         data["required"] = required
-        needs.append(NeedIn.model_validate(data, context={"skip_territory": True}))
+        needs.append(NeedIn.model_validate(data))
     return needs

@@ -10,15 +10,20 @@ ranker (:class:`WeightedMeanRanker`, the default weights unless fitted); reasons
 :class:`Reason` data rendered by :mod:`matcher.explain`.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from matcher._geo import PointSet, to_lambert93
 from matcher.batch import BatchChunk, batch_match, batch_match_frame
 from matcher.criteria.registry import DEFAULT_REGISTRY, Reason, Registry, Relaxation
 from matcher.engine import Diagnostics, MatchItem, MatchResult, match, top_k
 from matcher.index import MatchIndex
 from matcher.needs import NeedTable
-from matcher.ranker import WeightedMeanRanker
 from matcher.reverse import ListingMatch, match_listing
+from matcher.scoring import Ranker
 from matcher.weights import CRITERIA, DEFAULT_WEIGHTS
+
+if TYPE_CHECKING:
+    from matcher.ranker import WeightedMeanRanker
 
 __all__ = [
     "CRITERIA",
@@ -32,6 +37,7 @@ __all__ = [
     "MatchResult",
     "NeedTable",
     "PointSet",
+    "Ranker",
     "Reason",
     "Registry",
     "Relaxation",
@@ -43,3 +49,14 @@ __all__ = [
     "to_lambert93",
     "top_k",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load :class:`WeightedMeanRanker` on first use: it imports scikit-learn, which matching
+    with the default weights (``implanter match``, the API's index) does not need."""
+    if name == "WeightedMeanRanker":
+        from matcher.ranker import WeightedMeanRanker
+
+        return WeightedMeanRanker
+    msg = f"module 'matcher' has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -14,8 +14,8 @@ from matcher.criteria.registry import Relaxation, SubFilter
 from matcher.explain import explain_row
 from matcher.index import MatchIndex
 from matcher.needs import NeedTable, day_number
-from matcher.ranker import WeightedMeanRanker, score_columns, weighted_score
 from matcher.relax import suggest_relaxations
+from matcher.scoring import Ranker, score_columns, weighted_score
 
 __all__ = [
     "Diagnostics",
@@ -130,7 +130,7 @@ def utility_matrix(index: MatchIndex, table: NeedTable, i: int, rows: np.ndarray
     return out
 
 
-def need_weights(table: NeedTable, i: int, ranker: WeightedMeanRanker | None) -> np.ndarray:
+def need_weights(table: NeedTable, i: int, ranker: Ranker | None) -> np.ndarray:
     """The weights need ``i`` is scored with: the ranker's (the default weights without
     one), with the need's own overrides applied."""
     if ranker is None:
@@ -150,7 +150,7 @@ def score_rows(
     table: NeedTable,
     i: int,
     rows: np.ndarray,
-    ranker: WeightedMeanRanker | None = None,
+    ranker: Ranker | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray | None]]:
     """Scores (0–100) and per-criterion utilities of need ``i`` for some rows."""
     cols = utility_columns(index, table, i, rows)
@@ -229,7 +229,7 @@ def match(
     explain: bool = True,
     relax: bool = True,
     lang: str | None = None,
-    ranker: WeightedMeanRanker | None = None,
+    ranker: Ranker | None = None,
 ) -> MatchResult:
     """Rank the catalogue's premises for a need.
 
@@ -253,7 +253,8 @@ def match(
     relax
         When fewer than ``k`` match, suggest constraints to relax.
     ranker
-        The scoring model (default: the default weights, :class:`WeightedMeanRanker`).
+        The scoring model, such as a fitted :class:`matcher.ranker.WeightedMeanRanker`
+        (default: the default weights).
     """
     table = need if isinstance(need, NeedTable) else NeedTable.from_needs([need])
     base = matchable_mask(index, include_under_offer=include_under_offer)
@@ -299,7 +300,7 @@ def rank(
     *,
     k: int,
     base: np.ndarray,
-    ranker: WeightedMeanRanker | None = None,
+    ranker: Ranker | None = None,
 ) -> Ranked:
     """Filter, score and take the exact top ``k`` of need ``i`` among the ``base`` rows."""
     subs = sub_filters(index, table, i)

@@ -14,7 +14,7 @@ import numpy as np
 from matcher._codes import STATUS_CODE
 from matcher.index import MatchIndex
 from matcher.needs import NeedTable
-from matcher.ranker import weighted_score
+from matcher.scoring import weighted_score
 
 __all__ = ["ListingMatch", "evaluate_listing", "match_listing"]
 
