@@ -159,6 +159,22 @@ def test_demo_creates_one_account_per_role_with_a_working_key(tmp_path: Path) ->
             for role, key in keys.items()
         }
         assert {role: me["account"]["role"] for role, me in roles.items()} == {r: r for r in keys}
+        # The demo developer owns demo listings: it edits its own, not the others'.
+        dev = roles["developer"]["account"]["name"]
+        items = client.get("/premises", params={"limit": 500}).json()["items"]
+        repo: Repository = client.app.state.repo  # type: ignore[attr-defined]
+        owners = {i["id"]: repo.get_premises(i["id"]).owner_account for i in items}
+        mine = next(pid for pid, owner in owners.items() if owner == dev)
+        theirs = next(pid for pid, owner in owners.items() if owner != dev)
+        auth = {"Authorization": f"Bearer {keys['developer']}", "If-Match": '"1"'}
+        assert (
+            client.patch(f"/premises/{mine}", json={"title": "À moi"}, headers=auth).status_code
+            == 200
+        )
+        assert (
+            client.patch(f"/premises/{theirs}", json={"title": "x"}, headers=auth).status_code
+            == 403
+        )
     # Run again for the accounts only: the same accounts, new keys.
     again = run(db, "demo", "--no-catalogue")
     assert again.returncode == 0, again.stderr
