@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 from argon2 import PasswordHasher
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEY_PREFIX",
+    "LAST_USED_RESOLUTION",
     "AuthError",
     "CurrentAccount",
     "IssuedKey",
@@ -45,6 +47,9 @@ __all__ = [
     "new_key",
     "verify_password",
 ]
+
+#: A key's ``last_used_at`` is refreshed when it is older than this.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 #: Every key starts with this, so that a leaked one is easy to recognise (secret scanners).
 KEY_PREFIX = "imp_"
@@ -116,14 +121,20 @@ def get_optional_account(
             msg = "Authorization: use the Bearer scheme with an API key"
             raise AuthError(msg)
         return None
-    with repo.begin() as conn:
-        account = accounts.account_for_key(conn, hash_key(credentials.credentials))
-    if account is None:
+    with repo.connect() as conn:
+        found = accounts.account_for_key(conn, hash_key(credentials.credentials))
+    if found is None:
         msg = (
             "Authorization: this API key is unknown, revoked, or its account is disabled; "
             "ask for a new key"
         )
         raise AuthError(msg)
+    account, key = found
+    # Record the use at most once a minute: a read with a key then takes no write lock.
+    now = datetime.now(UTC)
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        with repo.begin() as conn:
+            accounts.touch_api_key(conn, key.id, now)
     request.state.account = account
     return account
 

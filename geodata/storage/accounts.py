@@ -34,6 +34,7 @@ __all__ = [
     "password_hash_of",
     "revoke_api_key",
     "set_disabled",
+    "touch_api_key",
 ]
 
 Role = Literal["staff", "developer", "company"]
@@ -248,18 +249,21 @@ def revoke_api_key(conn: Connection, key: int | str) -> ApiKey:
     return record
 
 
-def account_for_key(conn: Connection, key_hash: str) -> Account | None:
-    """Return the enabled account of a live key and record the key's use, or None.
+def account_for_key(conn: Connection, key_hash: str) -> tuple[Account, ApiKey] | None:
+    """Return the enabled account of a live key, with the key's record, or None.
+
+    A read only: the caller records the use with :func:`touch_api_key` when it wants to.
 
     Parameters
     ----------
     conn : sqlalchemy.Connection
-        A connection inside a write transaction (the key's ``last_used_at`` is written).
+        An open connection.
     key_hash : str
         The hash of the key a client presented.
     """
+    key_columns = [c.label(f"key_{c.name}") for c in _KEY_COLUMNS]
     stmt = (
-        sa.select(*_ACCOUNT_COLUMNS, api_keys.c.id.label("key_id"))
+        sa.select(*_ACCOUNT_COLUMNS, *key_columns)
         .join(api_keys, api_keys.c.account_id == accounts.c.id)
         .where(
             api_keys.c.key_hash == key_hash,
@@ -270,7 +274,11 @@ def account_for_key(conn: Connection, key_hash: str) -> Account | None:
     row = conn.execute(stmt).mappings().first()
     if row is None:
         return None
-    conn.execute(
-        sa.update(api_keys).where(api_keys.c.id == row["key_id"]).values(last_used_at=co.now())
-    )
-    return Account.model_validate(row)
+    key = ApiKey.model_validate({c.name: row[f"key_{c.name}"] for c in _KEY_COLUMNS})
+    return Account.model_validate(row), key
+
+
+def touch_api_key(conn: Connection, key_id: int, at: datetime | None = None) -> None:
+    """Record that a key was used (now, or at ``at``)."""
+    at = at if at is not None else co.now()
+    conn.execute(sa.update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at))

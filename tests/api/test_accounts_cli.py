@@ -55,8 +55,15 @@ def test_accounts_and_keys_in_storage(repo: Repository) -> None:
             with pytest.raises(AccountError, match=f"^{field}: "):
                 accounts.create_account(conn, **kwargs)
     with repo.begin() as conn:
-        assert accounts.account_for_key(conn, hash_key(issued.key)) == dev
+        found_key = accounts.account_for_key(conn, hash_key(issued.key))
+        assert found_key is not None and found_key[0] == dev
+        assert found_key[1].id == issued.id and found_key[1].last_used_at is None
         assert accounts.account_for_key(conn, hash_key(issued.key + "x")) is None
+        accounts.touch_api_key(conn, issued.id)
+    with repo.connect() as conn:
+        (listed,) = accounts.list_api_keys(conn, dev.id)
+    assert listed.last_used_at is not None and listed.label == "import nightly"
+    with repo.begin() as conn:
         found = accounts.password_hash_of(conn, "CONTACT@sci-orly.fr")
     assert found is not None
     assert verify_password(found[1], "correct horse battery")

@@ -5,10 +5,12 @@ Every test runs on SQLite and on PostGIS, through the real app with its lifespan
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -385,3 +387,25 @@ def test_the_write_routes_are_documented(world: World) -> None:
     assert any(p["name"] == "if-match" for p in patch["parameters"])
     assert "post" in paths["/premises"] and "delete" in paths["/premises/{premises_id}"]
     assert "/premises/{premises_id}/history" in paths and "/me" in paths
+
+
+def test_last_use_is_recorded_once_a_minute_and_keys_never_reach_the_logs(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    with world.repo.begin() as conn:
+        account = accounts.create_account(
+            conn, name="horloge", email="horloge@exemple.invalid", role="company"
+        )
+        issued = issue_key(conn, account.id)
+    caplog.set_level(logging.DEBUG)
+    auth = {"Authorization": f"Bearer {issued.key}"}
+    first = world.client.get("/me", headers=auth).json()["keys"][0]["last_used_at"]
+    assert first is not None
+    assert world.client.get("/me", headers=auth).json()["keys"][0]["last_used_at"] == first
+    with world.repo.begin() as conn:  # as if the last use were two minutes ago
+        accounts.touch_api_key(conn, issued.id, datetime.now(UTC) - timedelta(minutes=2))
+    later = world.client.get("/me", headers=auth).json()["keys"][0]["last_used_at"]
+    assert later > first
+    bad = world.client.get("/me", headers={"Authorization": f"Bearer {issued.key}x"})
+    assert bad.status_code == 401
+    assert issued.key not in caplog.text and issued.key not in bad.text
