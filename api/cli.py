@@ -1,4 +1,4 @@
-"""The ``implanter`` command line: init-db, demo, import, export, match, serve.
+"""The ``implanter`` command line: init-db, demo, import, export, match, serve, accounts, keys.
 
 Start-up time is part of every command a user types, so this module imports only typer at
 load time: each command imports what it uses (the catalogue's storage, the matcher, the
@@ -94,17 +94,25 @@ def demo(
     premises: Annotated[int, typer.Option(help="Number of premises.", min=1)] = 360,
     needs: Annotated[int, typer.Option(help="Number of company needs.", min=0)] = 180,
     force: Annotated[bool, typer.Option(help="Load even if the catalogue is not empty.")] = False,
+    catalogue: Annotated[
+        bool, typer.Option(help="Load the catalogue; --no-catalogue creates the accounts only.")
+    ] = True,
 ) -> None:
-    """Load the fictitious demo catalogue (premises and company needs)."""
+    """Load the fictitious demo catalogue and create one demo account per role, with a key."""
+    repo = _open(database_url)
+    if not catalogue:
+        _demo_accounts(repo)
+        return
     from geodata.demo import load_demo
     from geodata.territory import load_territory
 
     territory = load_territory(_settings(database_url).territory)
-    repo = _open(database_url)
     if repo.counts()["premises"] and not force:
         typer.secho(
-            "Le catalogue n'est pas vide ; --force pour ajouter la démo quand même. "
-            "The catalogue is not empty; use --force to add the demo anyway.",
+            "Le catalogue n'est pas vide ; --force pour ajouter la démo quand même, "
+            "--no-catalogue pour créer seulement les comptes de démonstration. "
+            "The catalogue is not empty; use --force to add the demo anyway, or "
+            "--no-catalogue to create the demo accounts only.",
             err=True,
         )
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -118,6 +126,7 @@ def demo(
         typer.secho(f"Rien n'a été chargé / nothing was loaded: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
     typer.echo(f"{n_p} locaux et {n_n} besoins de démonstration chargés / demo loaded")
+    _demo_accounts(repo)
 
 
 class Lang(enum.StrEnum):
@@ -336,6 +345,221 @@ def serve(
         workers=workers,
         reload=reload,
     )
+
+
+# -- accounts and API keys ----------------------------------------------------------------------
+
+accounts_app = typer.Typer(
+    help="Accounts (staff, developer, company).", no_args_is_help=True, rich_markup_mode=None
+)
+keys_app = typer.Typer(
+    help="API keys: shown once, stored as a hash, revocable.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(keys_app, name="keys")
+
+
+class Role(enum.StrEnum):
+    """What an account may do."""
+
+    staff = "staff"
+    developer = "developer"
+    company = "company"
+
+
+def _refused(exc: Exception) -> typer.Exit:
+    typer.secho(f"Refusé / refused: {exc}", err=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def _show_key(issued: Any, base_url: str = "http://127.0.0.1:8000") -> None:
+    typer.echo(f"  clé API, affichée une seule fois / API key, shown once: {issued.key}")
+    typer.echo(f"  curl -H 'Authorization: Bearer {issued.key}' {base_url}/me")
+
+
+@accounts_app.command("create")
+def accounts_create(
+    email: Annotated[str, typer.Argument(help="The account's e-mail address.")],
+    role: Annotated[Role, typer.Option(help="What the account may do.")],
+    name: Annotated[
+        str | None,
+        typer.Option(help="Handle written in its listings' owner_account (default: the e-mail)."),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read a password (10 characters or more) from standard input.")
+    ] = False,
+    key: Annotated[bool, typer.Option(help="Also create an API key, shown once.")] = False,
+    database_url: DbOption = None,
+) -> None:
+    """Create an account; a password is read from stdin only, never from the command line."""
+    import sys
+
+    from geodata.storage import accounts
+    from geodata.storage.accounts import AccountError
+
+    from .auth import hash_password, issue_key
+
+    password_hash = None
+    if password_stdin:
+        try:
+            password_hash = hash_password(sys.stdin.readline().rstrip("\n"))
+        except ValueError as exc:
+            raise _refused(exc) from exc
+    repo = _open(database_url)
+    try:
+        with repo.begin() as conn:
+            account = accounts.create_account(
+                conn,
+                name=name or email,
+                email=email,
+                role=role.value,
+                password_hash=password_hash,
+            )
+            issued = issue_key(conn, account.id, label="created with the account") if key else None
+    except AccountError as exc:
+        raise _refused(exc) from exc
+    typer.echo(f"compte / account {account.id}: {account.name} <{account.email}> ({account.role})")
+    if issued is not None:
+        _show_key(issued)
+
+
+@accounts_app.command("list")
+def accounts_list(database_url: DbOption = None) -> None:
+    """List the accounts: id, name, e-mail, role, whether disabled."""
+    from geodata.storage import accounts
+
+    repo = _open(database_url)
+    with repo.connect() as conn:
+        rows = accounts.list_accounts(conn)
+    for a in rows:
+        state = "disabled" if a.disabled else "active"
+        typer.echo(f"{a.id}\t{a.name}\t{a.email}\t{a.role}\t{state}")
+
+
+@accounts_app.command("disable")
+def accounts_disable(
+    account: Annotated[str, typer.Argument(help="The account's id, e-mail or name.")],
+    database_url: DbOption = None,
+) -> None:
+    """Disable an account: its keys and password stop working at once."""
+    from geodata.storage import accounts
+    from geodata.storage.accounts import AccountError
+
+    repo = _open(database_url)
+    try:
+        with repo.begin() as conn:
+            done = accounts.set_disabled(conn, _ref(account))
+    except AccountError as exc:
+        raise _refused(exc) from exc
+    typer.echo(f"compte désactivé / account disabled: {done.id} {done.name}")
+
+
+def _ref(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+@keys_app.command("create")
+def keys_create(
+    account: Annotated[str, typer.Argument(help="The account's id, e-mail or name.")],
+    label: Annotated[str | None, typer.Option(help="What the key is for.")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Create an API key for an account; it is printed once and stored as a hash only."""
+    from geodata.storage import accounts
+    from geodata.storage.accounts import AccountError
+
+    from .auth import issue_key
+
+    repo = _open(database_url)
+    try:
+        with repo.begin() as conn:
+            owner = accounts.find_account(conn, _ref(account))
+            issued = issue_key(conn, owner.id, label=label)
+    except AccountError as exc:
+        raise _refused(exc) from exc
+    typer.echo(f"clé / key {issued.id} ({issued.prefix}…) pour / for {owner.name}")
+    _show_key(issued)
+
+
+@keys_app.command("list")
+def keys_list(
+    account: Annotated[
+        str | None, typer.Argument(help="Only this account's keys (id, e-mail or name).")
+    ] = None,
+    database_url: DbOption = None,
+) -> None:
+    """List the keys: id, prefix, account, label, last use, revocation (never the keys)."""
+    from geodata.storage import accounts
+    from geodata.storage.accounts import AccountError
+
+    repo = _open(database_url)
+    try:
+        with repo.connect() as conn:
+            owner_id = None if account is None else accounts.find_account(conn, _ref(account)).id
+            rows = accounts.list_api_keys(conn, owner_id)
+    except AccountError as exc:
+        raise _refused(exc) from exc
+    for k in rows:
+        used = k.last_used_at.isoformat() if k.last_used_at else "never used"
+        revoked = f"revoked {k.revoked_at.isoformat()}" if k.revoked_at else "live"
+        typer.echo(f"{k.id}\t{k.prefix}…\t{k.account_id}\t{k.label or ''}\t{used}\t{revoked}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key's id or prefix (see `keys list`).")],
+    database_url: DbOption = None,
+) -> None:
+    """Revoke an API key: requests with it get 401 from now on."""
+    from geodata.storage import accounts
+    from geodata.storage.accounts import AccountError
+
+    repo = _open(database_url)
+    try:
+        with repo.begin() as conn:
+            done = accounts.revoke_api_key(conn, _ref(key))
+    except AccountError as exc:
+        raise _refused(exc) from exc
+    typer.echo(f"clé révoquée / key revoked: {done.id} ({done.prefix}…)")
+
+
+def _demo_accounts(repo: Repository) -> None:
+    """Create (or reuse) one demo account per role and print a fresh key for each, once.
+
+    The developer account takes the handle of the demo owner with the most listings, so it
+    can edit those at once and gets 403 on the others.
+    """
+    import sqlalchemy as sa
+
+    from geodata.storage import accounts
+    from geodata.storage._tables import premises
+    from geodata.storage.accounts import AccountError
+
+    from .auth import issue_key
+
+    with repo.begin() as conn:
+        owner = conn.execute(
+            sa.select(premises.c.owner_account)
+            .where(premises.c.owner_account.is_not(None))
+            .group_by(premises.c.owner_account)
+            .order_by(sa.func.count().desc(), premises.c.owner_account)
+            .limit(1)
+        ).scalar_one_or_none()
+        names = {"staff": "demo-staff", "developer": owner or "demo-developer"}
+        names["company"] = "demo-company"
+        typer.echo("Comptes de démonstration / demo accounts:")
+        for role, name in names.items():
+            try:
+                account = accounts.find_account(conn, name)
+            except AccountError:
+                account = accounts.create_account(
+                    conn, name=name, email=f"{name}@demo.invalid", role=role
+                )
+            issued = issue_key(conn, account.id, label="implanter demo")
+            typer.echo(f"- {role}: {account.name} <{account.email}>")
+            _show_key(issued)
 
 
 if __name__ == "__main__":  # pragma: no cover

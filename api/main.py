@@ -11,8 +11,9 @@ from fastapi import FastAPI
 from geodata.storage import Repository
 from geodata.territory import Territory, load_territory
 
+from .auth import add_auth_handler
 from .errors import add_exception_handlers
-from .routes import health, home, premises
+from .routes import accounts, health, home, premises
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -67,7 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     add_exception_handlers(app)
+    add_auth_handler(app)
     app.include_router(home.router)
     app.include_router(health.router)
     app.include_router(premises.router)
+    app.include_router(accounts.router)
     return app

@@ -1,34 +1,65 @@
-"""The premises catalogue: list with filters and pagination, and one listing with its ETag.
+"""The premises catalogue: read it (anyone), write it (its developers and the staff).
 
-Both are public: they return :class:`~geodata.schemas.PremisesPublic`, never the owner's
-account nor a contact the owner did not publish.
+Readers get :class:`~geodata.schemas.PremisesPublic`, never the owner's account nor a contact
+the owner did not publish; the listing's owner and the staff get the full
+:class:`~geodata.schemas.Premises`. Writes need an API key: a developer creates listings it
+owns and edits only those; staff edit any. Every edit is a compare-and-set on the version the
+client read (``ETag`` → ``If-Match``) and is audited, both in one transaction.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Request, Response
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
-from geodata.schemas import PremisesPublic
+from geodata.schemas import Premises, PremisesCreate, PremisesPublic, PremisesUpdate, Status
+from geodata.storage import audit
+from geodata.storage import premises as store
+from geodata.storage._tables import ENTITY_PREMISES
+from geodata.storage.accounts import Account
+from geodata.storage.audit import AuditEntry
 
-from ..deps import PremisesQueryDep, RepoDep
+from ..auth import CurrentAccount, OptionalAccount, can_edit, forbid
+from ..deps import PremisesQueryDep, RepoDep, TerritoryDep
 
-__all__ = ["PremisesPage", "router"]
+__all__ = ["PremisesPage", "StatusChange", "router"]
 
 router = APIRouter(prefix="/premises", tags=["premises"])
 
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No or bad API key (WWW-Authenticate: Bearer)"}
+}
+_WRITE: dict[int | str, dict[str, Any]] = {
+    **_AUTH,
+    403: {"description": "The account may not edit this listing"},
+    404: {"description": "No such listing"},
+    412: {"description": "Stale version: the listing changed since the ETag was read"},
+    428: {"description": "If-Match missing: send the ETag read from GET /premises/{id}"},
+}
+
 
 class PremisesPage(BaseModel):
-    """One page of listings, with the total and the links to the neighbouring pages."""
+    """One page of listings, with the total and the links to the neighbouring pages.
+
+    Each item is the public view, except for the caller's own listings (and every listing
+    for the staff), which carry the owner's fields too (a full :class:`Premises`).
+    """
 
     items: list[PremisesPublic]
     total: int
     limit: int
     offset: int
     links: list[dict[str, str]]
+
+
+class StatusChange(BaseModel):
+    """A new status for a listing."""
+
+    status: Status = Field(description="available, under_offer, let, sold or withdrawn")
 
 
 def _page_links(request: Request, total: int, limit: int, offset: int) -> list[dict[str, str]]:
@@ -42,22 +73,193 @@ def _page_links(request: Request, total: int, limit: int, offset: int) -> list[d
     return links
 
 
-@router.get("", response_model=PremisesPage)
-def list_premises(request: Request, repo: RepoDep, query: PremisesQueryDep) -> Any:
+def _view(item: Premises, account: Account | None) -> Premises | PremisesPublic:
+    """The full listing for its owner and the staff, the public view for everyone else."""
+    return item if can_edit(account, item.owner_account) else PremisesPublic.model_validate(item)
+
+
+def _etag(response: Response, item: Premises) -> None:
+    response.headers["ETag"] = f'"{item.version}"'
+
+
+def _expected_version(if_match: str | None) -> int:
+    """The version named by ``If-Match``: 428 when missing, 400 when not an ETag we issued."""
+    if if_match is None or not if_match.strip():
+        msg = (
+            "If-Match: required on every change; read the listing (GET /premises/{id}) and "
+            "send its ETag back"
+        )
+        raise HTTPException(status_code=428, detail=msg)
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit() or len(tag) > 9:
+        msg = f"If-Match: {if_match!r} is not an ETag of this listing; send the ETag as read"
+        raise HTTPException(status_code=400, detail=msg)
+    return int(tag)
+
+
+def _check_editor(account: Account, item: Premises) -> None:
+    if not can_edit(account, item.owner_account):
+        msg = (
+            f"premises {item.id}: the account {account.name!r} ({account.role}) may not change "
+            "this listing; only its owner and the staff may"
+        )
+        raise forbid(msg)
+
+
+def _check_owner_field(account: Account, owner: str | None) -> None:
+    """A developer may give its listings only to itself; only staff choose any owner."""
+    if account.role == "developer" and owner not in (None, account.name):
+        msg = (
+            f"owner_account: a developer account owns the listings it writes; leave it out "
+            f"or set it to {account.name!r}"
+        )
+        raise forbid(msg)
+
+
+IfMatch = Annotated[
+    str | None, Header(description="The ETag of the version the change is based on")
+]
+
+
+# The two views share most fields, so a response model that is their union would validate a
+# public item as a full one (with ``owner_account: null``): the read routes serialise each
+# item once, in its own view, and declare their models for the OpenAPI document only.
+@router.get("", response_model=None, responses={200: {"model": PremisesPage}})
+def list_premises(
+    request: Request, repo: RepoDep, query: PremisesQueryDep, account: OptionalAccount
+) -> JSONResponse:
     """List listings filtered by commune, kind, use, surface range, status and bbox."""
     page = repo.list_premises(query)
-    return PremisesPage(
-        items=[PremisesPublic.model_validate(item) for item in page.items],
-        total=page.total,
-        limit=page.limit,
-        offset=page.offset,
-        links=_page_links(request, page.total, page.limit, page.offset),
+    body = {
+        "items": [jsonable_encoder(_view(item, account)) for item in page.items],
+        "total": page.total,
+        "limit": page.limit,
+        "offset": page.offset,
+        "links": _page_links(request, page.total, page.limit, page.offset),
+    }
+    return JSONResponse(body)
+
+
+@router.get(
+    "/{premises_id}",
+    response_model=None,
+    responses={
+        200: {
+            "model": PremisesPublic,
+            "description": "The public view; its owner and the staff get the full Premises.",
+        }
+    },
+)
+def get_premises(premises_id: int, repo: RepoDep, account: OptionalAccount) -> JSONResponse:
+    """One listing; its ETag carries the version to send back in ``If-Match`` on update."""
+    item = repo.get_premises(premises_id)
+    return JSONResponse(
+        jsonable_encoder(_view(item, account)), headers={"ETag": f'"{item.version}"'}
     )
 
 
-@router.get("/{premises_id}", response_model=PremisesPublic)
-def get_premises(premises_id: int, repo: RepoDep, response: Response) -> Any:
-    """One listing; its ETag carries the version to send back in ``If-Match`` on update."""
-    item = repo.get_premises(premises_id)
-    response.headers["ETag"] = f'"{item.version}"'
-    return jsonable_encoder(PremisesPublic.model_validate(item))
+@router.post("", status_code=201, response_model=Premises, responses=_AUTH)
+def create_premises(
+    body: PremisesCreate,
+    repo: RepoDep,
+    territory: TerritoryDep,
+    account: CurrentAccount,
+    response: Response,
+) -> Any:
+    """Create a listing (developers, owned by themselves; staff, owned by anyone)."""
+    if account.role not in ("developer", "staff"):
+        raise forbid("premises: only developer and staff accounts list premises")
+    _check_owner_field(account, body.owner_account)
+    data = body.model_dump()
+    if account.role == "developer":
+        data["owner_account"] = account.name
+    item = PremisesCreate.model_validate(data, context={"territory": territory})
+    with repo.begin() as conn:
+        created = store.add_many_premises(conn, [item], actor=account.name)[0]
+    _etag(response, created)
+    response.headers["Location"] = f"/premises/{created.id}"
+    return jsonable_encoder(created)
+
+
+@router.patch("/{premises_id}", response_model=Premises, responses=_WRITE)
+def patch_premises(
+    premises_id: int,
+    body: PremisesUpdate,
+    repo: RepoDep,
+    territory: TerritoryDep,
+    account: CurrentAccount,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Any:
+    """Change some fields of a listing, at the version of its ETag (412 when stale)."""
+    expected = _expected_version(if_match)
+    changes = body.changes()
+    with repo.begin() as conn:
+        current = store.get_premises(conn, premises_id)
+        _check_editor(account, current)
+        if "owner_account" in changes:
+            _check_owner_field(account, changes["owner_account"])
+        item = store.patch_premises(
+            conn,
+            premises_id,
+            changes,
+            expected_version=expected,
+            actor=account.name,
+            context={"territory": territory},
+        )
+    _etag(response, item)
+    return jsonable_encoder(item)
+
+
+@router.post("/{premises_id}/status", response_model=Premises, responses=_WRITE)
+def change_status(
+    premises_id: int,
+    body: StatusChange,
+    repo: RepoDep,
+    account: CurrentAccount,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Any:
+    """Mark a listing available, under offer, let, sold or withdrawn (audited: who, when)."""
+    expected = _expected_version(if_match)
+    with repo.begin() as conn:
+        _check_editor(account, store.get_premises(conn, premises_id))
+        item = store.set_status(
+            conn, premises_id, body.status, expected_version=expected, actor=account.name
+        )
+    _etag(response, item)
+    return jsonable_encoder(item)
+
+
+@router.delete("/{premises_id}", response_model=Premises, responses=_WRITE)
+def withdraw_premises(
+    premises_id: int,
+    repo: RepoDep,
+    account: CurrentAccount,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Any:
+    """Withdraw a listing: its status becomes ``withdrawn``; the listing and its history stay."""
+    expected = _expected_version(if_match)
+    with repo.begin() as conn:
+        _check_editor(account, store.get_premises(conn, premises_id))
+        item = store.set_status(
+            conn, premises_id, Status.withdrawn, expected_version=expected, actor=account.name
+        )
+    _etag(response, item)
+    return jsonable_encoder(item)
+
+
+@router.get(
+    "/{premises_id}/history",
+    response_model=list[AuditEntry],
+    responses={**_AUTH, 403: _WRITE[403], 404: _WRITE[404]},
+)
+def premises_history(premises_id: int, repo: RepoDep, account: CurrentAccount) -> Any:
+    """The audit trail of a listing, oldest first: who changed what, when (owner and staff)."""
+    with repo.connect() as conn:
+        item = store.get_premises(conn, premises_id)
+        if not can_edit(account, item.owner_account):
+            msg = f"premises {premises_id}: only its owner and the staff read its history"
+            raise forbid(msg)
+        return jsonable_encoder(audit.audit_trail(conn, ENTITY_PREMISES, premises_id))

@@ -11,8 +11,11 @@ from sqlalchemy.engine import Dialect
 __all__ = [
     "ENTITY_NEED",
     "ENTITY_PREMISES",
+    "ROLES",
     "USE_BITS",
     "UTCDateTime",
+    "accounts",
+    "api_keys",
     "as_utc",
     "audit_log",
     "catalogue_state",
@@ -23,6 +26,9 @@ __all__ = [
 
 ENTITY_PREMISES = "premises"
 ENTITY_NEED = "need"
+
+#: The roles an account may have (see :mod:`geodata.storage.accounts`).
+ROLES = ("staff", "developer", "company")
 
 #: Bit of each use in the integer bitmask ``premises.uses``, so that a filter on a use is an
 #: exact test (``uses & bit != 0``). Never renumber a use: a new one takes the next free bit.
@@ -179,4 +185,36 @@ catalogue_state = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.CheckConstraint("id = 1", name="single_row"),
+)
+
+# People and API clients. ``name`` is the handle written in ``premises.owner_account``;
+# passwords and API keys are stored as hashes only (argon2id, SHA-256 of a random key).
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(120), nullable=False, unique=True),
+    sa.Column("email", sa.String(200), nullable=False, unique=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("password_hash", sa.String(200)),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("role IN ('staff', 'developer', 'company')", name="role"),
+    sqlite_autoincrement=True,
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
+    # The first characters of the key, shown in listings so a user can tell keys apart.
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("label", sa.String(120)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Index(None, "account_id"),
+    sqlite_autoincrement=True,
 )
