@@ -12,7 +12,8 @@ from geodata.storage import Repository
 from geodata.territory import Territory, load_territory
 
 from .errors import add_exception_handlers
-from .routes import health, home, premises
+from .index_state import IndexHolder
+from .routes import health, home, match, premises
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.territory = load_territory(settings.territory)
         app.state.repo = open_catalogue(settings, app.state.territory)
+        # Built once per process; each request matches against its current snapshot.
+        app.state.match_index = IndexHolder(app.state.repo, app.state.territory)
         try:
             yield
         finally:
@@ -70,4 +73,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home.router)
     app.include_router(health.router)
     app.include_router(premises.router)
+    app.include_router(match.router)
     return app
