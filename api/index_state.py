@@ -17,6 +17,8 @@ import logging
 import os
 import threading
 
+from sqlalchemy.engine import Connection
+
 from geodata.storage import Repository, catalogue
 from geodata.territory import Territory
 from matcher import MatchIndex
@@ -76,23 +78,36 @@ class IndexHolder:
         """The snapshot published last (not checked against the database)."""
         return self._snapshot
 
-    def database_version(self) -> int:
-        """The catalogue version in the database: one read of one row."""
-        with self.repo.connect() as conn:
-            return catalogue.catalogue_version(conn)
+    def database_version(self, conn: Connection | None = None) -> int:
+        """The catalogue version in the database: one read of one row.
 
-    def current(self) -> MatchIndex:
+        Parameters
+        ----------
+        conn
+            A connection the caller holds (default: one taken from the pool for the read).
+        """
+        if conn is not None:
+            return catalogue.catalogue_version(conn)
+        with self.repo.connect() as own:
+            return catalogue.catalogue_version(own)
+
+    def current(self, conn: Connection | None = None) -> MatchIndex:
         """Return a snapshot at least as new as the catalogue version read now.
 
         Never mutate the returned index: copy it first (:meth:`MatchIndex.copy`).
+
+        Parameters
+        ----------
+        conn
+            A connection the caller holds, to read the version on (saves a pool checkout).
         """
         snapshot = self._snapshot
-        seen = self.database_version()
+        seen = self.database_version(conn)
         if snapshot.version >= seen:
             return snapshot
-        return self.refresh(seen)
+        return self.refresh(seen, conn)
 
-    def refresh(self, seen: int | None = None) -> MatchIndex:
+    def refresh(self, seen: int | None = None, conn: Connection | None = None) -> MatchIndex:
         """Bring the index up to date and publish the new snapshot; return it.
 
         Parameters
@@ -100,23 +115,33 @@ class IndexHolder:
         seen
             The catalogue version the caller read; when another thread already published a
             snapshot this new, it is returned as is.
+        conn
+            A connection the caller holds, to read the changes on. Requests waiting for the
+            refresh each hold theirs, so taking another one from the pool could wait on
+            them.
         """
+        if conn is None:
+            with self.repo.connect() as own:
+                return self.refresh(seen, own)
         with self._lock:
             snapshot = self._snapshot
             if seen is not None and snapshot.version >= seen:
                 return snapshot
             try:
-                changes = self.repo.changes_since(snapshot.version)
+                changes = catalogue.changes_since(conn, snapshot.version)
             except ValueError:
                 # The database is behind the snapshot (restored, or replaced): start over.
                 logger.warning("catalogue version went back; rebuilding the match index")
-                return self._publish(build_index(self.repo, self.territory), rebuilt=True)
+                return self._publish(self._build(conn), rebuilt=True)
             n_changed = len(changes.upserted) + len(changes.removed)
             if n_changed > max(self.max_changes, len(snapshot) // 10):
-                return self._publish(build_index(self.repo, self.territory), rebuilt=True)
+                return self._publish(self._build(conn), rebuilt=True)
             updated = snapshot.copy()
             apply_changes(updated, changes)
             return self._publish(updated, rebuilt=False)
+
+    def _build(self, conn: Connection) -> MatchIndex:
+        return build_index(self.repo, self.territory, conn)
 
     def _publish(self, index: MatchIndex, *, rebuilt: bool) -> MatchIndex:
         """Swap in a finished snapshot (one reference assignment: readers see old or new)."""

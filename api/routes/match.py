@@ -165,8 +165,9 @@ def match_need(
     need.setdefault("company_name", ANONYMOUS)
     parsed = NeedIn.model_validate(need, context={"territory": territory})
     holder: IndexHolder = request.app.state.match_index
-    result = run_match(holder.current(), parsed, k=k, lang=language)
+    # One pooled connection for the version check and the listings' public view.
     with repo.connect() as conn:
+        result = run_match(holder.current(conn), parsed, k=k, lang=language)
         listings = catalogue.premises_by_ids(conn, result.ids)
     results = [
         MatchedPremises(
