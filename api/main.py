@@ -13,7 +13,8 @@ from geodata.territory import Territory, load_territory
 
 from .auth import add_auth_handler
 from .errors import add_exception_handlers
-from .routes import accounts, health, home, premises
+from .index_state import IndexHolder
+from .routes import accounts, health, home, match, premises
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.territory = load_territory(settings.territory)
         app.state.repo = open_catalogue(settings, app.state.territory)
+        # Built once per process; each request matches against its current snapshot.
+        app.state.match_index = IndexHolder(app.state.repo, app.state.territory)
         try:
             yield
         finally:
@@ -73,4 +76,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(premises.router)
     app.include_router(accounts.router)
+    app.include_router(match.router)
     return app

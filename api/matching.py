@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+from sqlalchemy.engine import Connection
 
 from geodata.storage import CatalogueChanges, Repository, catalogue
 from geodata.territory import Territory
@@ -11,7 +12,9 @@ from matcher import MatchIndex
 __all__ = ["apply_changes", "build_index", "refresh_index"]
 
 
-def build_index(repo: Repository, territory: Territory) -> MatchIndex:
+def build_index(
+    repo: Repository, territory: Territory, conn: Connection | None = None
+) -> MatchIndex:
     """Build the match index of the whole catalogue, with the territory's access points.
 
     The listings are read as columns (:func:`geodata.storage.catalogue.premises_columns`:
@@ -19,10 +22,13 @@ def build_index(repo: Repository, territory: Territory) -> MatchIndex:
     criterion reads. Access is measured to open stations and to motorway exits (not to
     junctions between motorways, which give no access). The index's ``version`` is the
     catalogue version read before the listings, so :func:`refresh_index` misses no change.
+    Pass ``conn`` to read on a connection the caller holds.
     """
-    with repo.connect() as conn:
-        version = catalogue.catalogue_version(conn)
-        columns = catalogue.premises_columns(conn)
+    if conn is None:
+        with repo.connect() as own:
+            return build_index(repo, territory, own)
+    version = catalogue.catalogue_version(conn)
+    columns = catalogue.premises_columns(conn)
     ids = pd.Index(columns.pop("id"), name="id")
     return MatchIndex.from_frame(
         pd.DataFrame(columns, index=ids, copy=False),

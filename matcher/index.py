@@ -7,6 +7,7 @@ without rebuilding the rest.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -480,6 +481,22 @@ class MatchIndex:
         return np.sort(np.concatenate([hits, extra[np.asarray(keep, dtype=bool)]]))
 
     # --- changes ---------------------------------------------------------------------------
+
+    def copy(self) -> MatchIndex:
+        """An independent copy: :meth:`update` and :meth:`remove` on it leave ``self`` as is.
+
+        The column arrays, the stale-row bookkeeping and the commune table are copied; the
+        grid, the access points and the STRtree, which changes only replace, are shared.
+        """
+        new = copy.copy(self)
+        new._store = {name: arr.copy() for name, arr in self._store.items()}
+        new._stale = self._stale.copy()
+        new._stale_rows = list(self._stale_rows)
+        new.communes = list(self.communes)
+        new._commune_code = dict(self._commune_code)
+        new.commune_names = dict(self.commune_names)
+        new._refresh_views()
+        return new
 
     def update(self, listing_id: int, row: Mapping[str, Any] | pd.Series) -> None:
         """Insert or replace one listing (``row`` has the catalogue's columns).

@@ -128,7 +128,11 @@ def _clean(url: str) -> None:
         with engine.begin() as conn:
             tables = ", ".join(conn.dialect.identifier_preparer.quote(t) for t in _DATA_TABLES)
             conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY"))
-            conn.execute(sa.text("UPDATE catalogue_state SET version = 0"))
+            conn.execute(
+                sa.text(
+                    "UPDATE catalogue_state SET version = 0, premises_count = 0, needs_count = 0"
+                )
+            )
     finally:
         engine.dispose()
 

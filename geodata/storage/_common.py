@@ -29,6 +29,7 @@ __all__ = [
     "check_page",
     "chunks",
     "compare_and_set",
+    "count_rows",
     "enum_value",
     "fetch_row",
     "guard",
@@ -144,6 +145,26 @@ def bump_catalogue(conn: Connection, at: datetime) -> int:
     return int(version)
 
 
+#: The counter on ``catalogue_state`` of each counted table.
+_COUNTERS = {"premises": "premises_count", "needs": "needs_count"}
+
+
+def count_rows(conn: Connection, table: sa.Table, delta: int) -> None:
+    """Add ``delta`` to the stored number of rows of ``table`` (premises or needs).
+
+    Called in the transaction of every insert and delete, so the counts on
+    ``catalogue_state`` commit (or roll back) with the rows they count. Tables without a
+    counter are ignored.
+    """
+    name = _COUNTERS.get(table.name)
+    if name is None or delta == 0:
+        return
+    column = catalogue_state.c[name]
+    conn.execute(
+        sa.update(catalogue_state).where(catalogue_state.c.id == 1).values({name: column + delta})
+    )
+
+
 def read_catalogue_version(conn: Connection) -> int:
     """Return the catalogue version as the connection sees it (0 before the first change)."""
     version = conn.execute(
@@ -170,6 +191,8 @@ def compare_and_set(
 ) -> None:
     """Run an UPDATE or DELETE on one row only if it is still at version ``expected``.
 
+    A DELETE also lowers the table's count on ``catalogue_state`` (:func:`count_rows`).
+
     Raises
     ------
     NotFoundError
@@ -179,6 +202,8 @@ def compare_and_set(
     """
     done = conn.execute(stmt.where(table.c.id == entity_id, table.c.version == expected))
     if done.rowcount == 1:
+        if isinstance(stmt, sa.Delete):
+            count_rows(conn, table, -1)
         return
     current = conn.execute(
         sa.select(table.c.version).where(table.c.id == entity_id)
@@ -249,6 +274,7 @@ def insert_records(
     ids = hooks_of(conn).insert_many(conn, table, full)
     records = [from_row({**r, "id": i}) for r, i in zip(full, ids, strict=True)]
     version = catalogue_version()
+    count_rows(conn, table, len(records))
     write_audit(
         conn,
         [

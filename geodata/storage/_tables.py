@@ -184,6 +184,9 @@ catalogue_state = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # Rows in premises and needs, kept by every insert and delete in its own transaction.
+    sa.Column("premises_count", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("needs_count", sa.BigInteger, nullable=False, server_default="0"),
     sa.CheckConstraint("id = 1", name="single_row"),
 )
 

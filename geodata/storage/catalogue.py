@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from geodata.schemas import Premises, PremisesKind, Status, Tenure
 from geodata.storage import _common as co
 from geodata.storage import _convert as cv
+from geodata.storage import _tables
 from geodata.storage._tables import ENTITY_PREMISES, UTCDateTime, audit_log, needs, premises
 from geodata.storage.premises import select_premises
 from geodata.storage.query import PremisesQuery
@@ -23,11 +24,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CatalogueChanges",
+    "CatalogueState",
+    "catalogue_state",
     "catalogue_version",
     "changes_since",
     "counts",
+    "premises_by_ids",
     "premises_columns",
     "premises_frame",
+    "recount",
     "uses_text",
 ]
 
@@ -77,6 +82,33 @@ class CatalogueChanges(BaseModel):
     version: int
     upserted: list[Premises]
     removed: list[int]
+
+
+class CatalogueState(BaseModel):
+    """The catalogue's version and size, as one row of ``catalogue_state`` holds them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int
+    premises: int
+    needs: int
+
+
+def catalogue_state(conn: Connection) -> CatalogueState:
+    """Return the catalogue version and the numbers of listings and needs, in one small read.
+
+    The counts are kept by the storage functions in the transaction of each insert and
+    delete (no ``COUNT(*)`` scan); :func:`recount` gives the same numbers by counting.
+    """
+    state_table = _tables.catalogue_state
+    row = conn.execute(
+        sa.select(
+            state_table.c.version, state_table.c.premises_count, state_table.c.needs_count
+        ).where(state_table.c.id == 1)
+    ).first()
+    if row is None:
+        return CatalogueState(version=0, premises=0, needs=0)
+    return CatalogueState(version=int(row[0]), premises=int(row[1]), needs=int(row[2]))
 
 
 def catalogue_version(conn: Connection) -> int:
@@ -138,11 +170,28 @@ def changes_since(conn: Connection, version: int) -> CatalogueChanges:
 
 
 def counts(conn: Connection) -> dict[str, int]:
-    """Return the number of stored listings and needs."""
+    """Return the number of stored listings and needs, read from the catalogue state."""
+    state = catalogue_state(conn)
+    return {"premises": state.premises, "needs": state.needs}
+
+
+def recount(conn: Connection) -> dict[str, int]:
+    """Count the stored listings and needs with ``COUNT(*)`` (a scan: for checks only)."""
     return {
         name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
         for name, table in (("premises", premises), ("needs", needs))
     }
+
+
+def premises_by_ids(conn: Connection, ids: Sequence[int]) -> dict[int, Premises]:
+    """Return the stored listings among ``ids``, by id (ids not stored are left out)."""
+    out: dict[int, Premises] = {}
+    for chunk in co.chunks(sorted({int(i) for i in ids})):
+        found = sa.select(premises).where(premises.c.id.in_(chunk))
+        for row in conn.execute(found).mappings():
+            item = cv.premises_from_row(row)
+            out[item.id] = item
+    return out
 
 
 def premises_columns(

@@ -1,0 +1,221 @@
+"""The stateless match: anyone (no account) states a need and gets the ranked premises.
+
+The need is not stored. The ranking runs on the process's match index
+(:class:`api.index_state.IndexHolder`), brought up to date first when the catalogue moved,
+so a listing written through any worker is matched by the next request. Results carry the
+public view of each listing (never its owner nor an unpublished contact), the score, the
+utility of each criterion, the reasons as codes and as text in the request's language,
+completeness and age, what the required criteria excluded, and what to relax.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Header, Query, Request
+from pydantic import BaseModel, Field
+
+from geodata.schemas import NeedIn, PremisesPublic
+from geodata.storage import catalogue
+from matcher import match as run_match
+
+from ..deps import RepoDep, TerritoryDep
+from ..index_state import IndexHolder
+
+__all__ = [
+    "MatchDiagnostics",
+    "MatchReason",
+    "MatchRelaxation",
+    "MatchResponse",
+    "MatchedPremises",
+    "request_language",
+    "router",
+]
+
+router = APIRouter(tags=["match"])
+
+Lang = Literal["fr", "en"]
+LANGS: tuple[Lang, ...] = ("fr", "en")
+#: The company name given to an unnamed stateless need (the field is required on saved needs).
+ANONYMOUS = "(anonyme)"
+MAX_RESULTS = 50
+
+
+class MatchReason(BaseModel):
+    """One reason of a score: a stable code with its values, and its text."""
+
+    criterion: str
+    code: str
+    params: dict[str, Any]
+    text: str
+
+
+class MatchedPremises(BaseModel):
+    """One ranked listing (public view) with its score and why."""
+
+    rank: int
+    score: float = Field(description="0-100")
+    utilities: dict[str, float] = Field(description="Per criterion, 0-1.")
+    reasons: list[MatchReason]
+    completeness: float = Field(description="Share of the scored fields the listing states.")
+    missing: list[str] = Field(description="Fields the listing leaves blank.")
+    verified_age_days: float | None = Field(description="Days since last verification.")
+    premises: PremisesPublic
+
+
+class MatchDiagnostics(BaseModel):
+    """What the required criteria did to the catalogue."""
+
+    n_listings: int
+    n_matchable: int
+    n_matching: int
+    excluded: dict[str, int]
+    excluded_only: dict[str, int]
+
+
+class MatchRelaxation(BaseModel):
+    """One way to widen the search, and how many more listings it brings."""
+
+    criterion: str
+    constraint: str
+    current: Any
+    suggested: Any
+    need_update: dict[str, Any]
+    brings: int
+    code: str | None
+    params: dict[str, Any]
+    text: str
+
+
+class MatchResponse(BaseModel):
+    """The ranked listings for a need, best first."""
+
+    lang: Lang
+    catalogue_version: int = Field(description="The catalogue version matched against.")
+    results: list[MatchedPremises]
+    diagnostics: MatchDiagnostics
+    relaxations: list[MatchRelaxation]
+
+
+def request_language(lang: str | None, accept_language: str | None) -> Lang:
+    """The language of the answer: ``?lang=``, else the best of ``Accept-Language``, else fr.
+
+    Examples
+    --------
+    >>> request_language(None, "en-GB,en;q=0.9,fr;q=0.8")
+    'en'
+    >>> request_language(None, "de, en;q=0.5, fr;q=0.7")
+    'fr'
+    >>> request_language("en", "fr")
+    'en'
+    """
+    if lang in LANGS:
+        return lang
+    best: tuple[float, int, Lang] | None = None
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, rest = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in LANGS:
+            continue
+        weight = 1.0
+        for param in rest.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if weight > 0 and (best is None or (weight, -position) > (best[0], best[1])):
+            best = (weight, -position, primary)
+    return best[2] if best is not None else "fr"
+
+
+NEED_EXAMPLE = {
+    "surface_min_m2": 500,
+    "surface_max_m2": 1500,
+    "uses": ["logistics"],
+    "communes": ["Rungis", "94073"],
+    "max_rent_eur_m2_year": 140,
+}
+
+
+@router.post("/match", response_model=MatchResponse)
+def match_need(
+    request: Request,
+    repo: RepoDep,
+    territory: TerritoryDep,
+    need: Annotated[
+        dict[str, Any],
+        Body(
+            description=(
+                "A need: the fields of NeedIn (see the Need schemas). `company_name` is "
+                "optional here; communes may be INSEE codes or names."
+            ),
+            examples=[NEED_EXAMPLE],
+        ),
+    ],
+    k: Annotated[int, Query(ge=1, le=MAX_RESULTS, description="How many results.")] = 10,
+    lang: Annotated[
+        Lang | None, Query(description="Language of the reasons (else Accept-Language).")
+    ] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Any:
+    """Rank the public catalogue for a need, without storing it or needing an account."""
+    language = request_language(lang, accept_language)
+    need.setdefault("company_name", ANONYMOUS)
+    parsed = NeedIn.model_validate(need, context={"territory": territory})
+    holder: IndexHolder = request.app.state.match_index
+    # One pooled connection for the version check and the listings' public view.
+    with repo.connect() as conn:
+        result = run_match(holder.current(conn), parsed, k=k, lang=language)
+        listings = catalogue.premises_by_ids(conn, result.ids)
+    results = [
+        MatchedPremises(
+            rank=item.rank,
+            score=item.score,
+            utilities=item.utilities,
+            reasons=[
+                MatchReason(
+                    criterion=d["criterion"],
+                    code=d["code"],
+                    params=d["params"],
+                    text=d["text"][language],
+                )
+                for d in item.reason_details
+            ],
+            completeness=item.completeness,
+            missing=item.missing,
+            verified_age_days=item.verified_age_days,
+            premises=PremisesPublic.model_validate(listings[item.listing_id]),
+        )
+        # A listing deleted since the snapshot was taken is left out.
+        for item in result.results
+        if item.listing_id in listings
+    ]
+    d = result.diagnostics
+    return MatchResponse(
+        lang=language,
+        catalogue_version=result.index_version,
+        results=results,
+        diagnostics=MatchDiagnostics(
+            n_listings=d.n_listings,
+            n_matchable=d.n_matchable,
+            n_matching=d.n_matching,
+            excluded=d.excluded,
+            excluded_only=d.excluded_only,
+        ),
+        relaxations=[
+            MatchRelaxation(
+                criterion=r.criterion,
+                constraint=r.constraint,
+                current=r.current,
+                suggested=r.suggested,
+                need_update=r.need_update,
+                brings=r.brings,
+                code=r.reason.code if r.reason is not None else None,
+                params=r.reason.params if r.reason is not None else {},
+                text=r.text[language],
+            )
+            for r in result.relaxations
+        ],
+    )

@@ -1,0 +1,113 @@
+"""``POST /match``: a stateless match for anyone, on the process's current match index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.routes.match import request_language
+from geodata.schemas import CONTACT_FIELDS, OWNER_FIELDS
+from geodata.storage import Repository
+from tests.geodata.test_storage import RUNGIS, make_premises
+
+NEED: dict[str, Any] = {
+    "surface_min_m2": 500,
+    "surface_max_m2": 1500,
+    "uses": ["logistics"],
+    "communes": ["Rungis", "94073"],
+}
+
+
+def test_an_anonymous_match_ranks_public_listings_with_reasons(client: TestClient) -> None:
+    response = client.post("/match", params={"k": 5}, json=NEED)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["lang"] == "fr"
+    results = body["results"]
+    assert [r["rank"] for r in results] == [1, 2, 3, 4, 5]
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+    for r in results:
+        listing = r["premises"]
+        assert listing["commune_insee"] in ("94065", "94073")
+        assert 500 <= listing["surface_m2"] <= 1500
+        assert not OWNER_FIELDS & listing.keys()
+        if not listing["contact_public"]:
+            assert all(listing[f] is None for f in CONTACT_FIELDS)
+        assert set(r["utilities"]) >= {"surface", "use", "location"}
+        assert all(0 <= u <= 1 for u in r["utilities"].values())
+        codes = {(x["criterion"], x["code"]) for x in r["reasons"]}
+        assert ("location", "in_communes") in codes
+        assert all(x["text"] for x in r["reasons"])
+        assert 0 <= r["completeness"] <= 1
+        assert r["verified_age_days"] is None or r["verified_age_days"] >= 0
+    d = body["diagnostics"]
+    assert d["n_matching"] >= len(results)
+    assert d["n_listings"] >= d["n_matchable"] >= d["n_matching"]
+    assert body["catalogue_version"] == client.get("/health").json()["catalogue_version"]
+
+
+def test_the_reasons_follow_accept_language_or_lang(client: TestClient) -> None:
+    def first_text(**kwargs: Any) -> tuple[str, str]:
+        body = client.post("/match", json=NEED, **kwargs).json()
+        return body["lang"], body["results"][0]["reasons"][0]["text"]
+
+    lang_fr, text_fr = first_text()
+    lang_en, text_en = first_text(headers={"Accept-Language": "en-GB,en;q=0.9,fr;q=0.5"})
+    lang_q, text_q = first_text(headers={"Accept-Language": "en"}, params={"lang": "fr"})
+    assert (lang_fr, lang_en, lang_q) == ("fr", "en", "fr")
+    assert text_en != text_fr == text_q
+    assert "you need" in text_en and "votre besoin" in text_fr
+
+
+def test_request_language_reads_quality_values() -> None:
+    assert request_language(None, None) == "fr"
+    assert request_language(None, "de-DE, en;q=0.4, fr;q=0.3") == "en"
+    assert request_language(None, "en;q=0, fr;q=0.1") == "fr"
+    assert request_language(None, "en;q=bad, fr") == "fr"
+
+
+def test_a_narrow_need_gets_diagnostics_and_relaxations(client: TestClient) -> None:
+    need = {**NEED, "surface_min_m2": 1480, "surface_max_m2": 1500, "communes": ["Rungis"]}
+    body = client.post("/match", json=need, params={"k": 20}).json()
+    assert body["diagnostics"]["n_matching"] < 20
+    assert body["diagnostics"]["excluded"]["surface"] > 0
+    assert body["relaxations"], "a need matching fewer than k listings gets suggestions"
+    for r in body["relaxations"]:
+        assert r["brings"] > 0 and r["text"] and r["need_update"]
+
+
+def test_a_bad_need_names_its_field(client: TestClient) -> None:
+    response = client.post("/match", json={**NEED, "surface_min_m2": 5000})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "surface_min_m2"
+    response = client.post("/match", json={**NEED, "communes": ["Lyon"]})
+    assert response.status_code == 422
+    assert "Lyon" in response.json()["detail"]
+    assert client.post("/match", json=NEED, params={"k": 0}).status_code == 422
+    assert client.post("/match", json=NEED, params={"k": 51}).status_code == 422
+
+
+def test_a_listing_written_to_the_database_is_matched_at_the_next_request(
+    tmp_path: Path, settings_for: Any
+) -> None:
+    settings = settings_for(tmp_path / "implanter.db", demo=False)
+    need = {"surface_min_m2": 70000, "surface_max_m2": 80000, "communes": ["94065"]}
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/match", json=need).json()["results"] == []
+        repo = Repository(settings.database.url)
+        item = repo.add_premises(
+            make_premises(RUNGIS, surface_m2=75000.0, contact_email="x@y.fr"), actor="t"
+        )
+        body = client.post("/match", json=need).json()
+        assert [r["premises"]["id"] for r in body["results"]] == [item.id]
+        assert body["results"][0]["premises"]["contact_email"] is None
+        assert body["catalogue_version"] == repo.catalogue_version()
+        repo.delete_premises(item.id, expected_version=1, actor="t")
+        assert client.post("/match", json=need).json()["results"] == []
+        holder = client.app.state.match_index  # type: ignore[attr-defined]
+        assert (holder.refreshes, holder.rebuilds) == (2, 0)
