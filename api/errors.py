@@ -249,7 +249,12 @@ def add_exception_handlers(app: FastAPI) -> None:
             return _request_problem(request, 400, detail, errors=errors)
         errors = _request_errors(exc)
         listed = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-        return _request_problem(request, 422, listed, errors=errors)
+        detail = _t(
+            lang,
+            f"Paramètres invalides — {listed}. Corrigez-les et renvoyez la requête.",
+            f"Invalid parameters — {listed}. Fix them and send the request again.",
+        )
+        return _request_problem(request, 422, detail, errors=errors)
 
     @app.exception_handler(ValidationError)
     async def _validation(request: Request, exc: ValidationError) -> JSONResponse:

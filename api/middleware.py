@@ -24,12 +24,14 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.config import LOGGING_CONFIG
 
 from .errors import Lang, problem, request_language
 from .settings import HttpSettings
@@ -46,12 +48,21 @@ SERVER_OPTIONS: dict[str, Any] = {
     "server_header": False,
     "access_log": False,
     "h11_max_incomplete_event_size": 128 * 1024,
+    # uvicorn's logging, plus the app's loggers (``api.*``: this access log, 500 tracebacks).
+    "log_config": {
+        **LOGGING_CONFIG,
+        "loggers": {
+            **LOGGING_CONFIG["loggers"],
+            "api": {"handlers": ["default"], "level": "INFO", "propagate": False},
+        },
+    },
 }
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _SECRET_KEY = re.compile(r"key|token|pass|secret|session|auth|csrf|signature", re.IGNORECASE)
 _DOCS = ("/docs", "/redoc")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+_VARY = ("Accept-Language", "Authorization", "Cookie")
 
 
 def redact_query(query_string: str) -> str:
@@ -116,13 +127,33 @@ class HardeningMiddleware:
     def __init__(self, app: ASGIApp, settings: HttpSettings) -> None:
         self.app = app
         self.settings = settings
+        # Header blocks built once: this runs on every response.
+        always = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
+        if settings.hsts_max_age:
+            hsts = f"max-age={settings.hsts_max_age}; includeSubDomains".encode()
+            always.append((b"strict-transport-security", hsts))
+        self._always = always
+        self._replaced = {name for name, _ in always} | {b"server", b"x-request-id"}
 
-    def _refusal(self, scope: Scope, headers: Headers, lang: Lang) -> tuple[int, str, str] | None:
+        def defaults(csp: str) -> list[tuple[bytes, bytes]]:
+            return [
+                (b"content-security-policy", csp.encode()),
+                (b"referrer-policy", settings.referrer_policy.encode()),
+                (b"cross-origin-opener-policy", b"same-origin"),
+            ]
+
+        self._defaults = defaults(settings.content_security_policy)
+        self._docs_defaults = defaults(settings.docs_content_security_policy)
+        self._public_cache = settings.public_cache_control.encode()
+
+    def _refusal(
+        self, scope: Scope, headers: Headers, lang: Callable[[], Lang]
+    ) -> tuple[int, str, str] | None:
         """``(status, field, detail)`` of a request refused before routing, or None."""
         s = self.settings
-        fr = lang == "fr"
         host = headers.get("host", "")
         if not _host_allowed(host, s.trusted_hosts):
+            fr = lang() == "fr"
             return (
                 400,
                 "Host",
@@ -134,6 +165,7 @@ class HardeningMiddleware:
             )
         length = len(scope.get("raw_path") or scope["path"].encode()) + len(scope["query_string"])
         if length > s.max_url_length:
+            fr = lang() == "fr"
             return (
                 414,
                 "url",
@@ -145,13 +177,14 @@ class HardeningMiddleware:
             )
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > s.max_body_bytes:
-            return (413, "body", self._too_large(lang))
+            return (413, "body", self._too_large(lang()))
         if scope["method"] in _BODY_METHODS:
             has_body = headers.get("content-length", "0") not in ("", "0") or (
                 "transfer-encoding" in headers
             )
             content_type = headers.get("content-type", "")
             if has_body and not _accepted_media_type(content_type):
+                fr = lang() == "fr"
                 shown = content_type[:100] or ("(aucun)" if fr else "(none)")
                 return (
                     415,
@@ -169,20 +202,28 @@ class HardeningMiddleware:
             return f"body: the request body exceeds {limit} bytes; send less data."
         return f"body : le corps de la requête dépasse {limit} octets ; envoyez moins de données."
 
-    def _security_headers(self, path: str, out: MutableHeaders) -> None:
-        s = self.settings
-        csp = (
-            s.docs_content_security_policy if path.startswith(_DOCS) else s.content_security_policy
-        )
-        out.setdefault("content-security-policy", csp)
-        out["x-content-type-options"] = "nosniff"
-        out["x-frame-options"] = "DENY"
-        out.setdefault("referrer-policy", s.referrer_policy)
-        out.setdefault("cross-origin-opener-policy", "same-origin")
-        if s.hsts_max_age:
-            out["strict-transport-security"] = f"max-age={s.hsts_max_age}; includeSubDomains"
-        if "server" in out:
-            del out["server"]
+    def _headers(
+        self, raw: list[tuple[bytes, bytes]], path: str, private: bool, request_id: str
+    ) -> list[tuple[bytes, bytes]]:
+        """The response's headers plus the security headers, request id and cache policy."""
+        out = [(k, v) for k, v in raw if k.lower() not in self._replaced]
+        names = {k.lower() for k, _ in out}
+        out += self._always
+        out.append((b"x-request-id", request_id.encode()))
+        defaults = self._docs_defaults if path.startswith(_DOCS) else self._defaults
+        out += [(k, v) for k, v in defaults if k not in names]
+        if private:
+            out = [(k, v) for k, v in out if k.lower() != b"cache-control"]
+            out.append((b"cache-control", b"no-store"))
+        elif b"cache-control" not in names:
+            out.append((b"cache-control", self._public_cache))
+        if b"vary" in names:
+            vary = MutableHeaders(raw=out)
+            for name in _VARY:
+                vary.add_vary_header(name)
+            return vary.raw
+        out.append((b"vary", ", ".join(_VARY).encode()))
+        return out
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -196,7 +237,13 @@ class HardeningMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         method = scope["method"]
         path = scope["path"]
-        lang = request_language(headers, query)
+        language: list[Lang] = []
+
+        def lang() -> Lang:  # parsed only when a message is written
+            if not language:
+                language.append(request_language(headers, query))
+            return language[0]
+
         credentials = "authorization" in headers or "cookie" in headers
         if_none_match = headers.get("if-none-match") if method in ("GET", "HEAD") else None
         state: dict[str, Any] = {"status": 0, "drop_body": method == "HEAD"}
@@ -204,29 +251,18 @@ class HardeningMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status = message["status"]
-                out = MutableHeaders(scope=message)
-                etag = out.get("etag")
-                if (
-                    if_none_match
-                    and etag
-                    and 200 <= status < 300
-                    and _etag_matches(if_none_match, etag)
-                ):
-                    status = message["status"] = 304
-                    state["drop_body"] = True
-                    for name in ("content-length", "content-type"):
-                        if name in out:
-                            del out[name]
+                raw = list(message.get("headers", []))
+                if if_none_match and 200 <= status < 300:
+                    etag = next((v for k, v in raw if k.lower() == b"etag"), None)
+                    if etag is not None and _etag_matches(if_none_match, etag.decode("latin-1")):
+                        status = 304
+                        state["drop_body"] = True
+                        dropped = (b"content-length", b"content-type")
+                        raw = [(k, v) for k, v in raw if k.lower() not in dropped]
                 state["status"] = status
-                self._security_headers(path, out)
-                out["x-request-id"] = request_id
-                if credentials or status >= 400 or method not in ("GET", "HEAD"):
-                    out["cache-control"] = "no-store"
-                else:
-                    out.setdefault("cache-control", self.settings.public_cache_control)
-                out.add_vary_header("Accept-Language")
-                out.add_vary_header("Authorization")
-                out.add_vary_header("Cookie")
+                private = credentials or status >= 400 or method not in ("GET", "HEAD")
+                headers_out = self._headers(raw, path, private, request_id)
+                message = {**message, "status": status, "headers": headers_out}
             elif message["type"] == "http.response.body" and state["drop_body"]:
                 message = {**message, "body": b""}
             await send(message)
@@ -238,7 +274,7 @@ class HardeningMiddleware:
                 response = problem(
                     status,
                     detail,
-                    lang=lang,
+                    lang=lang(),
                     errors=[{"field": field, "reason": detail}],
                     instance=path,
                     request_id=request_id,
@@ -255,18 +291,18 @@ class HardeningMiddleware:
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > self.settings.max_body_bytes:
-                        raise _BodyTooLarge(413, self._too_large(lang))
+                        raise _BodyTooLarge(413, self._too_large(lang()))
                 return message
 
             await self.app(scope, receive_with_limit, send_wrapper)
         except _BodyTooLarge:
             if state["status"]:
                 raise
-            detail = self._too_large(lang)
+            detail = self._too_large(lang())
             response = problem(
                 413,
                 detail,
-                lang=lang,
+                lang=lang(),
                 errors=[{"field": "body", "reason": detail}],
                 instance=path,
                 request_id=request_id,
@@ -279,11 +315,11 @@ class HardeningMiddleware:
             detail = (
                 "An internal error occurred; it has been logged. Try again later or report it "
                 "with the request id."
-                if lang == "en"
+                if lang() == "en"
                 else "Une erreur interne est survenue ; elle a été journalisée. Réessayez plus "
                 "tard ou signalez-la avec l'identifiant de requête."
             )
-            response = problem(500, detail, lang=lang, instance=path, request_id=request_id)
+            response = problem(500, detail, lang=lang(), instance=path, request_id=request_id)
             await response(scope, receive, send_wrapper)
         finally:
             status = state["status"]

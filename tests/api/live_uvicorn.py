@@ -27,7 +27,10 @@ def serving(app: Any) -> Iterator[str]:
     import uvicorn
 
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **SERVER_OPTIONS)
+    # Everything `implanter serve` sets but its logging config, which would stop the app's
+    # records from reaching pytest's log capture in this process.
+    options = {k: v for k, v in SERVER_OPTIONS.items() if k != "log_config"}
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -234,6 +234,9 @@ def test_json_bodies_malformed_wrong_type_or_too_large(probe: TestClient) -> Non
     _problem(streamed, 413, "body")
     invalid = probe.post("/test-only/echo?lang=en", json={"name": "a", "surface_m2": "big"})
     assert _problem(invalid, 422, "surface_m2")["title"] == "Invalid data"
+    invalid_fr = probe.post("/test-only/echo", json={"name": "a", "surface_m2": "big"})
+    body = _problem(invalid_fr, 422, "surface_m2")
+    assert body["title"] == "Données invalides" and "Corrigez" in body["detail"]
 
 
 def test_too_long_url_is_414(client: TestClient) -> None:
@@ -429,5 +432,6 @@ def test_implanter_serve_hides_uvicorn_and_logs_no_secret(tmp_path: Path) -> Non
         finally:
             proc.terminate()
             output, _ = proc.communicate(timeout=30)
-    assert "414" in output  # the refusal is logged...
+    assert "GET /health -> 200" in output  # each request is logged...
+    assert "refused GET /premises?api_key=%2A%2A%2A" in output and "-> 414" in output
     assert "SECRET" not in output  # ...without the key, the bearer token or the cookie
