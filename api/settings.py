@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -91,6 +92,21 @@ class HttpSettings(BaseModel):
     hsts_max_age: int = Field(
         default=0, ge=0, description="Strict-Transport-Security max-age; 0 sends no header."
     )
+
+    @model_validator(mode="after")
+    def _check(self) -> HttpSettings:
+        if self.base_url is not None and not re.fullmatch(
+            r"https?://[^/?#\s]+(/[^?#\s]*)?", self.base_url
+        ):
+            msg = (
+                f"base_url: {self.base_url!r} is not an http(s) URL without query or fragment; "
+                "write it like https://implanter.example.org"
+            )
+            raise ValueError(msg)
+        if not self.trusted_hosts:
+            msg = "trusted_hosts: empty, so every request would be refused; use ['*'] to accept any"
+            raise ValueError(msg)
+        return self
 
 
 class MapSettings(BaseModel):

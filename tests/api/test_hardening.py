@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from api.main import create_app
-from api.settings import Settings
+from api.settings import HttpSettings, Settings
 from geodata.schemas import PremisesCreate
 from geodata.territory import default_territory
 from tests.api.live_uvicorn import free_port, serving
@@ -435,3 +435,17 @@ def test_implanter_serve_hides_uvicorn_and_logs_no_secret(tmp_path: Path) -> Non
     assert "GET /health -> 200" in output  # each request is logged...
     assert "refused GET /premises?api_key=%2A%2A%2A" in output and "-> 414" in output
     assert "SECRET" not in output  # ...without the key, the bearer token or the cookie
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"base_url": "implanter.example.org"}, "base_url"),
+        ({"base_url": "https://x.example/?a=1"}, "base_url"),
+        ({"trusted_hosts": []}, "trusted_hosts"),
+        ({"max_url_length": 10**6}, "max_url_length"),
+    ],
+)
+def test_http_settings_refuse_unusable_values(values: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        HttpSettings(**values)
