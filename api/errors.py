@@ -318,14 +318,21 @@ _DESCRIPTIONS = {
     "415": "The body is not JSON.",
     "422": "A parameter or a field of the body is invalid.",
     "500": "Internal error (logged; never a traceback).",
+    "401": "No credentials, or invalid ones.",
+    "403": "The credentials do not allow this.",
+    "409": "The change conflicts with the stored data.",
+    "412": "If-Match names a version that is no longer the stored one.",
+    "428": "If-Match is required.",
 }
 
 
 def document_problems(app: FastAPI) -> None:
     """Document the problem responses of every operation in the app's OpenAPI document.
 
-    Every operation may answer 400, 404, 414, 422 and 500, and those taking a body 413 and
-    415, all as ``application/problem+json``; the routes added later get the same for free.
+    Every operation may answer 400, 404, 414, 422 and 500; those taking a body 413 and 415,
+    those with a security requirement 401 and 403, writes 409, and those reading
+    ``If-Match`` 412 and 428; all as ``application/problem+json``. The routes added later
+    get the same for free.
     """
     original: Callable[[], dict[str, Any]] = app.openapi
 
@@ -343,6 +350,17 @@ def document_problems(app: FastAPI) -> None:
                 codes = ["400", "404", "414", "422", "500"]
                 if "requestBody" in op:
                     codes += ["413", "415"]
+                if op.get("security"):
+                    codes += ["401", "403"]
+                if method in ("post", "put", "patch", "delete"):
+                    codes.append("409")
+                headers = {
+                    p.get("name", "").lower()
+                    for p in op.get("parameters", [])
+                    if p.get("in") == "header"
+                }
+                if "if-match" in headers:
+                    codes += ["412", "428"]
                 for code in codes:
                     existing = responses.get(code, {})
                     responses[code] = {

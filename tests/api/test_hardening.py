@@ -449,3 +449,21 @@ def test_implanter_serve_hides_uvicorn_and_logs_no_secret(tmp_path: Path) -> Non
 def test_http_settings_refuse_unusable_values(values: dict[str, Any], field: str) -> None:
     with pytest.raises(ValueError, match=field):
         HttpSettings(**values)
+
+
+def test_openapi_documents_auth_and_precondition_problems_of_new_routes(
+    settings_for: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """A write route added later is documented with 401/403/409/412/428 without extra work."""
+    from fastapi import Depends, Header
+    from fastapi.security import HTTPBearer
+
+    app = create_app(settings_for(tmp_path / "doc.db", demo=False))
+
+    @app.patch("/test-only/things/{thing_id}", dependencies=[Depends(HTTPBearer())])
+    def patch_thing(thing_id: int, body: _Echo, if_match: str = Header()) -> _Echo:
+        return body
+
+    responses = app.openapi()["paths"]["/test-only/things/{thing_id}"]["patch"]["responses"]
+    for code in ("401", "403", "409", "412", "413", "415", "428"):
+        assert "application/problem+json" in responses[code]["content"], code
