@@ -334,6 +334,7 @@ def serve(
     from geodata.territory import load_territory
 
     from .main import open_catalogue
+    from .middleware import SERVER_OPTIONS
 
     settings = _settings(database_url)
     open_catalogue(settings, load_territory(settings.territory)).dispose()
@@ -344,6 +345,8 @@ def serve(
         port=port,
         workers=workers,
         reload=reload,
+        # No `server: uvicorn` header; the app logs each request itself, with secrets redacted.
+        **SERVER_OPTIONS,
     )
 
 

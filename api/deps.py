@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 
 from geodata.schemas import PremisesKind, Status, Use
 from geodata.storage import Repository
@@ -14,6 +14,8 @@ from geodata.territory import CommuneNameError, Territory
 from .settings import Settings
 
 __all__ = [
+    "MAX_INT32",
+    "PremisesIdPath",
     "PremisesQueryDep",
     "RepoDep",
     "SettingsDep",
@@ -43,6 +45,13 @@ def get_territory(request: Request) -> Territory:
     return territory
 
 
+#: The largest id or offset accepted: ids are 32-bit integers in the database, and a larger
+#: number would overflow the driver's binding (a 500) instead of simply matching nothing.
+MAX_INT32 = 2**31 - 1
+
+#: A listing id in a path: a positive 32-bit integer (422 otherwise, naming the field).
+PremisesIdPath = Annotated[int, Path(ge=1, le=MAX_INT32, description="The listing's id")]
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RepoDep = Annotated[Repository, Depends(get_repo)]
 TerritoryDep = Annotated[Territory, Depends(get_territory)]
@@ -56,12 +65,12 @@ def get_premises_query(
     ] = None,
     kind: Annotated[PremisesKind | None, Query()] = None,
     use: Annotated[Use | None, Query()] = None,
-    min_surface_m2: Annotated[float | None, Query(ge=0)] = None,
-    max_surface_m2: Annotated[float | None, Query(ge=0)] = None,
+    min_surface_m2: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
+    max_surface_m2: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
     status: Annotated[Status | None, Query()] = None,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
 ) -> PremisesQuery:
     """Parse the list filters into a :class:`PremisesQuery`, naming the field of any bad value.
 

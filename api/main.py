@@ -7,13 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from geodata.storage import Repository
 from geodata.territory import Territory, load_territory
 
 from .auth import add_auth_handler
-from .errors import add_exception_handlers
+from .errors import add_exception_handlers, document_problems
 from .index_state import IndexHolder
+from .middleware import HardeningMiddleware
 from .routes import accounts, health, home, match, premises
 from .settings import Settings
 
@@ -72,6 +74,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     add_exception_handlers(app)
     add_auth_handler(app)
+    document_problems(app)
+    if settings.http.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.http.cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+            expose_headers=["ETag", "Location", "X-Request-ID"],
+        )
+    # Added last, so outermost: it sees every response, CORS preflights and errors included.
+    app.add_middleware(HardeningMiddleware, settings=settings.http)
     app.include_router(home.router)
     app.include_router(health.router)
     app.include_router(premises.router)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ApiSettings", "DatabaseSettings", "MapSettings", "Settings"]
+__all__ = ["ApiSettings", "DatabaseSettings", "HttpSettings", "MapSettings", "Settings"]
 
 DEFAULT_DATABASE_URL = "sqlite:///var/implanter.db"
 
@@ -40,6 +41,74 @@ class ApiSettings(BaseModel):
         return self
 
 
+#: The Content-Security-Policy of every response: only the app's own scripts, styles, images
+#: and connections (plus inline styles, used by the server-rendered pages), never framed.
+DEFAULT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class HttpSettings(BaseModel):
+    """Limits, hosts, CORS and security headers, applied to every route by one middleware."""
+
+    base_url: str | None = Field(
+        default=None,
+        description="Public base URL (e.g. https://implanter.example.org) used to build "
+        "absolute links; when unset, links are relative and the Host header is never used.",
+    )
+    trusted_hosts: list[str] = Field(
+        default=["*"],
+        description="Host names accepted in the Host header ('*.example.org' allowed); "
+        "'*' accepts any. Other hosts get 400.",
+    )
+    cors_origins: list[str] = Field(
+        default=[], description="Origins allowed to call the API from a browser; none by default."
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=0, description="Largest request body accepted (413 above)."
+    )
+    max_url_length: int = Field(
+        default=4096, ge=64, le=60_000, description="Longest path and query accepted (414 above)."
+    )
+    content_security_policy: str = DEFAULT_CSP
+    docs_content_security_policy: str = Field(
+        default=(
+            "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+            "img-src 'self' data: https://fastapi.tiangolo.com; worker-src 'self' blob:; "
+            "frame-ancestors 'none'"
+        ),
+        description="The policy of the interactive documentation (/docs, /redoc), whose "
+        "scripts come from a CDN.",
+    )
+    referrer_policy: str = "strict-origin-when-cross-origin"
+    public_cache_control: str = Field(
+        default="public, no-cache",
+        description="Cache-Control of successful anonymous GET responses (cacheable, "
+        "revalidated with the ETag); responses to requests with credentials are no-store.",
+    )
+    hsts_max_age: int = Field(
+        default=0, ge=0, description="Strict-Transport-Security max-age; 0 sends no header."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> HttpSettings:
+        if self.base_url is not None and not re.fullmatch(
+            r"https?://[^/?#\s]+(/[^?#\s]*)?", self.base_url
+        ):
+            msg = (
+                f"base_url: {self.base_url!r} is not an http(s) URL without query or fragment; "
+                "write it like https://implanter.example.org"
+            )
+            raise ValueError(msg)
+        if not self.trusted_hosts:
+            msg = "trusted_hosts: empty, so every request would be refused; use ['*'] to accept any"
+            raise ValueError(msg)
+        return self
+
+
 class MapSettings(BaseModel):
     """Map tiles; the JavaScript and CSS are always served by the app itself."""
 
@@ -61,4 +130,5 @@ class Settings(BaseSettings):
     )
     database: DatabaseSettings = DatabaseSettings()
     api: ApiSettings = ApiSettings()
+    http: HttpSettings = HttpSettings()
     maps: MapSettings = MapSettings()

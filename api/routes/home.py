@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from geodata.schemas import PremisesPublic
 
-from ..deps import RepoDep
+from ..deps import MAX_INT32, RepoDep
 from ..pages import Lang, render
 
 __all__ = ["router"]
@@ -24,7 +24,7 @@ def home(
     request: Request,
     repo: RepoDep,
     lang: Annotated[Lang, Query()] = "fr",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
 ) -> Any:
     """List the catalogue, 50 listings a page."""
     page = repo.list_premises(limit=PAGE, offset=offset)

@@ -9,6 +9,8 @@ client read (``ETag`` → ``If-Match``) and is audited, both in one transaction.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
@@ -24,11 +26,15 @@ from geodata.storage.accounts import Account
 from geodata.storage.audit import AuditEntry
 
 from ..auth import CurrentAccount, OptionalAccount, can_edit, forbid
-from ..deps import PremisesQueryDep, RepoDep, TerritoryDep
+from ..deps import PremisesIdPath, PremisesQueryDep, RepoDep, SettingsDep, TerritoryDep
 
 __all__ = ["PremisesPage", "StatusChange", "router"]
 
 router = APIRouter(prefix="/premises", tags=["premises"])
+
+#: Reads work without a key (the public view) and with one (the owner's and staff's view):
+#: the OpenAPI document says the key is optional (``{}`` is "no security").
+_OPTIONAL_KEY: dict[str, Any] = {"security": [{}, {"HTTPBearer": []}]}
 
 _AUTH: dict[int | str, dict[str, Any]] = {
     401: {"description": "No or bad API key (WWW-Authenticate: Bearer)"}
@@ -62,15 +68,31 @@ class StatusChange(BaseModel):
     status: Status = Field(description="available, under_offer, let, sold or withdrawn")
 
 
-def _page_links(request: Request, total: int, limit: int, offset: int) -> list[dict[str, str]]:
-    links = [{"rel": "self", "href": str(request.url)}]
+def _page_links(
+    request: Request, base_url: str | None, total: int, limit: int, offset: int
+) -> list[dict[str, str]]:
+    """Links relative to the site, or absolute from the configured base URL: never the Host."""
+    root = (base_url or "").rstrip("/")
+
+    def href(url: Any) -> str:
+        return f"{root}{url.path}" + (f"?{url.query}" if url.query else "")
+
+    links = [{"rel": "self", "href": href(request.url)}]
     if offset + limit < total:
         nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
-        links.append({"rel": "next", "href": str(nxt)})
+        links.append({"rel": "next", "href": href(nxt)})
     if offset > 0:
         prev = request.url.include_query_params(offset=max(0, offset - limit), limit=limit)
-        links.append({"rel": "prev", "href": str(prev)})
+        links.append({"rel": "prev", "href": href(prev)})
     return links
+
+
+def _list_etag(catalogue_version: int, query: str, account: Account | None) -> str:
+    """A weak ETag of a page: the catalogue version, the day (freshness rules move with the
+    date), the query and the reader (owners and staff see more of their listings)."""
+    reader = "" if account is None else f"{account.role}:{account.name}"
+    digest = hashlib.sha256(f"{query}\n{reader}".encode()).hexdigest()[:16]
+    return f'W/"{catalogue_version}-{dt.date.today():%Y%m%d}-{digest}"'
 
 
 def _view(item: Premises, account: Account | None) -> Premises | PremisesPublic:
@@ -124,20 +146,28 @@ IfMatch = Annotated[
 # The two views share most fields, so a response model that is their union would validate a
 # public item as a full one (with ``owner_account: null``): the read routes serialise each
 # item once, in its own view, and declare their models for the OpenAPI document only.
-@router.get("", response_model=None, responses={200: {"model": PremisesPage}})
+@router.get(
+    "", response_model=None, responses={200: {"model": PremisesPage}}, openapi_extra=_OPTIONAL_KEY
+)
 def list_premises(
-    request: Request, repo: RepoDep, query: PremisesQueryDep, account: OptionalAccount
+    request: Request,
+    repo: RepoDep,
+    settings: SettingsDep,
+    query: PremisesQueryDep,
+    account: OptionalAccount,
 ) -> JSONResponse:
     """List listings filtered by commune, kind, use, surface range, status and bbox."""
+    # The version is read before the page, so that the ETag never names newer data than sent.
+    etag = _list_etag(repo.catalogue_version(), request.url.query, account)
     page = repo.list_premises(query)
     body = {
         "items": [jsonable_encoder(_view(item, account)) for item in page.items],
         "total": page.total,
         "limit": page.limit,
         "offset": page.offset,
-        "links": _page_links(request, page.total, page.limit, page.offset),
+        "links": _page_links(request, settings.http.base_url, page.total, page.limit, page.offset),
     }
-    return JSONResponse(body)
+    return JSONResponse(body, headers={"ETag": etag})
 
 
 @router.get(
@@ -149,8 +179,11 @@ def list_premises(
             "description": "The public view; its owner and the staff get the full Premises.",
         }
     },
+    openapi_extra=_OPTIONAL_KEY,
 )
-def get_premises(premises_id: int, repo: RepoDep, account: OptionalAccount) -> JSONResponse:
+def get_premises(
+    premises_id: PremisesIdPath, repo: RepoDep, account: OptionalAccount
+) -> JSONResponse:
     """One listing; its ETag carries the version to send back in ``If-Match`` on update."""
     item = repo.get_premises(premises_id)
     return JSONResponse(
@@ -183,7 +216,7 @@ def create_premises(
 
 @router.patch("/{premises_id}", response_model=Premises, responses=_WRITE)
 def patch_premises(
-    premises_id: int,
+    premises_id: PremisesIdPath,
     body: PremisesUpdate,
     repo: RepoDep,
     territory: TerritoryDep,
@@ -213,7 +246,7 @@ def patch_premises(
 
 @router.post("/{premises_id}/status", response_model=Premises, responses=_WRITE)
 def change_status(
-    premises_id: int,
+    premises_id: PremisesIdPath,
     body: StatusChange,
     repo: RepoDep,
     account: CurrentAccount,
@@ -233,7 +266,7 @@ def change_status(
 
 @router.delete("/{premises_id}", response_model=Premises, responses=_WRITE)
 def withdraw_premises(
-    premises_id: int,
+    premises_id: PremisesIdPath,
     repo: RepoDep,
     account: CurrentAccount,
     response: Response,
@@ -255,7 +288,7 @@ def withdraw_premises(
     response_model=list[AuditEntry],
     responses={**_AUTH, 403: _WRITE[403], 404: _WRITE[404]},
 )
-def premises_history(premises_id: int, repo: RepoDep, account: CurrentAccount) -> Any:
+def premises_history(premises_id: PremisesIdPath, repo: RepoDep, account: CurrentAccount) -> Any:
     """The audit trail of a listing, oldest first: who changed what, when (owner and staff)."""
     with repo.connect() as conn:
         item = store.get_premises(conn, premises_id)
