@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -255,10 +256,15 @@ def _numeric_array(column: sa.Column[Any], values: np.ndarray) -> np.ndarray:
 def _other_array(column: sa.Column[Any], values: Sequence[Any]) -> np.ndarray:
     """One column of dates or texts (see :func:`premises_columns`)."""
     if isinstance(column.type, UTCDateTime | sa.Date):
-        import pandas as pd
+        sample = next((v for v in values if v is not None), None)
+        if isinstance(sample, datetime) and sample.tzinfo is not None:
+            # Aware timestamps (PostgreSQL's driver): to UTC, then naive.
+            import pandas as pd
 
-        parsed = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
-        return parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+            parsed = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
+            return parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+        # ISO text (SQLite), dates or naive UTC timestamps: numpy parses them in C.
+        return np.asarray(values, dtype="datetime64[us]")
     return np.asarray(values, dtype=object)
 
 
