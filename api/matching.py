@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import pandas as pd
+import numpy as np
 from sqlalchemy.engine import Connection
 
+import shapely
+
 from geodata.storage import CatalogueChanges, Repository, catalogue
-from geodata.territory import Territory
-from matcher import MatchIndex
+from geodata.territory import Layer, Territory
+from matcher import MatchIndex, PointSet
+from matcher.index import CATALOGUE_COLUMNS
 
 __all__ = ["apply_changes", "build_index", "refresh_index"]
 
@@ -18,9 +21,11 @@ def build_index(
     """Build the match index of the whole catalogue, with the territory's access points.
 
     The listings are read as columns (:func:`geodata.storage.catalogue.premises_columns`:
-    one query, no GeoDataFrame, no model per row), leaving out the texts and contacts no
-    criterion reads. Access is measured to open stations and to motorway exits (not to
-    junctions between motorways, which give no access). The index's ``version`` is the
+    one query, no GeoDataFrame, no model per row), only those the index reads
+    (:data:`matcher.index.CATALOGUE_COLUMNS`), and the index is built from them and from the
+    territory's layers as arrays: neither pandas nor geopandas is imported. Access is
+    measured to open stations and to motorway exits (not to junctions between motorways,
+    which give no access). The index's ``version`` is the
     catalogue version read before the listings, so :func:`refresh_index` misses no change.
     Pass ``conn`` to read on a connection the caller holds.
     """
@@ -28,15 +33,23 @@ def build_index(
         with repo.connect() as own:
             return build_index(repo, territory, own)
     version = catalogue.catalogue_version(conn)
-    columns = catalogue.premises_columns(conn)
-    ids = pd.Index(columns.pop("id"), name="id")
-    return MatchIndex.from_frame(
-        pd.DataFrame(columns, index=ids, copy=False),
-        stations=territory.stations,
-        interchanges=territory.motorway_access,
+    columns = catalogue.premises_columns(conn, CATALOGUE_COLUMNS)
+    stations = territory.layer("stations")
+    interchanges = territory.layer("interchanges")
+    return MatchIndex.from_columns(
+        columns,
+        stations=_points(stations, stations.column("status") == "open"),
+        interchanges=_points(interchanges, interchanges.column("kind") == "exit"),
         version=version,
-        commune_names=territory.communes["name"].to_dict(),
+        commune_names=territory.commune_names,
     )
+
+
+def _points(layer: Layer, keep: np.ndarray) -> PointSet:
+    """The named points of a territory layer where ``keep`` is true."""
+    geometry = layer.geometry[keep]
+    names = layer.column("name")[keep].astype(str).astype(object)
+    return PointSet(shapely.get_x(geometry), shapely.get_y(geometry), names)
 
 
 def apply_changes(index: MatchIndex, changes: CatalogueChanges) -> None:

@@ -69,17 +69,18 @@ Log = Callable[[str], None]
 
 @dataclass
 class Timing:
-    """Wall times (s) and peak resident memory (MB) of repeated runs of one command."""
+    """Wall times (s), CPU times (s) and peak resident memory (MB) of repeated runs."""
 
     label: str
     wall: np.ndarray
+    cpu: np.ndarray
     rss_mb: np.ndarray
 
     def cells(self) -> str:
         w = self.wall
         return (
             f"{np.median(w):.2f} s | {w.min():.2f} / {w.max():.2f} s "
-            f"| {np.median(self.rss_mb):.0f} MB"
+            f"| {np.median(self.cpu):.2f} s | {np.median(self.rss_mb):.0f} MB"
         )
 
 
@@ -87,8 +88,12 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "api.cli", *args]
 
 
-def _run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall time (s) and peak RSS (MB) of one process, from ``os.wait4`` on that process."""
+def _run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall time (s), CPU time (s, user + system) and peak RSS (MB) of one process.
+
+    CPU time and memory come from ``os.wait4`` on that process. On a loaded machine the wall
+    time grows with the other processes' demand; the CPU time much less.
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err)
@@ -99,16 +104,17 @@ def _run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
             err.seek(0)
             msg = f"{' '.join(cmd)} exited with {proc.returncode}:\n{err.read().decode()}"
             raise RuntimeError(msg)
-    return wall, usage.ru_maxrss / 1024  # kilobytes on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, cpu, usage.ru_maxrss / 1024  # kilobytes on Linux
 
 
 def time_command(label: str, cmd: list[str], env: dict[str, str], runs: int) -> Timing:
     """One warm-up run, then ``runs`` measured runs."""
     _run_measured(cmd, env)
-    walls, rss = np.empty(runs), np.empty(runs)
+    walls, cpu, rss = np.empty(runs), np.empty(runs), np.empty(runs)
     for r in range(runs):
-        walls[r], rss[r] = _run_measured(cmd, env)
-    return Timing(label, walls, rss)
+        walls[r], cpu[r], rss[r] = _run_measured(cmd, env)
+    return Timing(label, walls, cpu, rss)
 
 
 def import_breakdown(cmd: list[str], env: dict[str, str]) -> tuple[float, list[tuple[str, float]]]:
@@ -242,12 +248,14 @@ def report(
         f"Machine: {info}.",
         "",
         "Whole process, as a user runs it (`python -m api.cli …` from the repository root; "
-        f"one warm-up run, then {runs} runs): wall time median, fastest / slowest, and peak "
-        "resident memory (median of `ru_maxrss`). The need is the README's example "
-        "(800–1 200 m² of logistics near the MIN de Rungis, rent ≤ 90 €/m²/year), top 10.",
+        f"one warm-up run, then {runs} runs): wall time median, fastest / slowest, CPU time "
+        "(user + system, median) and peak resident memory (median of `ru_maxrss`). The need "
+        "is the README's example (800–1 200 m² of logistics near the MIN de Rungis, "
+        "rent ≤ 90 €/m²/year), top 10.",
         "",
-        "| command | catalogue | wall (median) | fastest / slowest | peak RSS | target |",
-        "|---|---|---:|---:|---:|---:|",
+        "| command | catalogue | wall (median) | fastest / slowest | CPU (median) | peak RSS "
+        "| target |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for catalogue, t, target in timings:
         verdict = ""
@@ -336,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         label = f"implanter match need.json, {name}"
         imports.append((label, *import_breakdown(cmd, env)))
         profiles.append((label, profile_breakdown(cmd, env)))
+    info += f"; at the end {os.getloadavg()[0]:.2f}"
     command = "python -m bench.bench_cli " + " ".join(argv if argv is not None else sys.argv[1:])
     section = report(timings, imports, profiles, command.strip(), info, args.runs)
     print()

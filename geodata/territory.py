@@ -10,23 +10,24 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-import geopandas as gpd
-import pyogrio
 import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = [
     "LAYERS",
     "TERRITORIES_DIR",
     "CommuneNameError",
     "Epci",
+    "Layer",
     "Territory",
     "TerritoryError",
     "default_territory",
@@ -51,7 +52,12 @@ LAYERS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 _STORAGE_CRS = "EPSG:4326"
+#: Names a GeoJSON file's (obsolete) ``crs`` member may give to WGS84 longitude/latitude.
+_WGS84_NAMES = frozenset(
+    {"EPSG:4326", "urn:ogc:def:crs:EPSG::4326", "OGC:CRS84", "urn:ogc:def:crs:OGC:1.3:CRS84"}
+)
 _METRIC_CRS = "EPSG:2154"
+_GEOMETRY_TYPE_IDS = {"Point": 0, "LineString": 1, "Polygon": 3, "MultiPolygon": 6}
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -106,6 +112,11 @@ def _transformer() -> Transformer:
 @functools.cache
 def _inverse_transformer() -> Transformer:
     return Transformer.from_crs(_METRIC_CRS, _STORAGE_CRS, always_xy=True)
+
+
+def _project(x: NDArray[np.float64], y: NDArray[np.float64]) -> Any:
+    """``shapely.transform`` callback: WGS84 lon/lat arrays to Lambert-93 metres."""
+    return _transformer().transform(x, y)
 
 
 def _as_xy(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -183,6 +194,64 @@ class Epci:
 
 
 @dataclass(frozen=True, eq=False)
+class Layer:
+    """One reference layer as read from its GeoJSON file: geometries and properties.
+
+    The arrays are what the territory's own look-ups and the match index need; the
+    GeoDataFrame of the layer (:meth:`frame`, and :attr:`Territory.communes` and the other
+    attributes) is built from them on first use, so that a command that only matches
+    imports neither pandas nor geopandas.
+
+    Attributes
+    ----------
+    geometry : numpy.ndarray
+        The features' shapely geometries (EPSG:4326), in the file's order.
+    properties : tuple of dict
+        The features' properties, aligned with ``geometry``.
+    columns : tuple of str
+        Every property name found, in order of first appearance (the required ones of an
+        empty layer).
+    """
+
+    geometry: NDArray[np.object_]
+    properties: tuple[dict[str, Any], ...]
+    columns: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.geometry)
+
+    def column(self, name: str) -> NDArray[np.object_]:
+        """One property of every feature, as an object array (None where a feature lacks it).
+
+        Examples
+        --------
+        >>> default_territory().layer("communes").column("insee")[:2].tolist()
+        ['91027', '91326']
+        """
+        if name not in self.columns:
+            msg = f"{name!r}: no such property in the layer; use one of {list(self.columns)}"
+            raise KeyError(msg)
+        out = np.empty(len(self.properties), dtype=object)
+        out[:] = [p.get(name) for p in self.properties]
+        return out
+
+    def frame(self, index: ArrayLike | None = None) -> gpd.GeoDataFrame:
+        """The layer as a GeoDataFrame in EPSG:4326 (one column per property).
+
+        Parameters
+        ----------
+        index : array-like, optional
+            The frame's index (default: 0 to n - 1).
+        """
+        import pandas as pd
+
+        import geopandas as gpd
+
+        data = pd.DataFrame(list(self.properties), columns=list(self.columns), index=index)
+        return gpd.GeoDataFrame(data, geometry=np.asarray(self.geometry), crs=_STORAGE_CRS)
+
+
+@dataclass(frozen=True, eq=False)
 class Territory:
     """A territory and its reference layers, all in EPSG:4326.
 
@@ -194,24 +263,75 @@ class Territory:
         Human name (``"Grand-Orly Seine Bièvre"``).
     path : pathlib.Path
         Folder the territory was loaded from.
+    layers : dict of str to Layer
+        Every layer of :data:`LAYERS` as read from its file (the communes sorted by INSEE
+        code); :meth:`layer` gives one.
+    manifest : dict
+        The parsed ``manifest.json``.
     communes : geopandas.GeoDataFrame
         Columns ``insee``, ``name``, ``department``, ``town_hall_lon``, ``town_hall_lat``,
         ``geometry`` (plus optional ones such as ``population``); indexed by INSEE code.
     stations, interchanges, landmarks, zones : geopandas.GeoDataFrame
         The other reference layers, as described in the territory's manifest.
-    manifest : dict
-        The parsed ``manifest.json``.
+
+    The GeoDataFrames are built from the layers on first use (pandas and geopandas are
+    imported then): the look-ups of the territory (:meth:`commune_at`, :meth:`contains`,
+    :meth:`commune_code`, …) work on the layers' arrays and need none.
     """
 
     code: str
     name: str
     path: Path
-    communes: gpd.GeoDataFrame
-    stations: gpd.GeoDataFrame
-    interchanges: gpd.GeoDataFrame
-    landmarks: gpd.GeoDataFrame
-    zones: gpd.GeoDataFrame
+    layers: Mapping[str, Layer]
     manifest: dict[str, Any]
+
+    def layer(self, name: str) -> Layer:
+        """One reference layer (``"communes"``, ``"stations"``, …) as arrays."""
+        if name not in self.layers:
+            msg = f"{name!r}: no such layer; use one of {', '.join(self.layers)}"
+            raise KeyError(msg)
+        return self.layers[name]
+
+    @functools.cached_property
+    def communes(self) -> gpd.GeoDataFrame:
+        """The member communes, indexed by INSEE code (see the class attributes)."""
+        layer = self.layers["communes"]
+        return layer.frame(index=list(self.commune_names))
+
+    @functools.cached_property
+    def stations(self) -> gpd.GeoDataFrame:
+        """Public-transport stations; ``lines`` and ``modes`` are lists of str."""
+        return _tidy_stations(self.layers["stations"].frame())
+
+    @functools.cached_property
+    def interchanges(self) -> gpd.GeoDataFrame:
+        """Motorway interchanges (exits and junctions between motorways)."""
+        return self.layers["interchanges"].frame()
+
+    @functools.cached_property
+    def landmarks(self) -> gpd.GeoDataFrame:
+        """Economic landmarks."""
+        return self.layers["landmarks"].frame()
+
+    @functools.cached_property
+    def zones(self) -> gpd.GeoDataFrame:
+        """Activity zones (CNIG SITE-ECO attributes)."""
+        return self.layers["zones"].frame()
+
+    @functools.cached_property
+    def commune_names(self) -> dict[str, str]:
+        """INSEE code to name of every member commune, in code order.
+
+        Examples
+        --------
+        >>> default_territory().commune_names["94065"]
+        'Rungis'
+        """
+        layer = self.layers["communes"]
+        return {
+            str(code): str(name)
+            for code, name in zip(layer.column("insee"), layer.column("name"), strict=True)
+        }
 
     @property
     def epci(self) -> Epci | None:
@@ -228,7 +348,7 @@ class Territory:
     @functools.cached_property
     def insee_codes(self) -> frozenset[str]:
         """INSEE codes of the member communes."""
-        return frozenset(self.communes["insee"])
+        return frozenset(self.commune_names)
 
     @functools.cached_property
     def motorway_access(self) -> gpd.GeoDataFrame:
@@ -242,22 +362,24 @@ class Territory:
     @functools.cached_property
     def boundary(self) -> BaseGeometry:
         """Union of the communes, EPSG:4326 (Polygon or MultiPolygon), prepared for queries."""
-        geom = shapely.union_all(self.communes.geometry.array)
+        geom = shapely.union_all(self.layers["communes"].geometry)
         shapely.prepare(geom)
         return geom
 
     @functools.cached_property
     def boundary_l93(self) -> BaseGeometry:
         """Union of the communes in Lambert-93 (EPSG:2154)."""
-        return shapely.union_all(self.communes.to_crs(_METRIC_CRS).geometry.array)
+        return shapely.union_all(
+            shapely.transform(self.layers["communes"].geometry, _project, interleaved=False)
+        )
 
     @functools.cached_property
     def _commune_tree(self) -> shapely.STRtree:
-        return shapely.STRtree(self.communes.geometry.array)
+        return shapely.STRtree(self.layers["communes"].geometry)
 
     @functools.cached_property
     def _zone_tree(self) -> shapely.STRtree:
-        return shapely.STRtree(self.zones.geometry.array)
+        return shapely.STRtree(self.layers["zones"].geometry)
 
     def commune_at(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.object_]:
         """INSEE code of the commune containing each point, or None outside the territory.
@@ -281,7 +403,7 @@ class Territory:
         ['94076', None]
         """
         x, y = _as_xy(lon, lat)
-        codes = self.communes["insee"].to_numpy(dtype=object)
+        codes = self.layers["communes"].column("insee")
         return _first_hit(self._commune_tree, shapely.points(x, y), codes)
 
     def contains(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
@@ -348,7 +470,7 @@ class Territory:
             Object array of ``site_id`` strings or ``None``, one per point.
         """
         x, y = _as_xy(lon, lat)
-        ids = self.zones["site_id"].to_numpy(dtype=object)
+        ids = self.layers["zones"].column("site_id")
         return _first_hit(self._zone_tree, shapely.points(x, y), ids)
 
     @functools.cached_property
@@ -356,9 +478,9 @@ class Territory:
         """Folded full names, and names without their article, to the codes they name."""
         full: dict[str, list[str]] = {}
         short: dict[str, list[str]] = {}
-        for code, name in zip(self.communes["insee"], self.communes["name"], strict=True):
-            key = _name_key(str(name))
-            full.setdefault(key, []).append(str(code))
+        for code, name in self.commune_names.items():
+            key = _name_key(name)
+            full.setdefault(key, []).append(code)
             head, _, rest = key.partition(" ")
             if head in _ARTICLES and rest:
                 short.setdefault(rest, []).append(str(code))
@@ -368,7 +490,7 @@ class Territory:
         )
 
     def _describe(self, codes: tuple[str, ...]) -> str:
-        return ", ".join(f"{self.communes.at[c, 'name']} ({c})" for c in codes)
+        return ", ".join(f"{self.commune_names[c]} ({c})" for c in codes)
 
     def commune_code(self, name_or_code: str) -> str:
         """The INSEE code of a member commune given by its code or by its name.
@@ -489,6 +611,8 @@ class Territory:
         >>> default_territory().commune_codes(["Rungis", "94081", "nowhere", None]).tolist()
         ['94065', '94081', None, None]
         """
+        import pandas as pd
+
         values = pd.Series(np.asarray(names_or_codes, dtype=object).ravel(), dtype=object)
         present = values.notna() & (values.astype(str).str.strip() != "")
         out = np.full(len(values), None, dtype=object)
@@ -525,7 +649,7 @@ class Territory:
         if insee not in self.insee_codes:
             msg = f"{insee!r} is not a commune of territory {self.code!r}"
             raise KeyError(msg)
-        return str(self.communes.at[insee, "name"])
+        return self.commune_names[insee]
 
 
 def _siren_ok(siren: str) -> bool:
@@ -582,43 +706,64 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def _read_layer(folder: Path, layer: str, file_name: str) -> gpd.GeoDataFrame:
-    """Read and check one layer; every layer but the communes may be empty."""
+def _read_layer(folder: Path, layer: str, file_name: str) -> Layer:
+    """Read and check one GeoJSON layer; every layer but the communes may be empty.
+
+    Read with :mod:`json` and shapely (GEOS parses the geometries), without GDAL: the
+    properties keep their JSON types (integers, floats, strings, lists).
+    """
     path = folder / file_name
     if not path.is_file():
         msg = f"{path}: layer file for {layer!r} is missing"
         raise TerritoryError(msg)
     try:
-        frame = gpd.read_file(path, engine="pyogrio")
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+        features = data.get("features") if isinstance(data, dict) else None
+        if not isinstance(features, list) or data.get("type") != "FeatureCollection":
+            msg = "not a GeoJSON FeatureCollection"
+            raise ValueError(msg)
+        if any(not isinstance(f, dict) or not f.get("geometry") for f in features):
+            msg = "a feature has no geometry"
+            raise ValueError(msg)
+        collection = shapely.from_geojson(text) if features else None
+    except (OSError, UnicodeDecodeError, ValueError, shapely.errors.GEOSException) as exc:
         msg = f"{path}: cannot read layer {layer!r} ({exc})"
         raise TerritoryError(msg) from exc
-    columns, geom_types = LAYERS[layer]
-    missing = [c for c in columns if c not in frame.columns]
-    if missing and len(frame) == 0 and layer != "communes":
+    geometry = (
+        shapely.get_parts(collection) if collection is not None else np.empty(0, dtype=object)
+    )
+    properties = tuple(dict(f.get("properties") or {}) for f in features)
+    columns = tuple(dict.fromkeys(key for p in properties for key in p))
+    required, geom_types = LAYERS[layer]
+    missing = [c for c in required if c not in columns]
+    if missing and not features and layer != "communes":
         # An empty layer (a territory with no zone or no station yet) has no properties to
         # read its columns from: give it the required ones, empty.
-        for column in missing:
-            frame[column] = pd.Series(dtype=object)
-        missing = []
+        columns, missing = (*columns, *missing), []
     if missing:
         msg = f"{path}: layer {layer!r} lacks propert{'ies' if len(missing) > 1 else 'y'} {missing}"
         raise TerritoryError(msg)
-    if frame.crs is None or not frame.crs.equals(_STORAGE_CRS):
-        msg = f"{path}: layer {layer!r} must be in {_STORAGE_CRS}, found {frame.crs}"
+    crs = data.get("crs")
+    crs_name = crs.get("properties", {}).get("name") if isinstance(crs, dict) else None
+    if crs is not None and crs_name not in _WGS84_NAMES:
+        msg = f"{path}: layer {layer!r} must be in {_STORAGE_CRS}, found {crs_name or crs}"
         raise TerritoryError(msg)
-    types = set(frame.geom_type.dropna())
-    if frame.geometry.isna().any() or not types <= set(geom_types):
+    types = set(shapely.get_type_id(geometry).tolist())
+    allowed = {_GEOMETRY_TYPE_IDS[name] for name in geom_types}
+    if len(geometry) != len(features) or not types <= allowed:
         msg = f"{path}: layer {layer!r} must hold {' or '.join(geom_types)} geometries only"
         raise TerritoryError(msg)
-    if not frame.geometry.is_valid.all():
+    if not shapely.is_valid(geometry).all():
         msg = f"{path}: layer {layer!r} has invalid geometries"
         raise TerritoryError(msg)
-    return frame
+    return Layer(geometry=geometry, properties=properties, columns=columns)
 
 
 def _tidy_stations(stations: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Turn the JSON arrays ``lines``/``modes`` into plain lists of str."""
+    import pandas as pd
+
     stations = stations.copy()
     for column in ("lines", "modes"):
         stations[column] = pd.Series(
@@ -652,7 +797,8 @@ def load_territory(name_or_path: str | Path = "gosb") -> Territory:
     Returns
     -------
     Territory
-        The territory, with every layer read into a GeoDataFrame in EPSG:4326.
+        The territory, with every layer read (as arrays; as GeoDataFrames in EPSG:4326 on
+        first use).
 
     Raises
     ------
@@ -669,25 +815,26 @@ def load_territory(name_or_path: str | Path = "gosb") -> Territory:
     folder = _resolve(name_or_path)
     manifest = _read_manifest(folder)
     files = {entry["name"]: entry["file"] for entry in manifest["layers"]}
-    frames = {layer: _read_layer(folder, layer, files[layer]) for layer in LAYERS}
-    communes = frames["communes"]
+    layers = {layer: _read_layer(folder, layer, files[layer]) for layer in LAYERS}
+    communes = layers["communes"]
     if len(communes) == 0:
         msg = f"{folder / files['communes']}: the communes layer is empty; a territory needs one"
         raise TerritoryError(msg)
-    communes["insee"] = communes["insee"].astype(str)
-    if communes["insee"].duplicated().any():
+    insee = [str(code) for code in communes.column("insee")]
+    if len(set(insee)) != len(insee):
         msg = f"{folder / files['communes']}: duplicate INSEE codes"
         raise TerritoryError(msg)
-    communes = communes.sort_values("insee").set_index("insee", drop=False).rename_axis(None)
+    order = sorted(range(len(insee)), key=insee.__getitem__)
+    layers["communes"] = Layer(
+        geometry=communes.geometry[order],
+        properties=tuple({**communes.properties[i], "insee": insee[i]} for i in order),
+        columns=communes.columns,
+    )
     return Territory(
         code=str(manifest["code"]),
         name=str(manifest["name"]),
         path=folder,
-        communes=communes,
-        stations=_tidy_stations(frames["stations"]),
-        interchanges=frames["interchanges"],
-        landmarks=frames["landmarks"],
-        zones=frames["zones"],
+        layers=layers,
         manifest=manifest,
     )
 

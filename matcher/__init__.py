@@ -10,10 +10,10 @@ ranker (:class:`WeightedMeanRanker`, the default weights unless fitted); reasons
 :class:`Reason` data rendered by :mod:`matcher.explain`.
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from matcher._geo import PointSet, to_lambert93
-from matcher.batch import BatchChunk, batch_match, batch_match_frame
 from matcher.criteria.registry import DEFAULT_REGISTRY, Reason, Registry, Relaxation
 from matcher.engine import Diagnostics, MatchItem, MatchResult, match, top_k
 from matcher.index import MatchIndex
@@ -23,6 +23,7 @@ from matcher.scoring import Ranker
 from matcher.weights import CRITERIA, DEFAULT_WEIGHTS
 
 if TYPE_CHECKING:
+    from matcher.batch import BatchChunk, batch_match, batch_match_frame
     from matcher.ranker import WeightedMeanRanker
 
 __all__ = [
@@ -51,12 +52,20 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Load :class:`WeightedMeanRanker` on first use: it imports scikit-learn, which matching
-    with the default weights (``implanter match``, the API's index) does not need."""
-    if name == "WeightedMeanRanker":
-        from matcher.ranker import WeightedMeanRanker
+#: Names loaded on first use, with their module: the ranker imports scikit-learn, which
+#: matching with the default weights (``implanter match``, the API's index) does not need;
+#: batch matching returns pandas frames, which matching one need does not build.
+_LAZY = {
+    "WeightedMeanRanker": "matcher.ranker",
+    "BatchChunk": "matcher.batch",
+    "batch_match": "matcher.batch",
+    "batch_match_frame": "matcher.batch",
+}
 
-        return WeightedMeanRanker
+
+def __getattr__(name: str) -> Any:
+    """Load the names of :data:`_LAZY` on first use (see there why)."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     msg = f"module 'matcher' has no attribute {name!r}"
     raise AttributeError(msg)

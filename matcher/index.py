@@ -1,6 +1,7 @@
 """The match index: a catalogue's columns as numpy arrays, a spatial index, accessibility.
 
-Build it once per catalogue version with :meth:`MatchIndex.from_frame` and reuse it across
+Build it once per catalogue version with :meth:`MatchIndex.from_columns` (numpy arrays, as
+the storage reads them: no pandas) or :meth:`MatchIndex.from_frame` and reuse it across
 queries; :meth:`MatchIndex.update` and :meth:`MatchIndex.remove` apply one listing's change
 without rebuilding the rest.
 """
@@ -9,11 +10,9 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from scipy.spatial import cKDTree
 
 import shapely
 
@@ -21,7 +20,17 @@ from matcher._codes import KIND_CODE, KIND_DEFAULT_MASK, REMOVED, STATUS_CODE, T
 from matcher._geo import PointSet, as_point_set, to_lambert93
 from matcher.criteria.surface import lot_minimum
 
-__all__ = ["SPLIT_COLUMNS", "MatchIndex", "PointSet", "catalogue_columns"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "CATALOGUE_COLUMNS",
+    "SPLIT_COLUMNS",
+    "MatchIndex",
+    "PointSet",
+    "catalogue_columns",
+    "typed_catalogue_columns",
+]
 
 _FLOAT_COLUMNS = (
     "surface_m2",
@@ -38,6 +47,26 @@ _FLOAT_COLUMNS = (
 #: How a listing's surface splits (activity, storage, office); optional in the columns an
 #: index is built from (NaN when absent: not stated).
 SPLIT_COLUMNS = ("activity_m2", "storage_m2", "office_m2")
+
+#: The catalogue columns an index reads (``PremisesCreate``'s names, plus the listing ``id``).
+CATALOGUE_COLUMNS: tuple[str, ...] = (
+    "id",
+    "title",
+    "kind",
+    "status",
+    "tenure",
+    "uses",
+    "divisible",
+    "icpe_allowed",
+    *_FLOAT_COLUMNS,
+    *SPLIT_COLUMNS,
+    "available_from",
+    "last_verified_at",
+    "lon",
+    "lat",
+    "commune_insee",
+    "zone_id",
+)
 
 #: Column name → dtype of every array an index keeps (besides the row-aligned objects).
 _SCHEMA: dict[str, Any] = {
@@ -69,16 +98,25 @@ _SCHEMA: dict[str, Any] = {
 
 
 def _num(frame: pd.DataFrame, name: str) -> np.ndarray:
+    import pandas as pd
+
     if name not in frame.columns:
         return np.full(len(frame), np.nan)
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _days(frame: pd.DataFrame, name: str) -> np.ndarray:
+    import pandas as pd
+
     if name not in frame.columns:
         return np.full(len(frame), np.nan)
     s = pd.to_datetime(frame[name], errors="coerce", utc=True)
-    values = s.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    return _day_numbers(s.dt.tz_localize(None).to_numpy(dtype="datetime64[us]"))
+
+
+def _day_numbers(values: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 (float) of ``datetime64`` values, NaN for NaT."""
+    values = values.astype("datetime64[us]")
     out = values.astype(np.int64).astype(np.float64) / 86_400e6
     out[np.isnat(values)] = np.nan
     return out
@@ -90,6 +128,8 @@ def _codes(frame: pd.DataFrame, name: str, table: Mapping[str, int], default: st
             msg = f"{name}: the catalogue has no '{name}' column"
             raise ValueError(msg)
         return np.full(len(frame), table[default])
+    import pandas as pd
+
     codes, uniques = pd.factorize(frame[name].astype(object), use_na_sentinel=True)
     mapped = []
     for u in uniques:
@@ -109,6 +149,8 @@ def _codes(frame: pd.DataFrame, name: str, table: Mapping[str, int], default: st
 def _use_text(v: Any) -> str:
     if isinstance(v, list | tuple | set):
         return ",".join(str(getattr(u, "value", u)) for u in v)
+    import pandas as pd
+
     if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
         return ""
     return str(v)
@@ -116,6 +158,8 @@ def _use_text(v: Any) -> str:
 
 def _uses(frame: pd.DataFrame) -> np.ndarray:
     """Bitmasks of the comma-joined ``uses`` strings (parsed once per distinct value)."""
+    import pandas as pd
+
     if "uses" not in frame.columns:
         return np.zeros(len(frame), dtype=np.int16)
     col = frame["uses"]
@@ -139,9 +183,6 @@ def catalogue_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     except (TypeError, ValueError) as exc:
         msg = "the catalogue's index must hold integer listing ids"
         raise ValueError(msg) from exc
-    if len(np.unique(ids)) != n:
-        msg = "the catalogue's index has duplicate listing ids"
-        raise ValueError(msg)
     if "lon" in frame.columns and "lat" in frame.columns:
         lon, lat = _num(frame, "lon"), _num(frame, "lat")
     elif hasattr(frame, "geometry"):
@@ -156,23 +197,11 @@ def catalogue_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     else:
         msg = "the catalogue needs lon/lat columns or a point geometry"
         raise ValueError(msg)
-    if n and (np.isnan(lon).any() or np.isnan(lat).any()):
-        bad = frame.index[np.isnan(lon) | np.isnan(lat)][:5].tolist()
-        msg = f"lon, lat: missing coordinates for listing(s) {bad}"
-        raise ValueError(msg)
-    surface = _num(frame, "surface_m2")
-    if n and not (surface > 0).all():
-        bad = frame.index[~(surface > 0)][:5].tolist()
-        msg = f"surface_m2: missing or not positive for listing(s) {bad}"
-        raise ValueError(msg)
     divisible = (
         frame["divisible"].fillna(False).astype(bool).to_numpy()
         if "divisible" in frame.columns
         else np.zeros(n, dtype=bool)
     )
-    kind = _codes(frame, "kind", KIND_CODE, None).astype(np.int8)
-    uses = _uses(frame)
-    uses_eff = np.where(uses != 0, uses, KIND_DEFAULT_MASK[kind]).astype(np.int16)
     if "icpe_allowed" in frame.columns:
         s = frame["icpe_allowed"]
         known = s.notna().to_numpy()
@@ -180,38 +209,217 @@ def catalogue_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
         icpe = np.where(known, val.astype(np.int8), -1).astype(np.int8)
     else:
         icpe = np.full(n, -1, dtype=np.int8)
+    texts = {}
+    for name in ("title", "zone_id", "commune_insee"):
+        if name in frame.columns:
+            col = frame[name].astype(object)
+            texts[name] = col.where(col.notna(), None).to_numpy(dtype=object)
+        else:
+            texts[name] = np.full(n, None, dtype=object)
+    return _assemble(
+        ids,
+        lon=lon,
+        lat=lat,
+        numbers={c: _num(frame, c) for c in (*_FLOAT_COLUMNS, *SPLIT_COLUMNS)},
+        kind=_codes(frame, "kind", KIND_CODE, None),
+        status=_codes(frame, "status", STATUS_CODE, "available"),
+        tenure=_codes(frame, "tenure", TENURE_BITS, None),
+        uses=_uses(frame),
+        divisible=divisible,
+        icpe=icpe,
+        available_day=_days(frame, "available_from"),
+        verified_day=_days(frame, "last_verified_at"),
+        texts=texts,
+    )
+
+
+def typed_catalogue_columns(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Convert typed catalogue columns (as the storage reads them) to the index's arrays.
+
+    The numpy-only counterpart of :func:`catalogue_columns`, for the columns of
+    :data:`CATALOGUE_COLUMNS` in the types ``geodata.storage.catalogue.premises_columns``
+    returns: ``id`` integers, numbers as floats (NaN when missing), ``divisible`` as bools,
+    ``icpe_allowed`` as True/False/None, dates as ``datetime64``, ``kind``, ``status``,
+    ``tenure``, comma-joined ``uses`` and the other texts as strings (None when missing).
+    Missing optional columns are NaN (or None), as in :func:`catalogue_columns`.
+    """
+    ids = np.asarray(columns["id"], dtype=np.int64)
+    n = len(ids)
+
+    def number(name: str) -> np.ndarray:
+        if name not in columns:
+            return np.full(n, np.nan)
+        return np.asarray(columns[name], dtype=np.float64)
+
+    def day(name: str) -> np.ndarray:
+        if name not in columns:
+            return np.full(n, np.nan)
+        return _day_numbers(np.asarray(columns[name], dtype="datetime64[us]"))
+
+    def text(name: str) -> np.ndarray:
+        if name not in columns:
+            return np.full(n, None, dtype=object)
+        return np.asarray(columns[name], dtype=object)
+
+    if "icpe_allowed" in columns:
+        flags = np.asarray(columns["icpe_allowed"], dtype=object)
+        icpe = np.where(flags == True, 1, np.where(flags == False, 0, -1))  # noqa: E712
+    else:
+        icpe = np.full(n, -1)
+    uses_codes, uses_values = _factorize(text("uses"))
+    uses_lut = np.array([use_mask(u.split(",")) for u in uses_values] + [0], dtype=np.int16)
+    return _assemble(
+        ids,
+        lon=number("lon"),
+        lat=number("lat"),
+        numbers={c: number(c) for c in (*_FLOAT_COLUMNS, *SPLIT_COLUMNS)},
+        kind=_coded(ids, "kind", text("kind"), KIND_CODE, None),
+        status=_coded(ids, "status", text("status"), STATUS_CODE, "available"),
+        tenure=_coded(ids, "tenure", text("tenure"), TENURE_BITS, None),
+        uses=uses_lut[uses_codes],
+        divisible=(
+            np.asarray(columns["divisible"], dtype=bool)
+            if "divisible" in columns
+            else np.zeros(n, dtype=bool)
+        ),
+        icpe=icpe,
+        available_day=day("available_from"),
+        verified_day=day("last_verified_at"),
+        texts={name: text(name) for name in ("title", "zone_id", "commune_insee")},
+    )
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Codes of texts into their distinct values (-1 where None), and those values.
+
+    One sort of fixed-width strings in C, whatever the number of rows: no Python loop.
+    """
+    missing = np.asarray(values == None, dtype=bool)  # noqa: E711 (elementwise)
+    if missing.all():
+        return np.full(len(values), -1, dtype=np.int64), []
+    texts = np.where(missing, "", values).astype(str)
+    distinct, codes = np.unique(texts, return_inverse=True)
+    codes = codes.reshape(-1).astype(np.int64)
+    codes[missing] = -1
+    used = np.zeros(len(distinct), dtype=bool)
+    used[codes[~missing]] = True
+    # Renumber so that the values absent but for missing rows (the "" of None) drop out.
+    remap = np.cumsum(used) - 1
+    codes = np.where(missing, -1, remap[np.maximum(codes, 0)])
+    return codes, [str(v) for v in distinct[used]]
+
+
+def _coded(
+    ids: np.ndarray,
+    name: str,
+    values: np.ndarray,
+    table: Mapping[str, int],
+    default: str | None,
+) -> np.ndarray:
+    """Codes of an enumeration's texts (see :func:`_codes`, its counterpart on frames).
+
+    One elementwise comparison per value of the enumeration (a handful), no sort.
+    """
+    codes = np.zeros(len(values), dtype=np.int64)
+    known = np.zeros(len(values), dtype=bool)
+    for key, code in table.items():
+        hit = values == key
+        codes[hit] = code
+        known |= hit
+    missing = np.asarray(values == None, dtype=bool)  # noqa: E711 (elementwise)
+    unknown = ~known & ~missing
+    if unknown.any():
+        key = str(values[np.flatnonzero(unknown)[0]])
+        msg = f"{name}: unknown value '{key}' (one of {', '.join(table)})"
+        raise ValueError(msg)
+    if missing.any():
+        if default is None:
+            msg = f"{name}: missing for listing(s) {ids[missing][:5].tolist()}"
+            raise ValueError(msg)
+        codes[missing] = table[default]
+    return codes
+
+
+def _assemble(
+    ids: np.ndarray,
+    *,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    numbers: dict[str, np.ndarray],
+    kind: np.ndarray,
+    status: np.ndarray,
+    tenure: np.ndarray,
+    uses: np.ndarray,
+    divisible: np.ndarray,
+    icpe: np.ndarray,
+    available_day: np.ndarray,
+    verified_day: np.ndarray,
+    texts: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Check the converted columns and derive the index's own (lot minimum, x/y, uses)."""
+    n = len(ids)
+    increasing = n < 2 or bool((ids[1:] > ids[:-1]).all())  # as read by id: no sort needed
+    if not increasing and len(np.unique(ids)) != n:
+        msg = "the catalogue's index has duplicate listing ids"
+        raise ValueError(msg)
+    if n and (np.isnan(lon).any() or np.isnan(lat).any()):
+        bad = ids[np.isnan(lon) | np.isnan(lat)][:5].tolist()
+        msg = f"lon, lat: missing coordinates for listing(s) {bad}"
+        raise ValueError(msg)
+    surface = numbers["surface_m2"]
+    if n and not (surface > 0).all():
+        bad = ids[~(surface > 0)][:5].tolist()
+        msg = f"surface_m2: missing or not positive for listing(s) {bad}"
+        raise ValueError(msg)
+    kind = kind.astype(np.int8)
+    uses_eff = np.where(uses != 0, uses, KIND_DEFAULT_MASK[kind]).astype(np.int16)
     out: dict[str, Any] = {
         "id": ids,
-        "status": _codes(frame, "status", STATUS_CODE, "available").astype(np.int8),
+        "status": status.astype(np.int8),
         "kind": kind,
         "uses": uses,
         "uses_eff": uses_eff,
-        "tenure": _codes(frame, "tenure", TENURE_BITS, None).astype(np.int8),
-        "icpe": icpe,
+        "tenure": tenure.astype(np.int8),
+        "icpe": icpe.astype(np.int8),
         "divisible": divisible,
-        **{c: _num(frame, c) for c in (*_FLOAT_COLUMNS, *SPLIT_COLUMNS)},
-        "available_day": _days(frame, "available_from"),
-        "verified_day": _days(frame, "last_verified_at"),
+        **numbers,
+        "available_day": available_day,
+        "verified_day": verified_day,
         "lon": lon,
         "lat": lat,
     }
     out["lot_min"] = lot_minimum(surface, divisible, out["min_lot_m2"])
     out["x"], out["y"] = to_lambert93(lon, lat)
-    for name in ("title", "zone_id", "commune_insee"):
-        if name in frame.columns:
-            col = frame[name].astype(object)
-            out[name] = col.where(col.notna(), None).to_numpy(dtype=object)
-        else:
-            out[name] = np.full(n, None, dtype=object)
+    out.update(texts)
     return out
 
 
-def _nearest(points: PointSet | None, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+def _nearest(
+    points: PointSet | None, x: np.ndarray, y: np.ndarray, chunk: int = 1024
+) -> tuple[Any, Any]:
+    """Distance to the nearest point of a set, and its position, for every (x, y).
+
+    Exact, by comparing every listing with every point, a chunk of listings at a time: the
+    sets are small (stations and motorway exits of one territory), so this costs about what
+    a k-d tree would, without importing one. The distance is ``sqrt(dx² + dy²)``; between
+    points at the same distance, the first one.
+    """
+    n = len(x)
     if points is None or len(points) == 0:
-        return np.full(len(x), np.nan), np.full(len(x), -1, dtype=np.int32)
-    tree = cKDTree(np.column_stack([points.x, points.y]))
-    dist, idx = tree.query(np.column_stack([x, y]), k=1)
-    return np.asarray(dist, dtype=np.float64), np.asarray(idx, dtype=np.int32)
+        return np.full(n, np.nan), np.full(n, -1, dtype=np.int32)
+    dist = np.empty(n, dtype=np.float64)
+    idx = np.empty(n, dtype=np.int32)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        d2 = np.subtract.outer(x[start:stop], points.x)
+        d2 *= d2
+        dy = np.subtract.outer(y[start:stop], points.y)
+        dy *= dy
+        d2 += dy
+        best = d2.argmin(axis=1)
+        idx[start:stop] = best
+        dist[start:stop] = np.sqrt(d2[np.arange(stop - start), best])
+    return dist, idx
 
 
 class MatchIndex:
@@ -298,6 +506,35 @@ class MatchIndex:
             commune_names=commune_names,
         )
 
+    @classmethod
+    def from_columns(
+        cls,
+        columns: Mapping[str, np.ndarray],
+        *,
+        stations: Any = None,
+        interchanges: Any = None,
+        version: int = 0,
+        commune_names: Mapping[str, str] | None = None,
+    ) -> MatchIndex:
+        """Build an index from typed catalogue columns, without pandas.
+
+        Parameters
+        ----------
+        columns
+            One array per column of :data:`CATALOGUE_COLUMNS` (``id`` and ``lon``/``lat``
+            required), in the types ``geodata.storage.catalogue.premises_columns`` reads
+            them (see :func:`typed_catalogue_columns`).
+        stations, interchanges, version, commune_names
+            As for :meth:`from_frame`.
+        """
+        return cls(
+            typed_catalogue_columns(columns),
+            stations=as_point_set(stations),
+            interchanges=as_point_set(interchanges),
+            version=version,
+            commune_names=commune_names,
+        )
+
     def _prepare(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = dict(columns)
         for name in SPLIT_COLUMNS:
@@ -311,10 +548,9 @@ class MatchIndex:
         return out
 
     def _commune_codes(self, values: np.ndarray) -> np.ndarray:
-        codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+        codes, uniques = _factorize(np.asarray(values, dtype=object))
         lut = []
-        for u in uniques:
-            key = str(u)
+        for key in uniques:
             if key not in self._commune_code:
                 self._commune_code[key] = len(self.communes)
                 self.communes.append(key)
@@ -508,6 +744,8 @@ class MatchIndex:
         geom = data.pop("geometry", None)
         if ("lon" not in data or "lat" not in data) and geom is not None:
             data["lon"], data["lat"] = shapely.get_x(geom), shapely.get_y(geom)
+        import pandas as pd
+
         frame = pd.DataFrame([data], index=pd.Index([int(listing_id)]))
         prepared = self._prepare(catalogue_columns(frame))
         pos = self._row_of(listing_id)

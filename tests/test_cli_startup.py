@@ -59,6 +59,11 @@ def test_catalogue_commands_do_not_import_the_web_server(tmp_path: Path) -> None
     loaded = imported_by("match", "--need-id", "1", "-d", db)
     assert {"matcher", "geodata", "numpy"} <= loaded
     assert not loaded & SERVER_ONLY, sorted(loaded & SERVER_ONLY)
+    # Matching reads the catalogue as numpy columns and the territory's layers as arrays, finds
+    # the nearest station without a k-d tree, and skips the migration check of a current
+    # schema: none of these is needed (they cost about a second of start-up together).
+    not_for_match = {"pandas", "geopandas", "pyogrio", "scipy", "alembic", "sklearn"}
+    assert not loaded & not_for_match, sorted(loaded & not_for_match)
     csv = str(tmp_path / "catalogue.csv")
     for args in (("export", csv, "-d", db), ("import", csv, "--dry-run", "-d", db)):
         loaded = imported_by(*args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -256,11 +257,13 @@ def premises_columns(
     selected = [_coded(c) if c.name in _CODED else c for c in numeric]
     rows = _fetch(conn, select_premises(conn, query, *selected, *other))
     k = len(numeric)
-    block = np.asarray([row[:k] for row in rows], dtype=np.float64).reshape(-1, k)
+    # The rows as one 2-D object array (in C), whose numeric part numpy casts in one go.
+    table = np.array(rows, dtype=object).reshape(-1, len(columns))
+    block = table[:, :k].astype(np.float64)
     for i, column in enumerate(numeric):
         out[column.name] = _numeric_array(column, block[:, i])
     for j, column in enumerate(other, start=k):
-        out[column.name] = _other_array(column, [row[j] for row in rows])
+        out[column.name] = _other_array(column, table[:, j])
     return {c.name: out[c.name] for c in columns}
 
 
@@ -301,14 +304,19 @@ def _numeric_array(column: sa.Column[Any], values: np.ndarray) -> np.ndarray:
     return values
 
 
-def _other_array(column: sa.Column[Any], values: Sequence[Any]) -> np.ndarray:
-    """One column of dates or texts (see :func:`premises_columns`)."""
+def _other_array(column: sa.Column[Any], values: np.ndarray) -> np.ndarray:
+    """One column of dates or texts (see :func:`premises_columns`), as a new array."""
     if isinstance(column.type, UTCDateTime | sa.Date):
-        import pandas as pd
+        sample = next((v for v in values if v is not None), None)
+        if isinstance(sample, datetime) and sample.tzinfo is not None:
+            # Aware timestamps (PostgreSQL's driver): to UTC, then naive.
+            import pandas as pd
 
-        parsed = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
-        return parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
-    return np.asarray(values, dtype=object)
+            parsed = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
+            return parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+        # ISO text (SQLite), dates or naive UTC timestamps: numpy parses them in C.
+        return np.array(values, dtype="datetime64[us]")
+    return np.array(values, dtype=object)
 
 
 def premises_frame(conn: Connection, query: PremisesQuery | None = None) -> gpd.GeoDataFrame:

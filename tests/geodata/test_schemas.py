@@ -267,9 +267,12 @@ def test_an_ambiguous_commune_name_lists_the_candidates() -> None:
     import dataclasses
 
     gosb = default_territory()
-    communes = gosb.communes.copy()
-    communes.loc["94041", "name"] = "Vitry-sur-Seine"  # two communes of the same name
-    twins = dataclasses.replace(gosb, communes=communes)
+    layer = gosb.layer("communes")
+    properties = tuple(  # two communes of the same name
+        {**p, "name": "Vitry-sur-Seine"} if p["insee"] == "94041" else p for p in layer.properties
+    )
+    communes = dataclasses.replace(layer, properties=properties)
+    twins = dataclasses.replace(gosb, layers={**gosb.layers, "communes": communes})
     with pytest.raises(ValidationError) as exc:
         NeedIn.model_validate(
             {"company_name": "A", "surface_min_m2": 1, "surface_max_m2": 2, "communes": ["vitry"]},
