@@ -156,7 +156,12 @@ def profile_breakdown(cmd: list[str], env: dict[str, str], top: int = 8) -> list
     rows: list[tuple[str, float]] = []
     for (filename, _line, func), (_cc, _nc, _tt, cumulative, _callers) in stats.items():
         path = Path(filename)
-        if func == "<module>" or not path.is_relative_to(ROOT) or path.parts[-2] == "bench":
+        if (
+            func == "<module>"
+            or not path.is_relative_to(ROOT)
+            or path.parts[-2] == "bench"
+            or "site-packages" in path.parts  # a virtualenv inside the checkout is not ours
+        ):
             continue
         rows.append((f"{path.relative_to(ROOT).as_posix()}:{func}", cumulative))
     return sorted(rows, key=lambda r: -r[1])[:top]
