@@ -25,15 +25,17 @@ def build_index(
     (:data:`matcher.index.CATALOGUE_COLUMNS`), and the index is built from them and from the
     territory's layers as arrays: neither pandas nor geopandas is imported. Access is
     measured to open stations and to motorway exits (not to junctions between motorways,
-    which give no access). The index's ``version`` is the
-    catalogue version read before the listings, so :func:`refresh_index` misses no change.
+    which give no access). The index's ``version`` is the catalogue version its listings are
+    at (:func:`geodata.storage.catalogue.at_one_version`: never older than the data), so
+    :func:`refresh_index` misses no change.
     Pass ``conn`` to read on a connection the caller holds.
     """
     if conn is None:
         with repo.connect() as own:
             return build_index(repo, territory, own)
-    version = catalogue.catalogue_version(conn)
-    columns = catalogue.premises_columns(conn, CATALOGUE_COLUMNS)
+    version, columns = catalogue.at_one_version(
+        conn, lambda: catalogue.premises_columns(conn, CATALOGUE_COLUMNS)
+    )
     stations = territory.layer("stations")
     interchanges = territory.layer("interchanges")
     return MatchIndex.from_columns(

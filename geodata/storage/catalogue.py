@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import sqlalchemy as sa
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CatalogueChanges",
     "CatalogueState",
+    "at_one_version",
     "catalogue_state",
     "catalogue_version",
     "changes_since",
@@ -36,6 +37,8 @@ __all__ = [
     "recount",
     "uses_text",
 ]
+
+T = TypeVar("T")
 
 #: Columns no criterion reads (free text, JSON, contacts, bookkeeping, surfaces and counts
 #: that no need states): left out of :func:`premises_columns` by default.
@@ -117,6 +120,33 @@ def catalogue_version(conn: Connection) -> int:
     return co.read_catalogue_version(conn)
 
 
+def at_one_version(conn: Connection, read: Callable[[], T], *, tries: int = 5) -> tuple[int, T]:
+    """Run ``read`` and return it with the catalogue version its data are at.
+
+    On PostgreSQL (read committed) each statement sees the commits made before it, so data
+    read after the version may already hold a later write. Every write bumps the version in
+    its own transaction, so when the version is the same before and after ``read``, no write
+    committed in between and the data are exactly at that version. Otherwise it reads again,
+    up to ``tries`` times, then returns the version read first: the data may then be newer
+    than that label, never older, so whoever applies the next changes since it loses nothing.
+
+    Examples
+    --------
+    >>> from geodata.storage import Repository
+    >>> repo = Repository("sqlite://")
+    >>> repo.migrate()
+    >>> with repo.connect() as conn:
+    ...     at_one_version(conn, lambda: "data")
+    (0, 'data')
+    """
+    for _ in range(max(1, tries)):
+        before = catalogue_version(conn)
+        value = read()
+        if catalogue_version(conn) == before:
+            return before, value
+    return before, value
+
+
 def changes_since(conn: Connection, version: int) -> CatalogueChanges:
     """Return the listings created, changed or deleted after catalogue version ``version``.
 
@@ -143,13 +173,24 @@ def changes_since(conn: Connection, version: int) -> CatalogueChanges:
         When ``version`` is ahead of the catalogue (a copy of another, or of a restored
         database): rebuild the copy instead.
     """
-    current = catalogue_version(conn)
+    current, (ids, upserted) = at_one_version(conn, lambda: _changed(conn, version))
     if version > current:
         msg = (
             f"version: {version} is ahead of the catalogue (at version {current}); the copy "
             "comes from another database or from before a restore: rebuild it"
         )
         raise ValueError(msg)
+    kept = {p.id for p in upserted}
+    return CatalogueChanges(
+        since=version,
+        version=current,
+        upserted=upserted,
+        removed=[i for i in ids if i not in kept],
+    )
+
+
+def _changed(conn: Connection, version: int) -> tuple[list[int], list[Premises]]:
+    """The ids of the listings changed after ``version``, and those still stored, as now."""
     stmt = (
         sa.select(audit_log.c.entity_id)
         .where(audit_log.c.entity == ENTITY_PREMISES, audit_log.c.catalogue_version > version)
@@ -160,14 +201,7 @@ def changes_since(conn: Connection, version: int) -> CatalogueChanges:
     for chunk in co.chunks(ids):
         found = sa.select(premises).where(premises.c.id.in_(chunk)).order_by(premises.c.id)
         rows.extend(conn.execute(found).mappings())
-    upserted = [cv.premises_from_row(row) for row in rows]
-    kept = {p.id for p in upserted}
-    return CatalogueChanges(
-        since=version,
-        version=current,
-        upserted=upserted,
-        removed=[i for i in ids if i not in kept],
-    )
+    return ids, [cv.premises_from_row(row) for row in rows]
 
 
 def counts(conn: Connection) -> dict[str, int]:

@@ -6,9 +6,17 @@ import ast
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Connection
 
 from geodata.schemas import NeedIn
-from geodata.storage import DuplicateRefError, PremisesQuery, Repository, needs, premises
+from geodata.storage import (
+    DuplicateRefError,
+    PremisesQuery,
+    Repository,
+    catalogue,
+    needs,
+    premises,
+)
 from tests.geodata.test_storage import VITRY, make_premises
 
 STORAGE = Path(__file__).resolve().parents[2] / "geodata" / "storage"
@@ -135,3 +143,29 @@ def test_query_normalises_commune_and_bbox() -> None:
     query = PremisesQuery(commune=" 2a004 ", bbox=[2, 48, 3, 49])
     assert (query.commune, query.bbox) == ("2A004", (2.0, 48.0, 3.0, 49.0))
     assert PremisesQuery(bbox="").bbox is None
+
+
+def test_a_read_is_labelled_with_the_version_its_data_are_at(repo: Repository) -> None:
+    # On PostgreSQL each statement sees what committed before it: a write committed between
+    # reading the version and reading the data must not leave newer data under an older label
+    # (a match index labelled so would answer a version it does not hold). SQLite reads in one
+    # snapshot, so there the first read is already consistent, at the older version.
+    repo.add_premises(make_premises(), actor="t")
+    before = repo.catalogue_version()
+    reads: list[int] = []
+
+    def read(conn: Connection) -> list[int]:
+        if not reads:  # another transaction commits while the first read runs
+            repo.add_premises(make_premises(VITRY), actor="other")
+        ids = [p.id for p in premises.list_premises(conn, PremisesQuery(limit=None)).items]
+        reads.append(len(ids))
+        return ids
+
+    with repo.connect() as conn:
+        version, ids = catalogue.at_one_version(conn, lambda: read(conn))
+    after = repo.catalogue_version()
+    listings_at = {before: 1, after: 2}
+    assert len(ids) == listings_at[version]
+    if repo.engine.dialect.name == "postgresql":
+        assert reads == [2, 2]  # read again, since the version moved during the first read
+        assert version == after
