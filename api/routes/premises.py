@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from geodata.schemas import Premises, PremisesCreate, PremisesPublic, PremisesUpdate, Status
-from geodata.storage import audit
+from geodata.storage import Repository, audit
 from geodata.storage import premises as store
 from geodata.storage._tables import ENTITY_PREMISES
 from geodata.storage.accounts import Account
@@ -254,14 +254,7 @@ def change_status(
     if_match: IfMatch = None,
 ) -> Any:
     """Mark a listing available, under offer, let, sold or withdrawn (audited: who, when)."""
-    expected = _expected_version(if_match)
-    with repo.begin() as conn:
-        _check_editor(account, store.get_premises(conn, premises_id))
-        item = store.set_status(
-            conn, premises_id, body.status, expected_version=expected, actor=account.name
-        )
-    _etag(response, item)
-    return jsonable_encoder(item)
+    return _set_status(repo, account, response, premises_id, body.status, if_match)
 
 
 @router.delete("/{premises_id}", response_model=Premises, responses=_WRITE)
@@ -273,11 +266,23 @@ def withdraw_premises(
     if_match: IfMatch = None,
 ) -> Any:
     """Withdraw a listing: its status becomes ``withdrawn``; the listing and its history stay."""
+    return _set_status(repo, account, response, premises_id, Status.withdrawn, if_match)
+
+
+def _set_status(
+    repo: Repository,
+    account: Account,
+    response: Response,
+    premises_id: int,
+    status: Status,
+    if_match: str | None,
+) -> Any:
+    """Check the editor and the version, set the status and audit it, in one transaction."""
     expected = _expected_version(if_match)
     with repo.begin() as conn:
         _check_editor(account, store.get_premises(conn, premises_id))
         item = store.set_status(
-            conn, premises_id, Status.withdrawn, expected_version=expected, actor=account.name
+            conn, premises_id, status, expected_version=expected, actor=account.name
         )
     _etag(response, item)
     return jsonable_encoder(item)
