@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from matcher.criteria.base import (
+    ArrayLike,
     Candidates,
     Criterion,
     Formatter,
@@ -15,6 +16,7 @@ from matcher.criteria.base import (
     Params,
     Reason,
     Relaxation,
+    as_float,
     change_messages,
     day_number,
     day_to_date,
@@ -28,14 +30,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Availability", "availability_ok", "availability_utility"]
 
-ArrayLike = Any
 
 #: A wanted date is never pushed back by more than this many days.
 MAX_DELAY_DAYS = 365.0
-
-
-def _f(x: ArrayLike) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64)
 
 
 def availability_ok(available_day: ArrayLike, wanted_day: ArrayLike) -> np.ndarray:
@@ -46,7 +43,7 @@ def availability_ok(available_day: ArrayLike, wanted_day: ArrayLike) -> np.ndarr
     >>> availability_ok([100.0, 200.0, np.nan], 150.0).tolist()
     [True, False, True]
     """
-    return ~(_f(available_day) > _f(wanted_day))
+    return ~(as_float(available_day) > as_float(wanted_day))
 
 
 def availability_utility(
@@ -61,7 +58,7 @@ def availability_utility(
     >>> availability_utility([100.0, 145.0, np.nan], 100.0).tolist()
     [1.0, 0.5, 1.0]
     """
-    available_day, wanted_day = _f(available_day), _f(wanted_day)
+    available_day, wanted_day = as_float(available_day), as_float(wanted_day)
     late = (available_day - wanted_day) / tol_days
     u = np.maximum(1.0 - np.maximum(late, 0.0), 0.0)
     u = np.where(np.isnan(available_day), 1.0, u)

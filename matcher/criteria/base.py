@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from matcher.index import MatchIndex
 
 __all__ = [
+    "ArrayLike",
     "Candidates",
     "Criterion",
     "Formatter",
@@ -43,6 +44,7 @@ __all__ = [
     "Reason",
     "Relaxation",
     "SubFilter",
+    "as_float",
     "change_messages",
     "day_number",
     "day_to_date",
@@ -228,7 +230,18 @@ def severity(change: np.ndarray, limit: float) -> np.ndarray:
     return np.where(s <= 1.0 + 1e-12, np.maximum(s, 0.0), np.nan)
 
 
-def _f(x: Any) -> np.ndarray:
+#: What the pure functions of the criteria take: a scalar, a sequence or an array.
+ArrayLike = Any
+
+
+def as_float(x: ArrayLike) -> np.ndarray:
+    """``x`` as a float64 array (one copy at most).
+
+    Examples
+    --------
+    >>> as_float([1, 2]).dtype.name
+    'float64'
+    """
     return np.asarray(x, dtype=np.float64)
 
 
@@ -240,8 +253,8 @@ def distance_m(x: Any, y: Any, px: Any, py: Any) -> np.ndarray:
     >>> distance_m([0.0, 3.0], [0.0, 4.0], 0.0, 0.0).tolist()
     [0.0, 5.0]
     """
-    dx = _f(x) - _f(px)
-    dy = _f(y) - _f(py)
+    dx = as_float(x) - as_float(px)
+    dy = as_float(y) - as_float(py)
     return np.sqrt(dx * dx + dy * dy)
 
 
@@ -256,7 +269,7 @@ def distance_utility(d: Any, reach: Any) -> np.ndarray:
     >>> distance_utility([0, 1000, 2000, 5000], 2000).tolist()
     [1.0, 0.75, 0.5, 0.0]
     """
-    d, reach = _f(d), _f(reach)
+    d, reach = as_float(d), as_float(reach)
     u = np.maximum(1.0 - d / (2.0 * reach), 0.0)
     u = np.where(np.isnan(d), UNKNOWN_UTILITY, u)
     return np.where(np.isnan(reach), np.nan, u)
@@ -273,7 +286,7 @@ def mean_of_present(parts: Sequence[Any]) -> np.ndarray:
     total: np.ndarray | float = 0.0
     count: np.ndarray | float = 0.0
     for part in parts:
-        q = _f(part)
+        q = as_float(part)
         present = ~np.isnan(q)
         total = total + np.where(present, q, 0.0)
         count = count + present

@@ -9,6 +9,7 @@ import numpy as np
 
 from matcher._codes import WANTED_BITS
 from matcher.criteria.base import (
+    ArrayLike,
     Candidates,
     Criterion,
     Formatter,
@@ -16,6 +17,7 @@ from matcher.criteria.base import (
     Params,
     Reason,
     Relaxation,
+    as_float,
     change_messages,
     lax_round,
     severity,
@@ -36,14 +38,9 @@ __all__ = [
     "tenure_ok",
 ]
 
-ArrayLike = Any
 
 #: A ceiling is never raised by more than this share.
 MAX_RAISE = 0.5
-
-
-def _f(x: ArrayLike) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64)
 
 
 def tenure_ok(tenure_bits: ArrayLike, wanted_bits: ArrayLike) -> np.ndarray:
@@ -68,7 +65,7 @@ def sale_total(sale_price: ArrayLike, surface: ArrayLike, taken: ArrayLike) -> n
     >>> sale_total([1_000_000, 600_000], [1000, 3000], [1000, 1000]).tolist()
     [1000000.0, 200000.0]
     """
-    return _f(sale_price) * _f(taken) / _f(surface)
+    return as_float(sale_price) * as_float(taken) / as_float(surface)
 
 
 def price_utility(
@@ -83,7 +80,7 @@ def price_utility(
     >>> price_utility([80, 95, 100, np.nan], 90).round(4).tolist()
     [1.0, 0.1975, 0.0, 0.5]
     """
-    price, ceiling = _f(price), _f(ceiling)
+    price, ceiling = as_float(price), as_float(ceiling)
     excess = (price - ceiling) / (ceiling * tol)
     t = np.maximum(1.0 - np.maximum(excess, 0.0), 0.0)
     u = np.where(np.isnan(price), UNKNOWN_UTILITY, t * t)
@@ -117,9 +114,9 @@ def budget_ok(
     bits = tenure if isinstance(wanted, int) else tenure & wanted  # bits 1, 2 tested below
     out: Any = False
     if not isinstance(wanted, int) or wanted & 1:  # can rent, and not over (a > b: a & ~b)
-        out = np.greater((bits & 1) != 0, _f(rent) > _f(max_rent) * (1.0 + tol))
+        out = np.greater((bits & 1) != 0, as_float(rent) > as_float(max_rent) * (1.0 + tol))
     if not isinstance(wanted, int) or wanted & 2:
-        out = out | np.greater((bits & 2) != 0, _f(sale) > _f(max_sale) * (1.0 + tol))
+        out = out | np.greater((bits & 2) != 0, as_float(sale) > as_float(max_sale) * (1.0 + tol))
     return np.asarray(out)
 
 
@@ -145,7 +142,7 @@ def budget_utility(
     [1.0, 0.5, 0.5]
     """
     bits = np.asarray(tenure_bits, dtype=np.int64) & np.asarray(wanted_bits, dtype=np.int64)
-    max_rent, max_sale = _f(max_rent), _f(max_sale)
+    max_rent, max_sale = as_float(max_rent), as_float(max_sale)
     free = np.where(np.isnan(max_rent) & np.isnan(max_sale), 1.0, UNKNOWN_UTILITY)
     u_rent = np.where(np.isnan(max_rent), free, price_utility(rent, max_rent, tol))
     u_sale = np.where(np.isnan(max_sale), free, price_utility(sale, max_sale, tol))

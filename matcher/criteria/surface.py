@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from matcher.criteria.base import (
+    ArrayLike,
     Candidates,
     Criterion,
     Formatter,
@@ -15,6 +16,7 @@ from matcher.criteria.base import (
     Params,
     Reason,
     Relaxation,
+    as_float,
     change_messages,
     lax_round,
     severity,
@@ -35,15 +37,10 @@ __all__ = [
     "surface_utility",
 ]
 
-ArrayLike = Any
 
 #: A minimum surface is never cut by more than this share, nor a maximum raised by more.
 MAX_CUT = 0.5
 MAX_RAISE = 1.0
-
-
-def _f(x: ArrayLike) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64)
 
 
 def lot_minimum(surface: ArrayLike, divisible: ArrayLike, min_lot: ArrayLike) -> np.ndarray:
@@ -56,7 +53,7 @@ def lot_minimum(surface: ArrayLike, divisible: ArrayLike, min_lot: ArrayLike) ->
     >>> lot_minimum([3000, 3000, 500], [True, True, False], [800, np.nan, np.nan]).tolist()
     [800.0, 0.0, 500.0]
     """
-    surface, min_lot = _f(surface), _f(min_lot)
+    surface, min_lot = as_float(surface), as_float(min_lot)
     divisible = np.asarray(divisible, dtype=bool)
     return np.where(divisible, np.where(np.isnan(min_lot), 0.0, min_lot), surface)
 
@@ -75,9 +72,9 @@ def surface_ok(
     >>> surface_ok([800, 3000, 500], [3000, 3000, 500], 900, 900).tolist()
     [True, False, False]
     """
-    lo = _f(want_min) * (1.0 - tol)
-    hi = _f(want_max) * (1.0 + tol)
-    return (_f(surface) >= lo) & (_f(lot_min) <= hi)
+    lo = as_float(want_min) * (1.0 - tol)
+    hi = as_float(want_max) * (1.0 + tol)
+    return (as_float(surface) >= lo) & (as_float(lot_min) <= hi)
 
 
 def surface_utility(
@@ -103,8 +100,8 @@ def surface_utility(
     >>> surface_utility([800], [3000], 900, 900).tolist()
     [1.0]
     """
-    want_min, want_max = _f(want_min), _f(want_max)
-    surface, lot_min = _f(surface), _f(lot_min)
+    want_min, want_max = as_float(want_min), as_float(want_max)
+    surface, lot_min = as_float(surface), as_float(lot_min)
     short = (want_min - surface) / (want_min * tol)
     over = (lot_min - want_max) / (want_max * tol)
     gap = np.maximum(np.maximum(short, over), 0.0)
@@ -140,7 +137,7 @@ def surface_taken(lot_min: ArrayLike, surface: ArrayLike, want_min: ArrayLike) -
     >>> surface_taken([800, 1000], [3000, 1000], 900).tolist()
     [900.0, 1000.0]
     """
-    return np.maximum(_f(lot_min), np.minimum(_f(want_min), _f(surface)))
+    return np.maximum(as_float(lot_min), np.minimum(as_float(want_min), as_float(surface)))
 
 
 #: Need field → listing column of the split of a surface, and its name in words.
@@ -170,7 +167,7 @@ def split_utility(parts: Sequence[ArrayLike], wanted: Sequence[ArrayLike]) -> np
     """
     scored = []
     for part, want in zip(parts, wanted, strict=True):
-        part, want = _f(part), _f(want)
+        part, want = as_float(part), as_float(want)
         u = surface_utility(0.0, part, want, 1e300)  # no maximum: only a minimum
         scored.append(np.where(np.isnan(part) | np.isnan(want), np.nan, u))
     total: Any = 0.0

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from matcher.criteria.base import (
+    ArrayLike,
     Candidates,
     Criterion,
     Formatter,
@@ -15,6 +16,7 @@ from matcher.criteria.base import (
     Params,
     Reason,
     Relaxation,
+    as_float,
     change_messages,
     lax_round,
     mean_of_present,
@@ -35,7 +37,6 @@ __all__ = [
     "minimum_utility",
 ]
 
-ArrayLike = Any
 
 #: Need field → index column of the technical minimums, in scoring order.
 TECHNICAL_FIELDS: tuple[tuple[str, str], ...] = (
@@ -58,10 +59,6 @@ _STEP = {"min_ceiling_height_m": 0.1, "min_floor_load_t_m2": 0.1, "min_power_kva
 _INTEGER = ("min_loading_docks", "min_ground_level_doors")
 
 
-def _f(x: ArrayLike) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64)
-
-
 def minimum_ok(value: ArrayLike, minimum: ArrayLike) -> np.ndarray:
     """A stated value meets the minimum; unknown values and absent minimums pass.
 
@@ -70,7 +67,7 @@ def minimum_ok(value: ArrayLike, minimum: ArrayLike) -> np.ndarray:
     >>> minimum_ok([6.0, 8.0, np.nan], 7.0).tolist()
     [False, True, True]
     """
-    return ~(_f(value) < _f(minimum))
+    return ~(as_float(value) < as_float(minimum))
 
 
 def minimum_utility(
@@ -83,7 +80,7 @@ def minimum_utility(
     >>> minimum_utility([8.0, 6.3, np.nan], 7.0).round(3).tolist()
     [1.0, 0.6, 0.5]
     """
-    value, minimum = _f(value), _f(minimum)
+    value, minimum = as_float(value), as_float(minimum)
     short = (minimum - value) / (minimum * tol)
     u = np.maximum(1.0 - np.maximum(short, 0.0), 0.0)
     u = np.where(np.isnan(value), UNKNOWN_UTILITY, u)

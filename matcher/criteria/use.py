@@ -9,6 +9,7 @@ import numpy as np
 
 from matcher._codes import KINDS, USE_BIT, kind_mask, use_mask, uses_of_mask
 from matcher.criteria.base import (
+    ArrayLike,
     Candidates,
     Criterion,
     Formatter,
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from matcher.index import MatchIndex
 
 __all__ = ["Use", "use_ok", "use_utility"]
-
-ArrayLike = Any
 
 
 def _kind_wanted(kind: ArrayLike, want_kinds: ArrayLike) -> np.ndarray:
