@@ -467,35 +467,25 @@ class Budget(Criterion):
             ),
         )
 
-    def listing(self, index: MatchIndex, pos: int, p: Params) -> tuple[np.ndarray, np.ndarray]:
+    def _listing_args(self, index: MatchIndex, pos: int, p: Params) -> tuple[Any, ...]:
+        """What the budget formulas take, for one listing against every need."""
         c = index.cols
         sale = self._sale(c, pos, p["taken_min"])
-        args = (c["tenure"][pos], c["rent_eur_m2_year"][pos], sale, p["wanted_bits"])
         return (
-            budget_ok(*args, p["max_rent"], p["max_sale"]),
-            budget_utility(*args, p["max_rent"], p["max_sale"]),
+            c["tenure"][pos],
+            c["rent_eur_m2_year"][pos],
+            sale,
+            p["wanted_bits"],
+            p["max_rent"],
+            p["max_sale"],
         )
+
+    def listing(self, index: MatchIndex, pos: int, p: Params) -> tuple[np.ndarray, np.ndarray]:
+        args = self._listing_args(index, pos, p)
+        return budget_ok(*args), budget_utility(*args)
 
     def ok_listing(self, index: MatchIndex, pos: int, p: Params) -> np.ndarray:
-        c = index.cols
-        sale = self._sale(c, pos, p["taken_min"])
-        return budget_ok(
-            c["tenure"][pos],
-            c["rent_eur_m2_year"][pos],
-            sale,
-            p["wanted_bits"],
-            p["max_rent"],
-            p["max_sale"],
-        )
+        return budget_ok(*self._listing_args(index, pos, p))
 
     def utility_listing(self, index: MatchIndex, pos: int, p: Params) -> np.ndarray:
-        c = index.cols
-        sale = self._sale(c, pos, p["taken_min"])
-        return budget_utility(
-            c["tenure"][pos],
-            c["rent_eur_m2_year"][pos],
-            sale,
-            p["wanted_bits"],
-            p["max_rent"],
-            p["max_sale"],
-        )
+        return budget_utility(*self._listing_args(index, pos, p))
