@@ -649,7 +649,18 @@ class NeedIn(_Model):
     wanted_by: date | None = None
     required: list[Criterion] = Field(default_factory=lambda: list(_DEFAULT_REQUIRED))
     weights: dict[Criterion, Annotated[float, Field(ge=0)]] | None = None
-    contact_email: str | None = Field(default=None, max_length=200)
+    contact_email: str | None = Field(default=None, max_length=200, json_schema_extra=_CONTACT)
+    owner_account: str | None = Field(
+        default=None,
+        max_length=120,
+        description="The company account that owns the need (its saved search).",
+        json_schema_extra=_OWNER,
+    )
+    alert_threshold: Annotated[float, Field(ge=0, le=100)] = Field(
+        default=70.0,
+        description="A listing that newly fits the need with at least this score (0-100) "
+        "is notified to its owner.",
+    )
     active: bool = True
 
     @field_validator("siren")

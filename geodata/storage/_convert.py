@@ -160,6 +160,7 @@ def need_row(item: NeedIn) -> dict[str, Any]:
         "company_name": doc["company_name"],
         "siren": doc["siren"],
         "naf_code": doc["naf_code"],
+        "owner_account": doc["owner_account"],
         "active": bool(doc["active"]),
         "doc": _dumps(doc),
     }

@@ -146,6 +146,8 @@ needs = sa.Table(
     sa.Column("company_name", sa.String(200), nullable=False),
     sa.Column("siren", sa.String(9)),
     sa.Column("naf_code", sa.String(10)),
+    # The company account (its ``name``) whose saved search this is; also kept in ``doc``.
+    sa.Column("owner_account", sa.String(120)),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("doc", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
@@ -154,6 +156,7 @@ needs = sa.Table(
     sa.CheckConstraint("version >= 1", name="version_positive"),
     sa.Index(None, "active"),
     sa.Index(None, "siren"),
+    sa.Index(None, "owner_account"),
     sqlite_autoincrement=True,
 )
 

@@ -103,11 +103,21 @@ def update_need(
 
 
 def list_needs(
-    conn: Connection, *, active: bool | None = True, limit: int = 50, offset: int = 0
+    conn: Connection,
+    *,
+    active: bool | None = True,
+    owner_account: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> co.Page[Need]:
-    """Return one page of needs, the active ones by default (``active=None``: all)."""
+    """Return one page of needs, the active ones by default (``active=None``: all).
+
+    ``owner_account`` keeps only the needs of that account (a company's own needs).
+    """
     co.check_page(limit, offset)
     where = [] if active is None else [needs.c.active == active]
+    if owner_account is not None:
+        where.append(needs.c.owner_account == owner_account)
     total = conn.execute(sa.select(sa.func.count()).select_from(needs).where(*where)).scalar_one()
     stmt = sa.select(needs).where(*where).order_by(needs.c.id).limit(limit).offset(offset)
     items = [cv.need_from_row(row) for row in conn.execute(stmt).mappings()]

@@ -169,3 +169,20 @@ def test_a_read_is_labelled_with_the_version_its_data_are_at(repo: Repository) -
     if repo.engine.dialect.name == "postgresql":
         assert reads == [2, 2]  # read again, since the version moved during the first read
         assert version == after
+
+
+def test_needs_have_an_owner_and_an_alert_threshold(repo: Repository) -> None:
+    def need(name: str, owner: str | None) -> NeedIn:
+        return NeedIn(
+            company_name=name, surface_min_m2=100, surface_max_m2=200, owner_account=owner
+        )
+
+    repo.add_many_needs([need("A", "acme"), need("B", "other"), need("C", None)], actor="t")
+    with repo.connect() as conn:
+        mine = needs.list_needs(conn, owner_account="acme")
+    assert [n.company_name for n in mine.items] == ["A"]
+    assert mine.total == 1
+    assert mine.items[0].owner_account == "acme"
+    assert mine.items[0].alert_threshold == 70.0
+    with pytest.raises(ValueError, match="alert_threshold"):
+        NeedIn(company_name="A", surface_min_m2=1, surface_max_m2=2, alert_threshold=101)
