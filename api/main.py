@@ -13,6 +13,7 @@ from geodata.storage import Repository
 from geodata.territory import Territory, load_territory
 
 from .auth import add_auth_handler
+from .docs import add_offline_docs
 from .errors import add_exception_handlers, document_problems
 from .index_state import IndexHolder
 from .middleware import HardeningMiddleware
@@ -70,6 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Locaux d'activité et entreprises : catalogue, appariement et cartes.",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by add_offline_docs from the app's own assets, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     add_exception_handlers(app)
@@ -90,4 +94,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(premises.router)
     app.include_router(accounts.router)
     app.include_router(match.router)
+    add_offline_docs(app)
     return app
