@@ -15,11 +15,13 @@ from .settings import Settings
 
 __all__ = [
     "MAX_INT32",
+    "PremisesFiltersDep",
     "PremisesIdPath",
     "PremisesQueryDep",
     "RepoDep",
     "SettingsDep",
     "TerritoryDep",
+    "get_premises_filters",
     "get_premises_query",
     "get_repo",
     "get_settings",
@@ -57,8 +59,7 @@ RepoDep = Annotated[Repository, Depends(get_repo)]
 TerritoryDep = Annotated[Territory, Depends(get_territory)]
 
 
-def get_premises_query(
-    settings: SettingsDep,
+def get_premises_filters(
     territory: TerritoryDep,
     commune: Annotated[
         str | None, Query(description="A commune: its INSEE code or its name, in any case")
@@ -69,22 +70,18 @@ def get_premises_query(
     max_surface_m2: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
     status: Annotated[Status | None, Query()] = None,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
-    limit: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
-    offset: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
 ) -> PremisesQuery:
-    """Parse the list filters into a :class:`PremisesQuery`, naming the field of any bad value.
+    """Parse the listing filters into a :class:`PremisesQuery` (every listing: no page).
 
+    Shared by ``GET /premises`` and the OGC API's premises items, so that both filter alike.
     A commune may be given by its INSEE code or its name (any case, accents optional).
+    Every error names its field.
     """
     if commune is not None:
         try:
             commune = territory.commune_code(commune)
         except CommuneNameError as exc:
             raise HTTPException(status_code=400, detail=f"commune: {exc}") from exc
-    page = settings.api.default_page_size if limit is None else limit
-    if page > settings.api.max_page_size:
-        msg = f"limit: at most {settings.api.max_page_size} items per page"
-        raise HTTPException(status_code=400, detail=msg)
     try:
         query = PremisesQuery.parse(
             commune=commune,
@@ -94,8 +91,7 @@ def get_premises_query(
             max_surface_m2=max_surface_m2,
             status=status,
             bbox=bbox,
-            limit=page,
-            offset=offset,
+            limit=None,
         )
     except ValueError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
@@ -103,6 +99,23 @@ def get_premises_query(
         msg = f"commune: '{commune}' is not the INSEE code of a commune of {territory.name}"
         raise HTTPException(status_code=400, detail=msg)
     return query
+
+
+PremisesFiltersDep = Annotated[PremisesQuery, Depends(get_premises_filters)]
+
+
+def get_premises_query(
+    settings: SettingsDep,
+    filters: PremisesFiltersDep,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
+) -> PremisesQuery:
+    """The listing filters with a page of at most the configured size (``GET /premises``)."""
+    page = settings.api.default_page_size if limit is None else limit
+    if page > settings.api.max_page_size:
+        msg = f"limit: at most {settings.api.max_page_size} items per page"
+        raise HTTPException(status_code=400, detail=msg)
+    return filters.model_copy(update={"limit": page, "offset": offset})
 
 
 PremisesQueryDep = Annotated[PremisesQuery, Depends(get_premises_query)]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from geodata.schemas import PremisesPublic
 
-from ..deps import MAX_INT32, RepoDep
+from ..deps import MAX_INT32, RepoDep, TerritoryDep
 from ..pages import Lang, render
+from .ogc import FormatQuery, landing_page, wants_json
 
 __all__ = ["router"]
 
@@ -19,14 +20,23 @@ router = APIRouter(tags=["pages"])
 PAGE = 50
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get(
+    "/",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"application/json": {}}}},
+)
 def home(
     request: Request,
     repo: RepoDep,
+    territory: TerritoryDep,
     lang: Annotated[Lang, Query()] = "fr",
     offset: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
+    f: FormatQuery = None,
 ) -> Any:
-    """List the catalogue, 50 listings a page."""
+    """List the catalogue, 50 listings a page; to a JSON client (``f=json`` or ``Accept``),
+    the OGC API – Features landing page."""
+    if wants_json(request, f):
+        return JSONResponse(landing_page(request, territory))
     page = repo.list_premises(limit=PAGE, offset=offset)
     return render(
         request,

@@ -473,6 +473,13 @@ def where_clauses(conn: Connection, query: PremisesQuery) -> list[sa.ColumnEleme
         where.append(premises.c.status == query.status.value)
     if query.bbox is not None:
         where.append(co.hooks_of(conn).bbox_filter(premises, query.bbox))
+    if query.available_by is not None:
+        where.append(
+            sa.or_(
+                premises.c.available_from.is_(None),
+                premises.c.available_from <= query.available_by,
+            )
+        )
     return where
 
 

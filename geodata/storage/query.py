@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from datetime import date
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -40,6 +41,9 @@ class PremisesQuery(BaseModel):
     bbox : tuple of float or None
         ``(min_lon, min_lat, max_lon, max_lat)`` in WGS84, edges included; also accepted
         as the text ``"min_lon,min_lat,max_lon,max_lat"``.
+    available_by : date or None
+        Listings available on that day at the latest (``available_from`` on or before it,
+        or not set: available now).
     limit : int or None
         Page size; ``None`` reads every matching listing.
     offset : int
@@ -66,6 +70,7 @@ class PremisesQuery(BaseModel):
     max_surface_m2: float | None = Field(default=None, ge=0)
     status: Status | None = None
     bbox: BBox | None = None
+    available_by: date | None = None
     limit: int | None = 50
     offset: int = 0
     order_by: str = "id"

@@ -59,7 +59,7 @@ def test_filters_and_pages_speak_the_other_territory(vallee_client: TestClient) 
     assert gosb.status_code == 400 and "Vallée de la chimie" in gosb.json()["detail"]
     one = vallee_client.get(f"/premises/{items[0]['id']}")
     assert one.status_code == 200 and one.json()["id"] == items[0]["id"]
-    page = vallee_client.get("/")
+    page = vallee_client.get("/", headers={"accept": "text/html"})
     assert page.status_code == 200
     assert any(name in page.text for name in ("Saint-Fons", "Vénissieux", "Feyzin", "Solaize"))
 
@@ -83,6 +83,6 @@ def test_listings_stored_under_another_territory_are_still_served(
         assert listed.status_code == 200 and listed.json()["total"] == 30
         gosb_item = next(i for i in listed.json()["items"] if i["commune_insee"].startswith("9"))
         assert client.get(f"/premises/{gosb_item['id']}").status_code == 200
-        page = client.get("/")
+        page = client.get("/", headers={"accept": "text/html"})
         assert page.status_code == 200
         assert gosb_item["commune_insee"] in page.text  # shown by its code, not a 500
