@@ -16,7 +16,7 @@ from .auth import add_auth_handler
 from .errors import add_exception_handlers, document_problems
 from .index_state import IndexHolder
 from .middleware import HardeningMiddleware
-from .routes import accounts, health, home, match, premises
+from .routes import accounts, contacts, demand, health, home, match, needs, premises
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -90,4 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(premises.router)
     app.include_router(accounts.router)
     app.include_router(match.router)
+    app.include_router(needs.router)
+    app.include_router(demand.router)
+    app.include_router(contacts.router)
     return app
