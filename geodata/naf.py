@@ -76,7 +76,7 @@ NAF_DIVISION_USES: dict[int, tuple[str, ...]] = {
     96: ("craft", "production"),
 }
 
-_NAF_RE = re.compile(r"^(\d{2})\.?(\d{2})([A-Z])$")
+_NAF_RE = re.compile(r"^(\d{2})\.?(\d{2})([A-Z])$", re.ASCII)
 
 
 def normalise_naf(code: str) -> str:

@@ -9,13 +9,15 @@ the staff also get the needs themselves.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.engine import Connection
 
 from geodata.schemas import Need
 from geodata.storage import needs as needs_store
@@ -27,7 +29,15 @@ from matcher import MatchIndex, NeedTable, match_listing
 from ..auth import CurrentAccount, can_edit, forbid
 from ..deps import PremisesIdPath, RepoDep, TerritoryDep
 
-__all__ = ["SURFACE_BANDS", "CommuneDemand", "Demand", "DemandNeed", "router"]
+__all__ = [
+    "SURFACE_BANDS",
+    "ActiveNeeds",
+    "CommuneDemand",
+    "Demand",
+    "DemandNeed",
+    "demand_for",
+    "router",
+]
 
 router = APIRouter(tags=["premises"])
 
@@ -80,6 +90,42 @@ class Demand(BaseModel):
     )
 
 
+class ActiveNeeds:
+    """The active needs, read and compiled (:class:`matcher.NeedTable`) once per state of the
+    needs table, and reused by every demand request until a need is written.
+
+    Reading and compiling every active need costs far more than matching one listing against
+    them; :func:`geodata.storage.needs.needs_signature` (one aggregate query) tells whether
+    the cached table is still current. An entry is one tuple, replaced whole.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entry: tuple[tuple[int, int, int], list[Need], NeedTable | None] | None = None
+
+    def get(self, conn: Connection) -> tuple[list[Need], NeedTable | None]:
+        """The active needs and their table (None when there is none), current as of now."""
+        key = needs_store.needs_signature(conn)
+        entry = self._entry
+        if entry is not None and entry[0] == key:
+            return entry[1], entry[2]
+        with self._lock:
+            entry = self._entry
+            if entry is None or entry[0] != key:
+                active = needs_store.all_needs(conn, active=True)
+                entry = (key, active, NeedTable.from_needs(active) if active else None)
+                self._entry = entry
+        return entry[1], entry[2]
+
+
+def active_needs(app: FastAPI) -> ActiveNeeds:
+    """The app's cache of the active needs (made on first use)."""
+    cache: ActiveNeeds | None = getattr(app.state, "active_needs", None)
+    if cache is None:
+        cache = app.state.active_needs = ActiveNeeds()
+    return cache
+
+
 def _reader(account: Account, listing_owner: str | None, premises_id: int) -> None:
     if not can_edit(account, listing_owner):
         msg = (
@@ -93,16 +139,16 @@ def demand_for(
     index: MatchIndex,
     premises_id: int,
     active: list[Need],
+    table: NeedTable | None,
     territory: Territory,
     *,
     with_needs: bool,
 ) -> dict[str, Any]:
-    """The demand profile of a listing already in ``index`` against the active needs."""
-    fits = (
-        match_listing(index, premises_id, NeedTable.from_needs(active), any_status=True)
-        if active
-        else []
-    )
+    """The demand profile of a listing already in ``index`` against the active needs.
+
+    ``table`` is ``active`` compiled (:meth:`matcher.NeedTable.from_needs`), None if empty.
+    """
+    fits = [] if table is None else match_listing(index, premises_id, table, any_status=True)
     by_id = {n.id: n for n in active}
     fitting = [by_id[f.need_id] for f in fits]
     scores = np.array([f.score for f in fits], dtype=np.float64)
@@ -167,13 +213,14 @@ def premises_demand(
         listing = premises_store.get_premises(conn, premises_id)
         _reader(account, listing.owner_account, premises_id)
         index: MatchIndex = request.app.state.match_index.current(conn)
-        active = needs_store.all_needs(conn, active=True)
+        active, table = active_needs(request.app).get(conn)
     version = index.version
     if index.position(premises_id) is None:
         # Not matched at the moment (left out of the index): measure it on a private copy.
         index = index.copy()
         index.update(premises_id, listing.model_dump())
-    profile = demand_for(index, premises_id, active, territory, with_needs=account.role == "staff")
+    staff = account.role == "staff"
+    profile = demand_for(index, premises_id, active, table, territory, with_needs=staff)
     return Demand(
         premises_id=premises_id,
         status=str(listing.status),

@@ -138,7 +138,7 @@ def readable_need(conn: Connection, account: Account, need_id: int) -> Need:
     return need
 
 
-def _check_owner(conn: Connection, account: Account, owner: str | None) -> str | None:
+def _check_owner(conn: Connection, account: Account, owner: Any) -> str | None:
     """The owner a write may set: a company owns what it writes; staff name a company."""
     if account.role == "company":
         if owner not in (None, account.name):
@@ -150,6 +150,9 @@ def _check_owner(conn: Connection, account: Account, owner: str | None) -> str |
         return account.name
     if owner is None:
         return None
+    if not isinstance(owner, str):
+        msg = "owner_account: the handle of a company account (text), or null"
+        raise HTTPException(status_code=422, detail=msg)
     try:
         found = accounts.find_account(conn, owner)
     except accounts.AccountError:

@@ -255,7 +255,7 @@ def test_a_company_may_not_give_its_need_away_and_staff_give_needs_to_companies(
         ).status_code
         == 200
     )
-    for wrong in (NAMES["developer"], "personne"):
+    for wrong in (NAMES["developer"], "personne", ["pme-alpha"], 1):
         bad = world.client.post(
             "/needs", json=need_body(owner_account=wrong), headers=world.headers("staff")
         )
@@ -362,6 +362,8 @@ def test_patch_merges_checks_the_version_and_delete_deactivates(world: World) ->
     assert gone.headers["ETag"] == '"3"'
     # Deactivated, not erased: still readable, with its whole history.
     assert world.client.get(url, headers=world.headers("company")).json()["active"] is False
+    unchanged = world.client.get(url, headers=world.headers("company", **{"If-None-Match": '"3"'}))
+    assert unchanged.status_code == 304
     history = world.client.get(f"{url}/history", headers=world.headers("staff")).json()
     assert [e["action"] for e in history] == ["create", "update", "update"]
     assert [e["version"] for e in history] == [1, 2, 3]
@@ -423,6 +425,10 @@ def test_naf_codes_are_normalised_labelled_and_suggest_uses(world: World) -> Non
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "code"
     assert "25.62B" in bad.json()["detail"]  # says what a code looks like
+    for garbled in ("١٢٣٤Z", "25.62", "25.62BB"):
+        refused = world.client.get(f"/naf/{garbled}")
+        assert refused.status_code == 422, garbled
+        assert refused.json()["errors"][0]["field"] == "code"
     unknown = world.client.get("/naf/04.00Z")
     assert unknown.status_code == 404
     assert unknown.json()["errors"][0]["field"] == "code"
@@ -520,6 +526,17 @@ def test_demand_counts_the_needs_a_listing_fits_as_forward_matching_does(world: 
     scores = [n.score for n in listed_needs]
     assert scores == sorted(scores, reverse=True)
     assert demand.n_above_threshold == sum(n.score >= n.alert_threshold for n in listed_needs)
+
+    # A need that changes is seen by the next request (the compiled needs are not stale).
+    dropped = fitting[0]
+    world.client.patch(
+        f"/needs/{dropped['id']}",
+        json={"uses": ["logistics"]},
+        headers=world.headers("company", **{"If-Match": '"1"'}),
+    )
+    again = world.client.get(f"/premises/{premises_id}/demand", headers=world.headers("staff"))
+    assert again.json()["n_fitting"] == demand.n_fitting - 1
+    assert dropped["id"] not in {n["id"] for n in again.json()["needs"]}
 
 
 # -- contact requests ------------------------------------------------------------------------

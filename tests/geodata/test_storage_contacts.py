@@ -82,8 +82,13 @@ def test_needs_are_owned_versioned_and_deactivated_with_their_history(repo: Repo
     off = NeedIn.model_validate(
         {**mine.model_dump(include=set(NeedIn.model_fields)), "active": False}
     )
+    with repo.connect() as conn:
+        before = store.needs_signature(conn)
+    assert before == (3, 3, unowned.id)
     with repo.begin() as conn:
         store.update_need(conn, mine.id, off, expected_version=1, actor="pme-alpha")
+    with repo.connect() as conn:
+        assert store.needs_signature(conn) == (3, 4, unowned.id)
     with pytest.raises(StaleVersionError), repo.begin() as conn:
         store.update_need(conn, mine.id, off, expected_version=1, actor="pme-alpha")
     with repo.connect() as conn:
