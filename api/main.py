@@ -17,7 +17,7 @@ from .docs import add_offline_docs
 from .errors import add_exception_handlers, document_problems
 from .index_state import IndexHolder
 from .middleware import HardeningMiddleware
-from .routes import accounts, health, home, match, ogc, premises
+from .routes import accounts, contacts, demand, health, home, match, needs, ogc, premises
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -94,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(premises.router)
     app.include_router(accounts.router)
     app.include_router(match.router)
+    app.include_router(needs.router)
+    app.include_router(demand.router)
+    app.include_router(contacts.router)
     app.include_router(ogc.router)
     add_offline_docs(app)
     return app

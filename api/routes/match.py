@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, Header, Query, Request
 from pydantic import BaseModel, Field
 
 from geodata.schemas import NeedIn, PremisesPublic
-from geodata.storage import catalogue
+from geodata.storage import Repository, catalogue
 from matcher import match as run_match
 
 from ..deps import RepoDep, TerritoryDep
@@ -28,6 +28,7 @@ __all__ = [
     "MatchRelaxation",
     "MatchResponse",
     "MatchedPremises",
+    "rank_for_need",
     "request_language",
     "router",
 ]
@@ -164,10 +165,30 @@ def match_need(
     language = request_language(lang, accept_language)
     need.setdefault("company_name", ANONYMOUS)
     parsed = NeedIn.model_validate(need, context={"territory": territory})
-    holder: IndexHolder = request.app.state.match_index
+    return rank_for_need(repo, request.app.state.match_index, parsed, k=k, lang=language)
+
+
+def rank_for_need(
+    repo: Repository, holder: IndexHolder, need: NeedIn, *, k: int, lang: Lang
+) -> MatchResponse:
+    """Rank the catalogue for a need on the process's index; the answer of every match route.
+
+    Parameters
+    ----------
+    repo
+        The catalogue (the listings' public view is read from it).
+    holder
+        The process's match index, brought up to date first if the catalogue moved.
+    need
+        A validated need (stateless, or a stored one).
+    k
+        How many results.
+    lang
+        The language of the reasons and relaxations.
+    """
     # One pooled connection for the version check and the listings' public view.
     with repo.connect() as conn:
-        result = run_match(holder.current(conn), parsed, k=k, lang=language)
+        result = run_match(holder.current(conn), need, k=k, lang=lang)
         listings = catalogue.premises_by_ids(conn, result.ids)
     results = [
         MatchedPremises(
@@ -179,7 +200,7 @@ def match_need(
                     criterion=d["criterion"],
                     code=d["code"],
                     params=d["params"],
-                    text=d["text"][language],
+                    text=d["text"][lang],
                 )
                 for d in item.reason_details
             ],
@@ -194,7 +215,7 @@ def match_need(
     ]
     d = result.diagnostics
     return MatchResponse(
-        lang=language,
+        lang=lang,
         catalogue_version=result.index_version,
         results=results,
         diagnostics=MatchDiagnostics(
@@ -214,7 +235,7 @@ def match_need(
                 brings=r.brings,
                 code=r.reason.code if r.reason is not None else None,
                 params=r.reason.params if r.reason is not None else {},
-                text=r.text[language],
+                text=r.text[lang],
             )
             for r in result.relaxations
         ],

@@ -19,6 +19,7 @@ __all__ = [
     "as_utc",
     "audit_log",
     "catalogue_state",
+    "contact_requests",
     "metadata",
     "needs",
     "premises",
@@ -222,5 +223,27 @@ api_keys = sa.Table(
     sa.Column("last_used_at", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),
     sa.Index(None, "account_id"),
+    sqlite_autoincrement=True,
+)
+
+# A company's message to a listing's owner, with the contact it chose to reveal to that owner
+# for this one listing (copied here: later changes to the company's details do not alter what
+# was sent). Append-only; ``recipient_account`` is the listing's owner when it was sent.
+contact_requests = sa.Table(
+    "contact_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("premises_id", sa.Integer, nullable=False),
+    sa.Column("need_id", sa.Integer),
+    sa.Column("sender_account", sa.String(120), nullable=False),
+    sa.Column("recipient_account", sa.String(120)),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("contact_name", sa.String(120)),
+    sa.Column("contact_email", sa.String(200)),
+    sa.Column("contact_phone", sa.String(40)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index(None, "premises_id"),
+    sa.Index(None, "sender_account"),
+    sa.Index(None, "recipient_account"),
     sqlite_autoincrement=True,
 )

@@ -13,7 +13,14 @@ from geodata.storage import _common as co
 from geodata.storage import _convert as cv
 from geodata.storage._tables import ENTITY_NEED, needs
 
-__all__ = ["add_many_needs", "all_needs", "get_need", "list_needs", "update_need"]
+__all__ = [
+    "add_many_needs",
+    "all_needs",
+    "get_need",
+    "list_needs",
+    "needs_signature",
+    "update_need",
+]
 
 
 def add_many_needs(conn: Connection, items: Sequence[NeedIn], *, actor: str) -> list[Need]:
@@ -129,3 +136,20 @@ def all_needs(conn: Connection, *, active: bool | None = True) -> list[Need]:
     where = [] if active is None else [needs.c.active == active]
     stmt = sa.select(needs).where(*where).order_by(needs.c.id)
     return [cv.need_from_row(row) for row in conn.execute(stmt).mappings()]
+
+
+def needs_signature(conn: Connection) -> tuple[int, int, int]:
+    """A value that changes whenever a need is created, changed or deleted: one small query.
+
+    ``(count, sum of versions, largest id)``: every update raises one version, every insert
+    the count, and a delete lowers the count. Callers cache what they derive from the needs
+    (the compiled active needs of reverse matching) under it.
+    """
+    row = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(needs.c.version), 0),
+            sa.func.coalesce(sa.func.max(needs.c.id), 0),
+        ).select_from(needs)
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
