@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from geodata.storage import accounts, sessions
@@ -24,7 +24,7 @@ from geodata.storage.accounts import Account
 from .. import sessions as web
 from ..auth import OptionalAccount, check_password
 from ..deps import RepoDep, SettingsDep
-from ..errors import Lang, ProblemError, Text, request_language
+from ..errors import PROBLEM_JSON, Lang, ProblemError, Text, request_language
 from ..pages import render
 
 __all__ = ["SignedIn", "router"]
@@ -32,6 +32,11 @@ __all__ = ["SignedIn", "router"]
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["sign-in"])
+
+#: A key is optional (``{}``: no security); the session cookie is read too.
+_OPTIONAL_KEY: dict[str, Any] = {"security": [{}, {"HTTPBearer": []}]}
+
+_PROBLEM = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
 class SignedIn(BaseModel):
@@ -86,7 +91,7 @@ def _form_page(
     return response
 
 
-@router.get("/login", response_class=Response, include_in_schema=True)
+@router.get("/login", response_class=HTMLResponse, openapi_extra=_OPTIONAL_KEY)
 def login_form(request: Request, account: OptionalAccount, next: str | None = None) -> Response:
     """The sign-in form (or, when signed in, who you are and a sign-out button)."""
     return _form_page(request, _lang(request), account=account, next_path=_safe_next(next))
@@ -117,9 +122,15 @@ def _refuse(
     response_model=SignedIn,
     responses={
         303: {"description": "Signed in (browser): redirected to `next`"},
-        401: {"description": "Wrong e-mail or password (the same answer for both)"},
-        403: {"description": "The form's CSRF token is missing or stale"},
-        429: {"description": "Too many failed sign-ins: wait `Retry-After` seconds"},
+        401: {
+            "description": "Wrong e-mail or password (the same answer for both)",
+            "content": _PROBLEM,
+        },
+        403: {"description": "The form's CSRF token is missing or stale", "content": _PROBLEM},
+        429: {
+            "description": "Too many failed sign-ins: wait `Retry-After` seconds",
+            "content": _PROBLEM,
+        },
     },
 )
 def login(
@@ -203,9 +214,10 @@ def login(
     "/logout",
     status_code=204,
     response_class=Response,
+    openapi_extra=_OPTIONAL_KEY,
     responses={
         303: {"description": "Signed out (browser): redirected to the sign-in page"},
-        403: {"description": "The session's CSRF token is missing or wrong"},
+        403: {"description": "The session's CSRF token is missing or wrong", "content": _PROBLEM},
     },
 )
 def logout(request: Request, repo: RepoDep, account: OptionalAccount) -> Response:
