@@ -4,10 +4,17 @@ Passwords are hashed with argon2id (``argon2-cffi``, its default parameters). AP
 random (256 bits), shown once at creation and stored as their SHA-256 hash only: a key is
 high-entropy, so a fast hash is enough and lets each request find its key in one lookup.
 Neither ever appears in a response (except the key once, at creation) nor in a log.
+
+A request is authenticated by its bearer key first, else by the web session cookie (see
+:mod:`api.sessions`); an unsafe request (POST, PATCH, PUT, DELETE) authenticated by the cookie
+must also carry the session's CSRF token, in the ``X-CSRF-Token`` header or the ``csrf_token``
+form field, or it is refused with a 403. Bearer requests need none: a browser never adds a
+key by itself.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -17,12 +24,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from geodata.storage import accounts
+from geodata.storage import accounts, sessions
 from geodata.storage.accounts import Account
 
+from . import sessions as web
 from .deps import RepoDep
-from .errors import problem
+from .errors import ProblemError, Text, problem, request_language
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -38,6 +47,7 @@ __all__ = [
     "OptionalAccount",
     "add_auth_handler",
     "can_edit",
+    "check_password",
     "forbid",
     "get_current_account",
     "get_optional_account",
@@ -59,7 +69,17 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 
 
 class AuthError(Exception):
-    """No credentials, or bad ones: answered 401 with ``WWW-Authenticate: Bearer``."""
+    """No credentials, or bad ones: answered 401 with ``WWW-Authenticate: Bearer``.
+
+    Parameters
+    ----------
+    text
+        The message, in French and English.
+    """
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(text.en)
+        self.text = text
 
 
 def hash_password(password: str) -> str:
@@ -78,6 +98,21 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password, verified when the account is missing (same work)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def check_password(password_hash: str | None, password: str) -> bool:
+    """Verify a login's password, spending the same argon2 work whether or not there is an
+    account (or a password) to check against, so that timing does not tell them apart."""
+    if not password_hash:
+        verify_password(_dummy_hash(), password)
+        return False
+    return verify_password(password_hash, password)
 
 
 def hash_key(key: str) -> str:
@@ -106,29 +141,59 @@ def issue_key(conn: Connection, account_id: int, *, label: str | None = None) ->
     return IssuedKey(**record.model_dump(), key=key)
 
 
+async def _csrf_sent(request: Request) -> str | None:
+    """The CSRF token an unsafe request carries: the header, else the form field."""
+    if request.method in web.SAFE_METHODS:
+        return None
+    header = request.headers.get(web.CSRF_HEADER)
+    if header:
+        return header
+    content_type = request.headers.get("content-type", "")
+    if web.SESSION_COOKIE in request.cookies and content_type.startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get(web.CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+CsrfSent = Annotated[str | None, Depends(_csrf_sent)]
+
+
 def get_optional_account(
     request: Request,
     repo: RepoDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    csrf_sent: CsrfSent,
 ) -> Account | None:
-    """The account of the request's API key, None without a key; a bad key is a 401.
+    """The account of the request's API key, else of its session cookie; None without either.
 
     A request that sends a key that is unknown, revoked or of a disabled account is refused
-    rather than served as anonymous, so that a client learns its key no longer works.
+    (401) rather than served as anonymous, so that a client learns its key no longer works.
+    A session cookie that is no longer valid (expired, logged out, account disabled) makes
+    the request anonymous; routes that need an account then say the session ended.
     """
     if credentials is None:
         if request.headers.get("authorization"):
-            msg = "Authorization: use the Bearer scheme with an API key"
-            raise AuthError(msg)
-        return None
+            raise AuthError(
+                Text(
+                    "Authorization : utilisez le schéma Bearer avec une clé d'API "
+                    "(Authorization: Bearer imp_…).",
+                    "Authorization: use the Bearer scheme with an API key",
+                )
+            )
+        return _session_account(request, repo, csrf_sent)
     with repo.connect() as conn:
         found = accounts.account_for_key(conn, hash_key(credentials.credentials))
     if found is None:
-        msg = (
-            "Authorization: this API key is unknown, revoked, or its account is disabled; "
-            "ask for a new key"
+        raise AuthError(
+            Text(
+                "Authorization : cette clé d'API est inconnue, révoquée, ou son compte est "
+                "désactivé ; demandez une nouvelle clé.",
+                "Authorization: this API key is unknown, revoked, or its account is disabled; "
+                "ask for a new key",
+            )
         )
-        raise AuthError(msg)
     account, key = found
     # Record the use at most once a minute: a read with a key then takes no write lock.
     now = datetime.now(UTC)
@@ -139,14 +204,78 @@ def get_optional_account(
     return account
 
 
+def _session_account(request: Request, repo: RepoDep, csrf_sent: str | None) -> Account | None:
+    """The account of a live session cookie, checking the CSRF token of an unsafe request."""
+    cookie = request.cookies.get(web.SESSION_COOKIE)
+    if not cookie:
+        return None
+    keys = web.session_keys(request)
+    max_age = request.app.state.settings.auth.session_max_age_seconds
+    token = keys.session_token(cookie, max_age=max_age)
+    account = None
+    if token is not None:
+        with repo.connect() as conn:
+            account = sessions.account_for_session(
+                conn, web.hash_token(token), now=web.clock(request)
+            )
+    if token is None or account is None:
+        request.state.session_ended = True
+        return None
+    if request.method not in web.SAFE_METHODS:
+        _check_csrf(keys, token, csrf_sent)
+    request.state.account = account
+    request.state.session_token = token
+    return account
+
+
+def _check_csrf(keys: web.SessionKeys, token: str, sent: str | None) -> None:
+    if not sent:
+        raise ProblemError(
+            403,
+            Text(
+                f"{web.CSRF_HEADER} : jeton CSRF manquant ; une requête d'écriture faite avec "
+                f"la session de connexion doit porter le jeton de la session, dans l'en-tête "
+                f"{web.CSRF_HEADER} ou le champ de formulaire {web.CSRF_FIELD}.",
+                f"{web.CSRF_HEADER}: missing CSRF token; a write request made with the sign-in "
+                f"session must carry the session's token, in the {web.CSRF_HEADER} header or "
+                f"the {web.CSRF_FIELD} form field.",
+            ),
+        )
+    if not keys.csrf_matches("session", token, sent):
+        raise ProblemError(
+            403,
+            Text(
+                f"{web.CSRF_HEADER} : ce jeton CSRF n'est pas celui de votre session ; "
+                "rechargez la page (ou reconnectez-vous) et renvoyez la requête.",
+                f"{web.CSRF_HEADER}: this CSRF token is not your session's; reload the page "
+                "(or sign in again) and send the request again.",
+            ),
+        )
+
+
 OptionalAccount = Annotated[Account | None, Depends(get_optional_account)]
 
 
-def get_current_account(account: OptionalAccount) -> Account:
-    """The account of the request's API key; 401 without one."""
+def get_current_account(request: Request, account: OptionalAccount) -> Account:
+    """The account of the request's API key or session; 401 without one."""
     if account is None:
-        msg = "Authorization: this route needs an API key (Authorization: Bearer imp_…)"
-        raise AuthError(msg)
+        if getattr(request.state, "session_ended", False):
+            raise AuthError(
+                Text(
+                    "Session : votre session a expiré ou a été fermée ; reconnectez-vous sur "
+                    "/login, ou utilisez une clé d'API (Authorization: Bearer imp_…).",
+                    "Session: your session has expired or was closed; sign in again at "
+                    "/login, or use an API key (Authorization: Bearer imp_…).",
+                )
+            )
+        raise AuthError(
+            Text(
+                "Authorization : cette route demande une clé d'API (Authorization: Bearer "
+                "imp_…) ou une session ouverte sur /login.",
+                "Authorization: this route needs an API key (Authorization: Bearer imp_…) "
+                "or a session opened at /login",
+            )
+        )
     return account
 
 
@@ -162,8 +291,10 @@ def can_edit(account: Account | None, owner_account: str | None) -> bool:
     )
 
 
-def forbid(detail: str) -> HTTPException:
-    """A 403 naming what the account may not do."""
+def forbid(detail: str | Text) -> StarletteHTTPException:
+    """A 403 naming what the account may not do (in both languages when given a Text)."""
+    if isinstance(detail, Text):
+        return ProblemError(403, detail)
     return HTTPException(status_code=403, detail=detail)
 
 
@@ -172,6 +303,18 @@ def add_auth_handler(app: FastAPI) -> None:
 
     @app.exception_handler(AuthError)
     async def _unauthorized(request: Request, exc: AuthError) -> JSONResponse:
-        response = problem(401, str(exc), instance=request.url.path)
+        lang = request_language(request.headers, request.url.query)
+        request_id = getattr(request.state, "request_id", None)
+        extra = {"request_id": request_id} if request_id else {}
+        detail = exc.text(lang)
+        field, _, reason = detail.partition(" : " if lang == "fr" else ": ")
+        response = problem(
+            401,
+            detail,
+            lang=lang,
+            instance=request.url.path,
+            errors=[{"field": field, "reason": reason}] if reason else None,
+            **extra,
+        )
         response.headers["WWW-Authenticate"] = 'Bearer realm="implanter"'
         return response

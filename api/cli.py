@@ -446,7 +446,7 @@ def accounts_disable(
     account: Annotated[str, typer.Argument(help="The account's id, e-mail or name.")],
     database_url: DbOption = None,
 ) -> None:
-    """Disable an account: its keys and password stop working at once."""
+    """Disable an account: its keys, password and web sessions stop working at once."""
     from geodata.storage import accounts
     from geodata.storage.accounts import AccountError
 

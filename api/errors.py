@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -23,12 +24,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from geodata.schemas import error_details
-from geodata.storage.errors import NotFoundError, StaleVersionError, StorageError
+from geodata.storage.errors import (
+    DuplicateRefError,
+    NotFoundError,
+    StaleVersionError,
+    StorageError,
+)
 
 __all__ = [
     "PROBLEM_JSON",
     "PROBLEM_SCHEMA",
     "Lang",
+    "ProblemError",
+    "Text",
     "add_exception_handlers",
     "document_problems",
     "problem",
@@ -65,6 +73,9 @@ _FIELD_REASON = re.compile(r"^(?P<field>[A-Za-z_][\w.\-]*) ?: (?P<reason>.+)$", 
 #: Where a message moves on to the next field (a ';' followed by ``field:``).
 _NEXT_FIELD = re.compile(r" ?; (?=[A-Za-z_][\w.\-]* ?: )")
 
+#: The path of a record (``/premises/12``) at the start of a path (``/premises/12/status``).
+_RECORD_PATH = re.compile(r"^/[^/]+/\d+")
+
 #: The JSON schema of every problem response, documented in the OpenAPI document.
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -88,6 +99,48 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+
+@dataclass(frozen=True)
+class Text:
+    """A user message in French and in English; called with a language, it gives that one.
+
+    Examples
+    --------
+    >>> Text("Accès refusé", "Forbidden")("en")
+    'Forbidden'
+    """
+
+    fr: str
+    en: str
+
+    def __call__(self, lang: Lang) -> str:
+        """The message in ``lang``."""
+        return self.en if lang == "en" else self.fr
+
+    def __str__(self) -> str:
+        return self.en
+
+
+class ProblemError(StarletteHTTPException):
+    """An HTTP error whose message is given in both languages; answered in the request's.
+
+    Parameters
+    ----------
+    status_code
+        The HTTP status.
+    text
+        The message, French and English; each starts with ``field : `` / ``field: `` when it
+        is about one field, so that the problem's ``errors`` names it.
+    headers
+        Extra response headers.
+    """
+
+    def __init__(
+        self, status_code: int, text: Text, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(status_code, text.en, dict(headers) if headers else None)
+        self.text = text
 
 
 def request_language(headers: Mapping[str, str], query_string: str = "") -> Lang:
@@ -210,6 +263,8 @@ def _t(lang: Lang, fr: str, en: str) -> str:
 def _http_detail(request: Request, exc: StarletteHTTPException) -> str:
     lang = _lang(request)
     status = exc.status_code
+    if isinstance(exc, ProblemError):
+        return exc.text(lang)
     if status == 404 and exc.detail == "Not Found":
         return _t(
             lang,
@@ -226,6 +281,45 @@ def _http_detail(request: Request, exc: StarletteHTTPException) -> str:
             f"{request.method} is not allowed on {request.url.path}; use one of: {allow}.",
         )
     return str(exc.detail)
+
+
+def _stale_text(exc: StaleVersionError, path: str) -> Text:
+    """412: what happened, and how to retry (re-read, then send the new ETag)."""
+    record = _RECORD_PATH.match(path)
+    path = record.group(0) if record else path
+    what_fr = "l'annonce" if exc.entity == "premises" else "la fiche"
+    return Text(
+        f"If-Match : {what_fr} {exc.entity_id} est à la version {exc.current}, pas à la "
+        f"version {exc.expected} : elle a changé depuis votre lecture. Relisez-la "
+        f"(GET {path}) ou relisez la liste, réappliquez votre modification et renvoyez-la "
+        f'avec son nouvel ETag dans If-Match (If-Match: "{exc.current}").',
+        f"If-Match: {exc.entity} {exc.entity_id} is at version {exc.current}, not version "
+        f"{exc.expected}: it changed since you read it. Re-read it (GET {path}) or re-read "
+        "the listing, re-apply your change and send it again with the new ETag in If-Match "
+        f'(If-Match: "{exc.current}").',
+    )
+
+
+def _conflict_text(exc: StorageError) -> Text:
+    """409: the stored data refuse the change; French first, with the store's own message."""
+    if isinstance(exc, DuplicateRefError):
+        shown = ", ".join(repr(r) for r in exc.refs[:10])
+        return Text(
+            f"external_ref : {shown} déjà utilisée(s) par une autre annonce ; donnez à chaque "
+            "annonce sa propre référence, ou mettez à jour l'annonce existante.",
+            str(exc),
+        )
+    fields = _split_fields(str(exc))
+    if fields:
+        field = fields[0]["field"]
+        return Text(
+            f"{field} : la modification contredit les données enregistrées ({exc}).",
+            str(exc),
+        )
+    return Text(
+        f"La modification contredit les données enregistrées : {exc}.",
+        str(exc),
+    )
 
 
 def add_exception_handlers(app: FastAPI) -> None:
@@ -277,12 +371,14 @@ def add_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(StaleVersionError)
     async def _stale(request: Request, exc: StaleVersionError) -> JSONResponse:
         logger.info("refused: stale version %s on %s", exc.expected, request.url.path)
-        errors = [{"field": "If-Match", "reason": str(exc)}]
-        return _request_problem(request, 412, str(exc), errors=errors)
+        detail = _stale_text(exc, request.url.path)(_lang(request))
+        errors = _split_fields(detail) or [{"field": "If-Match", "reason": detail}]
+        return _request_problem(request, 412, detail, errors=errors)
 
     @app.exception_handler(StorageError)
     async def _storage(request: Request, exc: StorageError) -> JSONResponse:
-        return _request_problem(request, 409, str(exc), errors=_split_fields(str(exc)) or None)
+        detail = _conflict_text(exc)(_lang(request))
+        return _request_problem(request, 409, detail, errors=_split_fields(str(exc)) or None)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -17,7 +18,8 @@ from .docs import add_offline_docs
 from .errors import add_exception_handlers, document_problems
 from .index_state import IndexHolder
 from .middleware import HardeningMiddleware
-from .routes import accounts, contacts, demand, health, home, match, needs, ogc, premises
+from .routes import accounts, contacts, demand, health, home, login, match, needs, ogc, premises
+from .sessions import SessionKeys, resolve_secret
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -61,6 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.repo = open_catalogue(settings, app.state.territory)
         # Built once per process; each request matches against its current snapshot.
         app.state.match_index = IndexHolder(app.state.repo, app.state.territory)
+        # The key of the session and CSRF cookies: the setting, else the database's (shared).
+        secret = resolve_secret(settings.auth, app.state.repo, app.state.clock())
+        app.state.session_keys = SessionKeys(secret)
         try:
             yield
         finally:
@@ -76,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    # The time as sessions and the sign-in throttle see it (a test may move it).
+    app.state.clock = lambda: datetime.now(UTC)
     add_exception_handlers(app)
     add_auth_handler(app)
     document_problems(app)
@@ -93,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(premises.router)
     app.include_router(accounts.router)
+    app.include_router(login.router)
     app.include_router(match.router)
     app.include_router(needs.router)
     app.include_router(demand.router)

@@ -5,10 +5,17 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ApiSettings", "DatabaseSettings", "HttpSettings", "MapSettings", "Settings"]
+__all__ = [
+    "ApiSettings",
+    "AuthSettings",
+    "DatabaseSettings",
+    "HttpSettings",
+    "MapSettings",
+    "Settings",
+]
 
 DEFAULT_DATABASE_URL = "sqlite:///var/implanter.db"
 
@@ -108,6 +115,47 @@ class HttpSettings(BaseModel):
         return self
 
 
+class AuthSettings(BaseModel):
+    """Web sign-in: the session cookie and how failed logins are slowed down."""
+
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs the session and CSRF cookies (at least 32 characters); "
+        "when unset, one is generated once and kept in the database, shared by every worker.",
+    )
+    session_max_age_seconds: int = Field(
+        default=8 * 3600, ge=60, description="How long a web session lasts after sign-in."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins on one e-mail before sign-in is slowed."
+    )
+    login_max_failures_per_ip: int = Field(
+        default=20, ge=1, description="Failed logins from one client address before slowing."
+    )
+    login_window_seconds: int = Field(
+        default=900, ge=1, description="A failure count restarts after this long without one."
+    )
+    login_delay_seconds: int = Field(
+        default=30,
+        ge=1,
+        description="Wait imposed at the threshold; it doubles with each further failure.",
+    )
+    login_max_delay_seconds: int = Field(
+        default=3600, ge=1, description="The longest wait imposed between two attempts."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> AuthSettings:
+        if self.session_secret is not None and len(self.session_secret.get_secret_value()) < 32:
+            msg = (
+                "session_secret: shorter than 32 characters; use a long random value "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))') or leave it "
+                "unset to let the service generate one"
+            )
+            raise ValueError(msg)
+        return self
+
+
 class MapSettings(BaseModel):
     """Map tiles; the JavaScript and CSS are always served by the app itself."""
 
@@ -130,4 +178,5 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     api: ApiSettings = ApiSettings()
     http: HttpSettings = HttpSettings()
+    auth: AuthSettings = AuthSettings()
     maps: MapSettings = MapSettings()

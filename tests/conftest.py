@@ -24,7 +24,16 @@ BACKENDS = [
 ]
 
 _DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-_DATA_TABLES = ("premises", "needs", "audit_log", "api_keys", "accounts", "contact_requests")
+_DATA_TABLES = (
+    "premises",
+    "needs",
+    "audit_log",
+    "contact_requests",
+    "web_sessions",
+    "login_throttle",
+    "api_keys",
+    "accounts",
+)
 
 
 def _no_postgis(reason: str) -> NoReturn:

@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -27,6 +27,7 @@ from geodata.storage.audit import AuditEntry
 
 from ..auth import CurrentAccount, OptionalAccount, can_edit, forbid
 from ..deps import PremisesIdPath, PremisesQueryDep, RepoDep, SettingsDep, TerritoryDep
+from ..errors import ProblemError, Text
 
 __all__ = ["PremisesPage", "StatusChange", "router"]
 
@@ -107,35 +108,53 @@ def _etag(response: Response, item: Premises) -> None:
 def _expected_version(if_match: str | None) -> int:
     """The version named by ``If-Match``: 428 when missing, 400 when not an ETag we issued."""
     if if_match is None or not if_match.strip():
-        msg = (
-            "If-Match: required on every change; read the listing (GET /premises/{id}) and "
-            "send its ETag back"
+        raise ProblemError(
+            428,
+            Text(
+                "If-Match : en-tête obligatoire pour toute modification ; lisez l'annonce "
+                "(GET /premises/{id}) et renvoyez son ETag dans l'en-tête If-Match "
+                '(par exemple If-Match: "3").',
+                "If-Match: required on every change; read the listing (GET /premises/{id}) "
+                'and send its ETag back in the If-Match header (e.g. If-Match: "3")',
+            ),
         )
-        raise HTTPException(status_code=428, detail=msg)
     tag = if_match.strip().removeprefix("W/").strip('"')
     if not tag.isdigit() or len(tag) > 9:
-        msg = f"If-Match: {if_match!r} is not an ETag of this listing; send the ETag as read"
-        raise HTTPException(status_code=400, detail=msg)
+        raise ProblemError(
+            400,
+            Text(
+                f"If-Match : {if_match[:40]!r} n'est pas un ETag de cette annonce ; renvoyez "
+                "l'ETag tel que vous l'avez lu.",
+                f"If-Match: {if_match[:40]!r} is not an ETag of this listing; send the ETag "
+                "as read",
+            ),
+        )
     return int(tag)
 
 
 def _check_editor(account: Account, item: Premises) -> None:
     if not can_edit(account, item.owner_account):
-        msg = (
-            f"premises {item.id}: the account {account.name!r} ({account.role}) may not change "
-            "this listing; only its owner and the staff may"
+        raise forbid(
+            Text(
+                f"premises {item.id} : le compte {account.name!r} ({account.role}) ne peut pas "
+                "modifier cette annonce ; seuls son propriétaire et l'équipe (staff) le peuvent.",
+                f"premises {item.id}: the account {account.name!r} ({account.role}) may not "
+                "change this listing; only its owner and the staff may",
+            )
         )
-        raise forbid(msg)
 
 
 def _check_owner_field(account: Account, owner: str | None) -> None:
     """A developer may give its listings only to itself; only staff choose any owner."""
     if account.role == "developer" and owner not in (None, account.name):
-        msg = (
-            f"owner_account: a developer account owns the listings it writes; leave it out "
-            f"or set it to {account.name!r}"
+        raise forbid(
+            Text(
+                "owner_account : un compte développeur possède les annonces qu'il écrit ; "
+                f"omettez ce champ ou mettez-y {account.name!r}.",
+                "owner_account: a developer account owns the listings it writes; leave it out "
+                f"or set it to {account.name!r}",
+            )
         )
-        raise forbid(msg)
 
 
 IfMatch = Annotated[
@@ -201,7 +220,12 @@ def create_premises(
 ) -> Any:
     """Create a listing (developers, owned by themselves; staff, owned by anyone)."""
     if account.role not in ("developer", "staff"):
-        raise forbid("premises: only developer and staff accounts list premises")
+        raise forbid(
+            Text(
+                "premises : seuls les comptes développeur et staff publient des annonces.",
+                "premises: only developer and staff accounts list premises",
+            )
+        )
     _check_owner_field(account, body.owner_account)
     data = body.model_dump()
     if account.role == "developer":
@@ -298,6 +322,11 @@ def premises_history(premises_id: PremisesIdPath, repo: RepoDep, account: Curren
     with repo.connect() as conn:
         item = store.get_premises(conn, premises_id)
         if not can_edit(account, item.owner_account):
-            msg = f"premises {premises_id}: only its owner and the staff read its history"
-            raise forbid(msg)
+            raise forbid(
+                Text(
+                    f"premises {premises_id} : seuls son propriétaire et l'équipe (staff) "
+                    "lisent son historique.",
+                    f"premises {premises_id}: only its owner and the staff read its history",
+                )
+            )
         return jsonable_encoder(audit.audit_trail(conn, ENTITY_PREMISES, premises_id))

@@ -2,12 +2,22 @@
 
 The function modules :mod:`~geodata.storage.premises`, :mod:`~geodata.storage.needs`,
 :mod:`~geodata.storage.audit`, :mod:`~geodata.storage.catalogue`,
-:mod:`~geodata.storage.accounts`, :mod:`~geodata.storage.contacts` and
+:mod:`~geodata.storage.accounts`, :mod:`~geodata.storage.contacts`,
+:mod:`~geodata.storage.sessions` and
 :mod:`~geodata.storage.schema` work on a connection the caller opened, so that several writes
 form one transaction; :class:`Repository` is the facade that opens one per call.
 """
 
-from geodata.storage import accounts, audit, catalogue, contacts, needs, premises, schema
+from geodata.storage import (
+    accounts,
+    audit,
+    catalogue,
+    contacts,
+    needs,
+    premises,
+    schema,
+    sessions,
+)
 from geodata.storage._common import Page
 from geodata.storage._dialects import DialectHooks, PostgisHooks, SqliteHooks, register_hooks
 from geodata.storage._engine import dispose_engine, get_engine
@@ -50,4 +60,5 @@ __all__ = [
     "premises",
     "register_hooks",
     "schema",
+    "sessions",
 ]

@@ -16,13 +16,16 @@ __all__ = [
     "UTCDateTime",
     "accounts",
     "api_keys",
+    "app_secrets",
     "as_utc",
     "audit_log",
     "catalogue_state",
     "contact_requests",
+    "login_throttle",
     "metadata",
     "needs",
     "premises",
+    "web_sessions",
 ]
 
 ENTITY_PREMISES = "premises"
@@ -246,4 +249,38 @@ contact_requests = sa.Table(
     sa.Index(None, "sender_account"),
     sa.Index(None, "recipient_account"),
     sqlite_autoincrement=True,
+)
+# Secrets the service generates once and every worker shares (the session signing key when
+# no setting gives one). Never logged, never returned by the API.
+app_secrets = sa.Table(
+    "app_secrets",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Web sign-in sessions: the cookie carries a random token, signed; only its SHA-256 is here.
+# A session ends at logout, at its expiry, or when its account is disabled.
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("ended_at", UTCDateTime),
+    sa.Index(None, "account_id"),
+    sqlite_autoincrement=True,
+)
+
+# Failed sign-ins, counted per key (a hash of the e-mail tried, or the client address) so that
+# every worker slows the same attacker down; a key's count restarts after a quiet window.
+login_throttle = sa.Table(
+    "login_throttle",
+    metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failed_at", UTCDateTime, nullable=False),
 )

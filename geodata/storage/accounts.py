@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
 from geodata.storage import _common as co
-from geodata.storage._tables import ROLES, accounts, api_keys
+from geodata.storage._tables import ROLES, accounts, api_keys, web_sessions
 from geodata.storage.errors import StorageError
 
 __all__ = [
@@ -177,6 +177,9 @@ def list_accounts(conn: Connection, *, role: str | None = None) -> list[Account]
 def set_disabled(conn: Connection, ref: int | str, *, disabled: bool = True) -> Account:
     """Disable (or enable again) an account: a disabled account's keys and password fail.
 
+    Disabling also ends the account's web sessions, so that enabling it again later does not
+    bring an old session cookie back to life.
+
     Raises
     ------
     AccountError
@@ -184,6 +187,12 @@ def set_disabled(conn: Connection, ref: int | str, *, disabled: bool = True) -> 
     """
     account = find_account(conn, ref)
     conn.execute(sa.update(accounts).where(accounts.c.id == account.id).values(disabled=disabled))
+    if disabled:
+        conn.execute(
+            sa.update(web_sessions)
+            .where(web_sessions.c.account_id == account.id, web_sessions.c.ended_at.is_(None))
+            .values(ended_at=co.now())
+        )
     return account.model_copy(update={"disabled": disabled})
 
 

@@ -243,7 +243,15 @@ def test_a_developer_may_not_give_a_listing_to_someone_else(world: World) -> Non
         headers=world.headers("developer"),
     )
     assert response.status_code == 403
-    assert response.json()["detail"].startswith("owner_account: ")
+    # French by default, English on request; both name the field first.
+    assert response.json()["detail"].startswith("owner_account : un compte développeur")
+    assert response.json()["errors"][0]["field"] == "owner_account"
+    english = world.client.post(
+        "/premises?lang=en",
+        json=_sample(owner_account=NAMES["other_developer"]),
+        headers=world.headers("developer"),
+    )
+    assert english.json()["detail"].startswith("owner_account: a developer account")
     premises_id, version = world.listing()
     moved = world.client.patch(
         f"/premises/{premises_id}",
@@ -267,9 +275,12 @@ def test_if_match_missing_is_428_and_stale_is_412(world: World) -> None:
     url = f"/premises/{premises_id}"
     missing = world.client.patch(url, json={"title": "x"}, headers=world.headers("developer"))
     assert missing.status_code == 428
-    assert missing.json()["detail"].startswith("If-Match: ")
+    assert missing.json()["detail"].startswith("If-Match : en-tête obligatoire")
+    assert missing.json()["errors"][0]["field"] == "If-Match"
     garbled = world.client.patch(
-        url, json={"title": "x"}, headers=world.headers("developer", **{"If-Match": "abc"})
+        url,
+        json={"title": "x"},
+        headers=world.headers("developer", **{"If-Match": "abc", "Accept-Language": "en"}),
     )
     assert garbled.status_code == 400
     assert garbled.json()["detail"].startswith("If-Match: ")
