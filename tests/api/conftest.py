@@ -49,6 +49,22 @@ def _require(what: str, reason: str) -> None:
     pytest.skip(reason)
 
 
+def serious_violations(page: Any) -> list[str]:
+    """The axe-core violations of impact serious or critical on a page open in Chromium."""
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:
+        _require("BROWSER", "axe-playwright-python (axe-core) is not installed")
+    results = Axe().run(page)
+    violations = results.response["violations"]
+    assert isinstance(violations, list)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']}"
+        for v in violations
+        if v.get("impact") in ("serious", "critical")
+    ]
+
+
 CHROMIUM = "/usr/bin/chromium"
 
 

@@ -10,7 +10,7 @@ import pytest
 from api.auth import hash_password
 from api.sessions import SESSION_COOKIE
 from geodata.storage import Repository, accounts
-from tests.api.conftest import _require
+from tests.api.conftest import serious_violations
 
 pytestmark = pytest.mark.browser
 
@@ -33,22 +33,6 @@ def account(live_server: str, demo_db: Path) -> str:
     return "pme-navigateur@exemple.invalid"
 
 
-def _serious_violations(page: Any) -> list[str]:
-    """The axe-core violations of impact serious or critical on the page."""
-    try:
-        from axe_playwright_python.sync_playwright import Axe
-    except ImportError:
-        _require("BROWSER", "axe-playwright-python (axe-core) is not installed")
-    results = Axe().run(page)
-    violations = results.response["violations"]
-    assert isinstance(violations, list)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']}"
-        for v in violations
-        if v.get("impact") in ("serious", "critical")
-    ]
-
-
 def test_the_login_page_passes_axe_in_french_and_english(
     browser: Any, live_server: str, account: str
 ) -> None:
@@ -63,7 +47,7 @@ def test_the_login_page_passes_axe_in_french_and_english(
         assert page.locator("h1").inner_text() == heading
         # Each field is named by its label (what a screen reader announces).
         assert page.get_by_label(label).get_attribute("type") == "password"
-        assert _serious_violations(page) == []
+        assert serious_violations(page) == []
     # The error state too: the message is an alert tied to the fields.
     page.goto(live_server + "/login")
     page.get_by_label("Adresse e-mail").fill(account)
@@ -71,7 +55,7 @@ def test_the_login_page_passes_axe_in_french_and_english(
     page.get_by_role("button", name="Se connecter").click()
     alert = page.get_by_role("alert")
     assert "mot de passe incorrect" in alert.inner_text()
-    assert _serious_violations(page) == []
+    assert serious_violations(page) == []
     context.close()
     english = browser.new_context(locale="en-GB")
     page = english.new_page()
@@ -85,7 +69,7 @@ def test_axe_would_report_a_field_without_a_label(browser: Any, live_server: str
     page = browser.new_page()
     page.goto(live_server + "/login")
     page.evaluate("document.querySelector('label[for=password]').remove()")
-    assert any(v.startswith("label ") for v in _serious_violations(page))
+    assert any(v.startswith("label ") for v in serious_violations(page))
     page.close()
 
 
@@ -105,7 +89,7 @@ def test_signing_in_and_out_in_the_browser(browser: Any, live_server: str, accou
     assert me.status == 200 and me.json()["account"]["name"] == "pme-navigateur"
     page.goto(live_server + "/login?lang=en")
     assert "pme-navigateur" in page.locator("#signed-in").inner_text()
-    assert _serious_violations(page) == []
+    assert serious_violations(page) == []
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login?lang=en")
     assert page.request.get(live_server + "/me").status == 401
