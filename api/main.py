@@ -13,10 +13,11 @@ from geodata.storage import Repository
 from geodata.territory import Territory, load_territory
 
 from .auth import add_auth_handler
+from .delivery import DeliveryThread
 from .errors import add_exception_handlers, document_problems
 from .index_state import IndexHolder
 from .middleware import HardeningMiddleware
-from .routes import accounts, health, home, match, premises
+from .routes import accounts, health, home, match, notifications, premises
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -60,9 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.repo = open_catalogue(settings, app.state.territory)
         # Built once per process; each request matches against its current snapshot.
         app.state.match_index = IndexHolder(app.state.repo, app.state.territory)
+        # Webhook deliveries of the alerts outbox, unless `implanter worker` does them.
+        deliverer = DeliveryThread(app.state.repo, settings.delivery)
+        if settings.delivery.in_app:
+            deliverer.start()
         try:
             yield
         finally:
+            deliverer.stop(timeout=settings.delivery.timeout_seconds + 1)
             app.state.repo.dispose()
 
     app = FastAPI(
@@ -90,4 +96,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(premises.router)
     app.include_router(accounts.router)
     app.include_router(match.router)
+    app.include_router(notifications.router)
     return app

@@ -24,7 +24,15 @@ BACKENDS = [
 ]
 
 _DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-_DATA_TABLES = ("premises", "needs", "audit_log", "api_keys", "accounts")
+_DATA_TABLES = (
+    "premises",
+    "needs",
+    "audit_log",
+    "api_keys",
+    "accounts",
+    "notifications",
+    "webhooks",
+)
 
 
 def _no_postgis(reason: str) -> NoReturn:

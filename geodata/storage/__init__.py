@@ -2,12 +2,12 @@
 
 The function modules :mod:`~geodata.storage.premises`, :mod:`~geodata.storage.needs`,
 :mod:`~geodata.storage.audit`, :mod:`~geodata.storage.catalogue`,
-:mod:`~geodata.storage.accounts` and
+:mod:`~geodata.storage.accounts`, :mod:`~geodata.storage.outbox` and
 :mod:`~geodata.storage.schema` work on a connection the caller opened, so that several writes
 form one transaction; :class:`Repository` is the facade that opens one per call.
 """
 
-from geodata.storage import accounts, audit, catalogue, needs, premises, schema
+from geodata.storage import accounts, audit, catalogue, needs, outbox, premises, schema
 from geodata.storage._common import Page
 from geodata.storage._dialects import DialectHooks, PostgisHooks, SqliteHooks, register_hooks
 from geodata.storage._engine import dispose_engine, get_engine
@@ -46,6 +46,7 @@ __all__ = [
     "get_engine",
     "needs",
     "open_repository",
+    "outbox",
     "premises",
     "register_hooks",
     "schema",
