@@ -215,8 +215,10 @@ def _claim_one(repo: Repository, settings: DeliverySettings, now: datetime) -> C
     return claims[0] if claims else None
 
 
-def _attempt(repo: Repository, settings: DeliverySettings, claim: Claim) -> str:
-    """Post one claimed notification and record the outcome; return it."""
+def _attempt(
+    repo: Repository, settings: DeliverySettings, claim: Claim, now: datetime | None
+) -> str:
+    """Post one claimed notification and record the outcome (at ``now``); return it."""
     item = claim.notification
     body = webhook_body(item)
     headers = {
@@ -226,7 +228,7 @@ def _attempt(repo: Repository, settings: DeliverySettings, claim: Claim) -> str:
     try:
         post_webhook(claim.url, body, headers, timeout=settings.timeout_seconds)
     except DeliveryError as exc:
-        at = utc_now()
+        at = now or utc_now()
         give_up = claim.attempt >= settings.max_attempts
         retry_at = None if give_up else at + backoff(claim.attempt, settings)
         with repo.begin() as conn:
@@ -243,7 +245,7 @@ def _attempt(repo: Repository, settings: DeliverySettings, claim: Claim) -> str:
         )
         return "gave_up" if give_up else "failed"
     with repo.begin() as conn:
-        outbox.record_delivered(conn, item.id, at=utc_now())
+        outbox.record_delivered(conn, item.id, at=now or utc_now())
     logger.info("webhook delivered: notification %d (attempt %d)", item.id, claim.attempt)
     return "delivered"
 
@@ -254,8 +256,8 @@ def deliver_due(
     """Deliver the notifications due at ``now`` (default: the current time), one at a time.
 
     At most ``settings.batch_size`` attempts; safe to run from several processes at once.
-    ``now`` moves the clock the claims see (tests of the back-off); attempts and their
-    outcome are still timestamped with the real time.
+    ``now`` moves the clock (tests of the back-off): claims, leases, outcomes and the next
+    attempt are reckoned from it; the signature's timestamp is always the real time.
     """
     report = DeliveryReport()
     clock = now or utc_now()
@@ -265,7 +267,7 @@ def deliver_due(
         claim = _claim_one(repo, settings, now or utc_now())
         if claim is None:
             break
-        outcome = _attempt(repo, settings, claim)
+        outcome = _attempt(repo, settings, claim, now)
         setattr(report, outcome, getattr(report, outcome) + 1)
     return report
 
