@@ -164,7 +164,7 @@ def _url_problem(url: str) -> tuple[str, str] | None:
         port = parts.port
     except ValueError:
         parts, port = None, None
-    if parts is None or any(ch.isspace() for ch in url):
+    if parts is None or any(ch.isspace() or not ch.isprintable() for ch in url):
         return ("n'est pas une adresse valide", "is not a valid URL")
     if parts.scheme not in ("http", "https"):
         return (

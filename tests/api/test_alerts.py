@@ -279,6 +279,7 @@ def test_notifications_are_their_recipients_only(world: World) -> None:
         ("https://user:secret@example.org/hook", "mot de passe"),
         ("https://example.org/hook#x", "fragment"),
         ("https://exa mple.org/", "pas une adresse valide"),
+        ("https://example.org/\x00", "pas une adresse valide"),
     ],
 )
 def test_a_bad_webhook_url_is_refused_naming_the_field(world: World, url: str, reason: str) -> None:
@@ -453,3 +454,39 @@ def test_the_app_delivers_in_its_lifespan(tmp_path: Path) -> None:
     [got] = receiver.received
     assert verify(secret, got.headers[SIGNATURE_HEADER], got.body)
     assert json.loads(got.body)["premises_id"] == created.json()["id"]
+
+
+def test_the_listing_index_of_an_alert_is_the_catalogue_index(tmp_path: Path) -> None:
+    """The columns built from the written listings give the index rows that the catalogue's
+    own path (a frame of the listings) gives: the alert scores what matching would."""
+    import math
+
+    import pandas as pd
+
+    from api.alerts import _listing_index
+    from api.matching import build_index
+    from matcher import MatchIndex
+    from tests.geodata.test_storage import full_premises, make_premises
+
+    repo = Repository(f"sqlite:///{tmp_path / 'implanter.db'}")
+    repo.migrate()
+    reference = build_index(repo, default_territory())
+    items = repo.add_many_premises([full_premises(), make_premises()], actor="test")
+    ours = _listing_index(reference, items)
+    frame = pd.DataFrame([i.model_dump() for i in items], index=pd.RangeIndex(len(items)))
+    theirs = MatchIndex.from_frame(
+        frame,
+        stations=reference.stations,
+        interchanges=reference.interchanges,
+        commune_names=reference.commune_names,
+    )
+    for pos in range(len(items)):
+        a, b = ours.record(pos), theirs.record(pos)
+        assert a.keys() == b.keys()
+        for key in a:
+            same_nan = isinstance(a[key], float) and math.isnan(a[key]) and math.isnan(b[key])
+            assert same_nan or a[key] == b[key], key
+    # The full listing states its dates: they were converted, not lost.
+    assert not math.isnan(ours.record(0)["available_day"])
+    assert not math.isnan(ours.record(0)["verified_day"])
+    repo.dispose()

@@ -130,16 +130,15 @@ def test_a_worker_killed_mid_delivery_delivers_once_after_restart(
         done = _row(repo, note.id)
         assert done.delivery == "delivered" and done.attempts == 2
         with repo.connect() as conn:
-            assert conn.execute(
-                sa.select(sa.func.count()).select_from(notifications)
-            ).scalar_one() == 1
+            assert (
+                conn.execute(sa.select(sa.func.count()).select_from(notifications)).scalar_one()
+                == 1
+            )
         # At least once: the killed attempt reached the receiver too, with the same id.
         assert len(receiver.received) == 2
         assert {r.headers[DELIVERY_HEADER] for r in receiver.received} == {str(note.id)}
         assert receiver.received[0].body == receiver.received[1].body
-        assert all(
-            verify(SECRET, r.headers[SIGNATURE_HEADER], r.body) for r in receiver.received
-        )
+        assert all(verify(SECRET, r.headers[SIGNATURE_HEADER], r.body) for r in receiver.received)
 
         # Nothing left to deliver: another pass sends nothing.
         again = _worker(url, log, "--once")
