@@ -73,18 +73,17 @@ _tables: dict[str, _SavedTable] = {}
 _tables_lock = threading.Lock()
 
 
+#: What changes whenever a saved search is added, edited, (de)activated or deleted.
+_SIGNATURE = sa.select(
+    sa.func.count(),
+    sa.func.max(needs_table.c.id),
+    sa.func.max(needs_table.c.updated_at),
+    sa.func.coalesce(sa.func.sum(needs_table.c.version), 0),
+).where(*_SAVED)
+
+
 def _signature(conn: Connection) -> tuple[Any, ...]:
-    """What changes whenever a saved search is added, edited, (de)activated or deleted."""
-    c = needs_table.c
-    row = conn.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.max(c.id),
-            sa.func.max(c.updated_at),
-            sa.func.coalesce(sa.func.sum(c.version), 0),
-        ).where(*_SAVED)
-    ).one()
-    return tuple(row)
+    return tuple(conn.execute(_SIGNATURE).one())
 
 
 def saved_search_table(conn: Connection) -> tuple[list[Need], NeedTable, np.ndarray]:
