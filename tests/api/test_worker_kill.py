@@ -37,8 +37,9 @@ def _worker(url: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
-        # A short attempt (its lease ends 3 s + 1 s + 0.2 s after the claim), frequent looks.
-        "IMPLANTER_DELIVERY__TIMEOUT_SECONDS": "3",
+        # The killed attempt's lease ends 8 s + 1 s + 0.2 s after its claim: long enough for
+        # the kill to land before the attempt would time out, short enough for the restart.
+        "IMPLANTER_DELIVERY__TIMEOUT_SECONDS": "8",
         "IMPLANTER_DELIVERY__BACKOFF_BASE_SECONDS": "0.2",
         "IMPLANTER_DELIVERY__POLL_SECONDS": "0.1",
     }
