@@ -22,6 +22,7 @@ import os
 import platform
 import re
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -137,7 +138,8 @@ def main(argv: list[str] | None = None) -> None:
             START,
             "## Alerts — issue 8, saved searches",
             "",
-            f"Command: `python -m bench.bench_alerts`. Produced by `bench/bench_alerts.py` on "
+            f"Command: `{' '.join(['python -m bench.bench_alerts', *(argv or sys.argv[1:])])}`. "
+            "Produced by `bench/bench_alerts.py` on "
             f"{datetime.now(UTC):%Y-%m-%d %H:%M}.",
             "",
             f"Machine: {platform.processor() or platform.machine()}; cores {os.cpu_count()}; "
