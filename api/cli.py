@@ -1,4 +1,5 @@
-"""The ``implanter`` command line: init-db, demo, import, export, match, serve, accounts, keys.
+"""The ``implanter`` command line: init-db, demo, import, export, match, serve, worker, accounts,
+keys.
 
 Start-up time is part of every command a user types, so this module imports only typer at
 load time: each command imports what it uses (the catalogue's storage, the matcher, the
@@ -348,6 +349,51 @@ def serve(
         # No `server: uvicorn` header; the app logs each request itself, with secrets redacted.
         **SERVER_OPTIONS,
     )
+
+
+@app.command()
+def worker(
+    database_url: DbOption = None,
+    once: Annotated[
+        bool, typer.Option(help="Deliver what is due now, then exit (for cron or a test).")
+    ] = False,
+) -> None:
+    """Deliver the alerts outbox to the accounts' webhooks until stopped (Ctrl-C).
+
+    Any number of workers (and app processes with IMPLANTER_DELIVERY__IN_APP=true) may run
+    on the same database; settings are IMPLANTER_DELIVERY__* (retries, timeout, pause).
+    """
+    import logging
+    import signal
+    import threading
+
+    from .delivery import DeliveryReport, deliver_due
+
+    settings = _settings(database_url)
+    repo = _open(database_url)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    typer.echo(
+        f"Livraison des alertes / delivering alerts from "
+        f"{repo.engine.url.render_as_string(hide_password=True)}",
+        err=True,
+    )
+    report = DeliveryReport()
+    try:
+        while True:
+            report = deliver_due(repo, settings.delivery)
+            if once or stop.wait(settings.delivery.poll_seconds):
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        repo.dispose()
+    if once:
+        typer.echo(
+            f"{report.delivered} livrées / delivered, {report.failed} en échec / failed, "
+            f"{report.gave_up} abandonnées / given up"
+        )
 
 
 # -- accounts and API keys ----------------------------------------------------------------------

@@ -14,11 +14,24 @@ from geodata.storage import Repository
 from geodata.territory import Territory, load_territory
 
 from .auth import add_auth_handler
+from .delivery import DeliveryThread
 from .docs import add_offline_docs
 from .errors import add_exception_handlers, document_problems
 from .index_state import IndexHolder
 from .middleware import HardeningMiddleware
-from .routes import accounts, contacts, demand, health, home, login, match, needs, ogc, premises
+from .routes import (
+    accounts,
+    contacts,
+    demand,
+    health,
+    home,
+    login,
+    match,
+    needs,
+    notifications,
+    ogc,
+    premises,
+)
 from .sessions import SessionKeys, resolve_secret
 from .settings import Settings
 
@@ -66,9 +79,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The key of the session and CSRF cookies: the setting, else the database's (shared).
         secret = resolve_secret(settings.auth, app.state.repo, app.state.clock())
         app.state.session_keys = SessionKeys(secret)
+        # Webhook deliveries of the alerts outbox, unless `implanter worker` does them.
+        deliverer = DeliveryThread(app.state.repo, settings.delivery)
+        if settings.delivery.in_app:
+            deliverer.start()
         try:
             yield
         finally:
+            deliverer.stop(timeout=settings.delivery.timeout_seconds + 1)
             app.state.repo.dispose()
 
     app = FastAPI(
@@ -107,4 +125,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(contacts.router)
     app.include_router(ogc.router)
     add_offline_docs(app)
+    app.include_router(notifications.router)
     return app

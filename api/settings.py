@@ -12,6 +12,7 @@ __all__ = [
     "ApiSettings",
     "AuthSettings",
     "DatabaseSettings",
+    "DeliverySettings",
     "HttpSettings",
     "MapSettings",
     "Settings",
@@ -163,6 +164,38 @@ class MapSettings(BaseModel):
     tiles_attribution: str = "© OpenStreetMap contributors"
 
 
+class DeliverySettings(BaseModel):
+    """Webhook delivery of the alerts outbox (see :mod:`api.delivery`).
+
+    A failed attempt is retried after ``backoff_base_seconds × 2^(attempt − 1)`` seconds (at
+    most ``backoff_max_seconds``), until ``max_attempts`` attempts: with the defaults, retries
+    come 30 s, 1, 2, 4, 8, 16 and 32 min after each failure, and the notification is given up
+    (shown to the staff in ``GET /staff/deliveries``) about 64 minutes after its first attempt.
+    """
+
+    in_app: bool = Field(
+        default=True,
+        description="Deliver from a background thread of each app process; turn off when "
+        "`implanter worker` runs apart.",
+    )
+    poll_seconds: float = Field(
+        default=2.0, gt=0, le=3600, description="Pause between two looks at the outbox."
+    )
+    timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="Time allowed to each webhook request."
+    )
+    max_attempts: int = Field(default=8, ge=1, le=100, description="Attempts before giving up.")
+    backoff_base_seconds: float = Field(
+        default=30.0, ge=0, le=86_400, description="Wait after the first failed attempt."
+    )
+    backoff_max_seconds: float = Field(
+        default=3600.0, ge=0, le=7 * 86_400, description="Longest wait between two attempts."
+    )
+    batch_size: int = Field(
+        default=50, ge=1, le=10_000, description="Most deliveries made in one look."
+    )
+
+
 class Settings(BaseSettings):
     """All settings, e.g. ``IMPLANTER_DATABASE__URL`` or ``IMPLANTER_API__DEMO_ON_FIRST_RUN``."""
 
@@ -180,3 +213,4 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     auth: AuthSettings = AuthSettings()
     maps: MapSettings = MapSettings()
+    delivery: DeliverySettings = DeliverySettings()

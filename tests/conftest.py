@@ -29,6 +29,8 @@ _DATA_TABLES = (
     "needs",
     "audit_log",
     "contact_requests",
+    "notifications",
+    "webhooks",
     "web_sessions",
     "login_throttle",
     "api_keys",

@@ -4,7 +4,8 @@ Readers get :class:`~geodata.schemas.PremisesPublic`, never the owner's account 
 the owner did not publish; the listing's owner and the staff get the full
 :class:`~geodata.schemas.Premises`. Writes need an API key: a developer creates listings it
 owns and edits only those; staff edit any. Every edit is a compare-and-set on the version the
-client read (``ETag`` → ``If-Match``) and is audited, both in one transaction.
+client read (``ETag`` → ``If-Match``) and is audited, and the saved searches the listing newly
+fits are notified (:mod:`api.alerts`), all in one transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from geodata.storage._tables import ENTITY_PREMISES
 from geodata.storage.accounts import Account
 from geodata.storage.audit import AuditEntry
 
+from ..alerts import ListingAlerts, ListingAlertsDep
 from ..auth import CurrentAccount, OptionalAccount, can_edit, forbid
 from ..deps import PremisesIdPath, PremisesQueryDep, RepoDep, SettingsDep, TerritoryDep
 from ..errors import ProblemError, Text
@@ -217,6 +219,7 @@ def create_premises(
     territory: TerritoryDep,
     account: CurrentAccount,
     response: Response,
+    alerts: ListingAlertsDep,
 ) -> Any:
     """Create a listing (developers, owned by themselves; staff, owned by anyone)."""
     if account.role not in ("developer", "staff"):
@@ -233,6 +236,7 @@ def create_premises(
     item = PremisesCreate.model_validate(data, context={"territory": territory})
     with repo.begin() as conn:
         created = store.add_many_premises(conn, [item], actor=account.name)[0]
+        alerts.written(conn, None, created)
     _etag(response, created)
     response.headers["Location"] = f"/premises/{created.id}"
     return jsonable_encoder(created)
@@ -246,6 +250,7 @@ def patch_premises(
     territory: TerritoryDep,
     account: CurrentAccount,
     response: Response,
+    alerts: ListingAlertsDep,
     if_match: IfMatch = None,
 ) -> Any:
     """Change some fields of a listing, at the version of its ETag (412 when stale)."""
@@ -264,6 +269,7 @@ def patch_premises(
             actor=account.name,
             context={"territory": territory},
         )
+        alerts.written(conn, current, item)
     _etag(response, item)
     return jsonable_encoder(item)
 
@@ -275,10 +281,11 @@ def change_status(
     repo: RepoDep,
     account: CurrentAccount,
     response: Response,
+    alerts: ListingAlertsDep,
     if_match: IfMatch = None,
 ) -> Any:
     """Mark a listing available, under offer, let, sold or withdrawn (audited: who, when)."""
-    return _set_status(repo, account, response, premises_id, body.status, if_match)
+    return _set_status(repo, account, response, premises_id, body.status, if_match, alerts)
 
 
 @router.delete("/{premises_id}", response_model=Premises, responses=_WRITE)
@@ -287,10 +294,11 @@ def withdraw_premises(
     repo: RepoDep,
     account: CurrentAccount,
     response: Response,
+    alerts: ListingAlertsDep,
     if_match: IfMatch = None,
 ) -> Any:
     """Withdraw a listing: its status becomes ``withdrawn``; the listing and its history stay."""
-    return _set_status(repo, account, response, premises_id, Status.withdrawn, if_match)
+    return _set_status(repo, account, response, premises_id, Status.withdrawn, if_match, alerts)
 
 
 def _set_status(
@@ -300,14 +308,18 @@ def _set_status(
     premises_id: int,
     status: Status,
     if_match: str | None,
+    alerts: ListingAlerts,
 ) -> Any:
-    """Check the editor and the version, set the status and audit it, in one transaction."""
+    """Check the editor and the version, set the status and audit it (and notify the saved
+    searches the listing newly fits), in one transaction."""
     expected = _expected_version(if_match)
     with repo.begin() as conn:
-        _check_editor(account, store.get_premises(conn, premises_id))
+        current = store.get_premises(conn, premises_id)
+        _check_editor(account, current)
         item = store.set_status(
             conn, premises_id, status, expected_version=expected, actor=account.name
         )
+        alerts.written(conn, current, item)
     _etag(response, item)
     return jsonable_encoder(item)
 

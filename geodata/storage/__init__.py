@@ -3,7 +3,7 @@
 The function modules :mod:`~geodata.storage.premises`, :mod:`~geodata.storage.needs`,
 :mod:`~geodata.storage.audit`, :mod:`~geodata.storage.catalogue`,
 :mod:`~geodata.storage.accounts`, :mod:`~geodata.storage.contacts`,
-:mod:`~geodata.storage.sessions` and
+:mod:`~geodata.storage.sessions`, :mod:`~geodata.storage.outbox` and
 :mod:`~geodata.storage.schema` work on a connection the caller opened, so that several writes
 form one transaction; :class:`Repository` is the facade that opens one per call.
 """
@@ -14,6 +14,7 @@ from geodata.storage import (
     catalogue,
     contacts,
     needs,
+    outbox,
     premises,
     schema,
     sessions,
@@ -57,6 +58,7 @@ __all__ = [
     "get_engine",
     "needs",
     "open_repository",
+    "outbox",
     "premises",
     "register_hooks",
     "schema",

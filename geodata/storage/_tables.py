@@ -24,8 +24,10 @@ __all__ = [
     "login_throttle",
     "metadata",
     "needs",
+    "notifications",
     "premises",
     "web_sessions",
+    "webhooks",
 ]
 
 ENTITY_PREMISES = "premises"
@@ -283,4 +285,45 @@ login_throttle = sa.Table(
     sa.Column("key", sa.String(80), primary_key=True),
     sa.Column("failures", sa.Integer, nullable=False),
     sa.Column("last_failed_at", UTCDateTime, nullable=False),
+)
+# The alerts outbox: one row per notification to an account, written in the transaction of
+# the change that caused it, with its webhook delivery state. ``next_attempt_at`` is set
+# while a webhook delivery is pending (NULL: nothing to send); an attempt in flight moves it
+# past the attempt's timeout, so that a crashed deliverer's claim expires by itself.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("recipient", sa.String(120), nullable=False),  # accounts.name
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("need_id", sa.Integer),
+    sa.Column("premises_id", sa.Integer),
+    sa.Column("premises_version", sa.Integer),
+    sa.Column("score", sa.Double),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("read_at", UTCDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("gave_up_at", UTCDateTime),
+    sa.CheckConstraint("attempts >= 0", name="attempts"),
+    sa.Index(None, "recipient", "id"),
+    sa.Index(None, "next_attempt_at"),
+    sa.Index(None, "gave_up_at"),
+    sqlite_autoincrement=True,
+)
+
+# The webhook of an account (at most one). The secret signs each delivery (HMAC-SHA256), so
+# it is kept as generated: it is shown to its account once, when set, and never again.
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(120), nullable=False, unique=True),  # accounts.name
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("secret", sa.String(100), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sqlite_autoincrement=True,
 )
