@@ -50,8 +50,6 @@ __all__ = [
 KIND_MATCH = "match"
 
 
-
-
 def saved_searches(conn: Connection) -> list[Need]:
     """The active needs that have an owner account (those whose owner is alerted)."""
     return [n for n in needs.all_needs(conn, active=True) if n.owner_account]
