@@ -28,6 +28,7 @@ from geodata.storage.errors import NotFoundError
 
 from ..auth import CurrentAccount, forbid
 from ..deps import MAX_INT32, RepoDep, SettingsDep, TerritoryDep
+from ..errors import Text
 from .match import MAX_RESULTS, MatchResponse, rank_for_need, request_language
 from .premises import _expected_version, _page_links
 
@@ -257,7 +258,9 @@ def _write(
     if_match: str | None,
 ) -> Need:
     """Merge changes into a need at the version of ``If-Match``, checked whole, audited."""
-    expected = _expected_version(if_match)
+    expected = _expected_version(
+        if_match, read="GET /needs/{id}", what=Text("le besoin", "the need")
+    )
     with repo.begin() as conn:
         current = readable_need(conn, account, need_id)
         if "owner_account" in changes:

@@ -107,16 +107,27 @@ def _etag(response: Response, item: Premises) -> None:
     response.headers["ETag"] = f'"{item.version}"'
 
 
-def _expected_version(if_match: str | None) -> int:
-    """The version named by ``If-Match``: 428 when missing, 400 when not an ETag we issued."""
+_LISTING = Text("l'annonce", "the listing")
+
+
+def _expected_version(
+    if_match: str | None,
+    *,
+    read: str = "GET /premises/{id}",
+    what: Text = _LISTING,
+) -> int:
+    """The version named by ``If-Match``: 428 when missing, 400 when not an ETag we issued.
+
+    ``read`` is the route that gives the ETag and ``what`` the record, named in the messages.
+    """
     if if_match is None or not if_match.strip():
         raise ProblemError(
             428,
             Text(
-                "If-Match : en-tête obligatoire pour toute modification ; lisez l'annonce "
-                "(GET /premises/{id}) et renvoyez son ETag dans l'en-tête If-Match "
+                f"If-Match : en-tête obligatoire pour toute modification ; lisez {what.fr} "
+                f"({read}) et renvoyez son ETag dans l'en-tête If-Match "
                 '(par exemple If-Match: "3").',
-                "If-Match: required on every change; read the listing (GET /premises/{id}) "
+                f"If-Match: required on every change; read {what.en} ({read}) "
                 'and send its ETag back in the If-Match header (e.g. If-Match: "3")',
             ),
         )
@@ -125,10 +136,9 @@ def _expected_version(if_match: str | None) -> int:
         raise ProblemError(
             400,
             Text(
-                f"If-Match : {if_match[:40]!r} n'est pas un ETag de cette annonce ; renvoyez "
+                f"If-Match : {if_match[:40]!r} n'est pas un ETag de {what.fr} ; renvoyez "
                 "l'ETag tel que vous l'avez lu.",
-                f"If-Match: {if_match[:40]!r} is not an ETag of this listing; send the ETag "
-                "as read",
+                f"If-Match: {if_match[:40]!r} is not an ETag of {what.en}; send the ETag as read",
             ),
         )
     return int(tag)

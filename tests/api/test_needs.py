@@ -327,7 +327,12 @@ def test_patch_merges_checks_the_version_and_delete_deactivates(world: World) ->
     url = f"/needs/{need['id']}"
     missing = world.client.patch(url, json={"headcount": 12}, headers=world.headers("company"))
     assert missing.status_code == 428
-    assert missing.json()["detail"].startswith("If-Match: ")
+    assert missing.json()["detail"].startswith("If-Match : ")
+    assert "GET /needs/{id}" in missing.json()["detail"]
+    english = world.client.patch(
+        url, json={"headcount": 12}, headers=world.headers("company", **{"Accept-Language": "en"})
+    )
+    assert english.json()["detail"].startswith("If-Match: required")
     garbled = world.client.patch(
         url, json={"headcount": 12}, headers=world.headers("company", **{"If-Match": "x"})
     )
