@@ -65,7 +65,6 @@ from bench.bench_cli import NEED, OUT, RESULTS, demo_db, machine, synthetic_db
 __all__ = ["ENDPOINTS", "Endpoint", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
-BEGIN, END = "<!-- http:begin -->", "<!-- http:end -->"
 Log = Callable[[str], None]
 
 
@@ -446,8 +445,11 @@ def report(runs: list[SizeRun], command: str, info: str, args: argparse.Namespac
     return "\n".join(lines)
 
 
-def write_results(section: str, path: Path = RESULTS) -> None:
-    """Replace (or add) this benchmark's section of RESULTS.md, keeping the others."""
+def write_results(section: str, workers: int, path: Path = RESULTS) -> None:
+    """Replace (or add) this benchmark's section of RESULTS.md for this number of workers,
+    keeping the others."""
+    tag = "http" if workers == 1 else f"http-w{workers}"
+    BEGIN, END = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"  # noqa: N806
     block = f"{BEGIN}\n{section}\n{END}\n"
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
     if BEGIN in text and END in text:
@@ -502,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(section)
     if str(args.results) != "-":
-        write_results(section, args.results)
+        write_results(section, args.workers, args.results)
         log(f"wrote {args.results}")
     return 0
 

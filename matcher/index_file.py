@@ -130,7 +130,7 @@ def save_index(index: MatchIndex, path: str | os.PathLike[str], key: dict[str, A
         offset += -(-arr.nbytes // _ALIGN) * _ALIGN
     crc = 0
     for arr in arrays.values():
-        crc = zlib.crc32(arr.view(np.uint8).reshape(-1), crc)
+        crc = zlib.crc32(arr.view(np.uint8).reshape(-1).data, crc)
         crc = zlib.crc32(_padding(arr.nbytes), crc)
     header = {
         "format": FORMAT_VERSION,
@@ -155,7 +155,7 @@ def save_index(index: MatchIndex, path: str | os.PathLike[str], key: dict[str, A
             f.write(head)
             f.write(b"\0" * (start - len(MAGIC) - 8 - len(head)))
             for arr in arrays.values():
-                f.write(arr.view(np.uint8).reshape(-1).tobytes())
+                f.write(arr.view(np.uint8).reshape(-1).data)
                 f.write(_padding(arr.nbytes))
             f.flush()
             os.fsync(f.fileno())
