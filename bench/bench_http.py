@@ -295,24 +295,26 @@ def load(
     return Cell(endpoint.label, concurrency, len(lat), elapsed, lat, cpu1 - cpu0, errors[0])
 
 
+def _two_workers(port: int) -> tuple[http.client.HTTPConnection, http.client.HTTPConnection]:
+    """Two keep-alive connections served by two different workers (``worker_pid``)."""
+    first = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    writer_pid = _get_json(port, "/health", first)["worker_pid"]
+    for _ in range(200):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        if _get_json(port, "/health", conn)["worker_pid"] != writer_pid:
+            return first, conn
+        conn.close()
+    msg = "could not open a connection on a second worker"
+    raise RuntimeError(msg)
+
+
 def freshness(server: Server, key: str, trials: int, log: Log) -> list[tuple[int, float]]:
     """Per trial: the ``/match`` requests until a new listing shows, and the first's ms."""
-    # Two connections served by two different workers.
-    first = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    writer_pid = _get_json(server.port, "/health", first)["worker_pid"]
-    other = None
-    for _ in range(200):
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-        if _get_json(server.port, "/health", conn)["worker_pid"] != writer_pid:
-            other = conn
-            break
-        conn.close()
-    if other is None:
-        msg = "could not open a connection on a second worker"
-        raise RuntimeError(msg)
     auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     out: list[tuple[int, float]] = []
     for trial in range(trials):
+        # Opened afresh each trial: an idle keep-alive connection is closed by the server.
+        first, other = _two_workers(server.port)
         listing = {**FRESH_LISTING, "title": f"Entrepôt de mesure {trial}"}
         first.request("POST", "/premises", body=json.dumps(listing).encode(), headers=auth)
         response = first.getresponse()
@@ -331,13 +333,17 @@ def freshness(server: Server, key: str, trials: int, log: Log) -> list[tuple[int
             if result["results"] and result["results"][0]["premises"]["id"] == created["id"]:
                 break
         out.append((tries, first_ms))
+        first.close()
+        other.close()
         # Withdraw it, so that the next trial's listing ranks first again.
-        first.request(
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        conn.request(
             "DELETE",
             f"/premises/{created['id']}",
             headers={**auth, "If-Match": f'"{created["version"]}"'},
         )
-        first.getresponse().read()
+        conn.getresponse().read()
+        conn.close()
     log(f"freshness: /match requests until visible on the other worker: {[t for t, _ in out]}")
     return out
 
@@ -415,6 +421,12 @@ def report(runs: list[SizeRun], command: str, info: str, args: argparse.Namespac
             health = next((cell for cell in row if cell.endpoint == "GET /health"), None)
             for cell in row:
                 ratio = f"{cell.rps / health.rps:.2f}" if health and health.rps else ""
+                if not cell.requests:
+                    lines.append(
+                        f"| `{cell.endpoint}` | {c} | 0 | no request completed within the "
+                        f"{cell.seconds:.0f} s | | | {cell.errors} | |"
+                    )
+                    continue
                 lines.append(
                     f"| `{cell.endpoint}` | {c} | {cell.rps:.0f} | {cell.pct(50):.1f} ms "
                     f"| {cell.pct(99):.1f} ms | {cell.cpu_ms:.2f} ms | {cell.errors} | {ratio} |"
