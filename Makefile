@@ -8,13 +8,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+BENCH_HTTP_ARGS ?=
 LOCK := requirements.lock
 # uv resolves the lock; it lives in its own small venv so that it is not part of the pinned set.
 UV_VERSION := 0.13.9
 LOCK_TOOL := $(VENV)/lock-tool
 UV_LOCK_ARGS ?=
 
-.PHONY: run test lint bench bench-cli lock clean-db
+.PHONY: run test lint bench bench-cli bench-http lock clean-db
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +42,11 @@ bench: $(STAMP)
 ## Time `implanter match` as a whole process (demo and 100k premises), with its imports.
 bench-cli: $(STAMP)
 	$(BIN)/python -m bench.bench_cli
+
+## Load `implanter serve` on loopback (demo and 100k premises): requests/s, p50, p99, server CPU.
+## `make bench-http BENCH_HTTP_ARGS="--workers 2"` adds the cross-worker freshness check.
+bench-http: $(STAMP)
+	$(BIN)/python -m bench.bench_http $(BENCH_HTTP_ARGS)
 
 ## Re-resolve uv.lock after editing pyproject.toml (keeps current pins unless they no longer
 ## fit; `make lock UV_LOCK_ARGS=--upgrade` takes the newest), then export requirements.lock.

@@ -241,11 +241,10 @@ def match(
     from pydantic import ValidationError
 
     from geodata.schemas import NeedIn, error_details
-    from geodata.storage.errors import NotFoundError
     from geodata.territory import load_territory
     from matcher import match as run_match
 
-    from .matching import build_index
+    from .index_cache import quick_index
 
     if (need_file is None) == (need_id is None):
         typer.secho(
@@ -254,22 +253,37 @@ def match(
         raise typer.Exit(EXIT_BAD_INPUT)
     settings = _settings(database_url)
     territory = load_territory(settings.territory)
-    repo = _open(database_url)
+    need: NeedIn
     try:
         if need_file is not None:
             raw = json.loads(need_file.read_text(encoding="utf-8"))
-            need: NeedIn = NeedIn.model_validate(raw, context={"territory": territory})
-        else:
-            assert need_id is not None
-            need = repo.get_need(need_id)
-    except (OSError, json.JSONDecodeError, NotFoundError) as exc:
+            need = NeedIn.model_validate(raw, context={"territory": territory})
+    except (OSError, json.JSONDecodeError) as exc:
         typer.secho(str(exc), err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
     except ValidationError as exc:
         for e in error_details(exc):
             typer.secho(f"{e['field']}: {e['reason']}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
-    result = run_match(build_index(repo, territory), need, k=k, lang=lang.value)
+    # The index an earlier run built and kept, when the catalogue has not changed since
+    # (IMPLANTER_DATABASE__INDEX_CACHE): found without opening the repository.
+    index = None
+    if need_file is not None:
+        index = quick_index(settings.database.url, settings.database.index_cache, territory)
+    if index is None:
+        from geodata.storage.errors import NotFoundError
+
+        from .matching import cached_index, index_cache_path
+
+        repo = _open(database_url)
+        if need_id is not None:
+            try:
+                need = repo.get_need(need_id)
+            except NotFoundError as exc:
+                typer.secho(str(exc), err=True)
+                raise typer.Exit(EXIT_BAD_INPUT) from exc
+        index = cached_index(repo, territory, index_cache_path(settings.database.index_cache, repo))
+    result = run_match(index, need, k=k, lang=lang.value)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str, indent=2))
         return

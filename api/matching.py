@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-import numpy as np
+import logging
+from pathlib import Path
+from typing import Any
+
 from sqlalchemy.engine import Connection
 
-import shapely
-
 from geodata.storage import CatalogueChanges, Repository, catalogue
-from geodata.territory import Layer, Territory
-from matcher import MatchIndex, PointSet
+from geodata.territory import Territory
+from matcher import MatchIndex
 from matcher.index import CATALOGUE_COLUMNS
 
-__all__ = ["apply_changes", "build_index", "refresh_index"]
+from .index_cache import REVISION_SQL, STAMP_SQL, access_points, cache_key, cache_path
+
+__all__ = [
+    "apply_changes",
+    "build_index",
+    "cached_index",
+    "index_cache_key",
+    "index_cache_path",
+    "refresh_index",
+]
+
+logger = logging.getLogger(__name__)
 
 
 def build_index(
@@ -36,22 +48,14 @@ def build_index(
     version, columns = catalogue.at_one_version(
         conn, lambda: catalogue.premises_columns(conn, CATALOGUE_COLUMNS)
     )
-    stations = territory.layer("stations")
-    interchanges = territory.layer("interchanges")
+    stations, interchanges = access_points(territory)
     return MatchIndex.from_columns(
         columns,
-        stations=_points(stations, stations.column("status") == "open"),
-        interchanges=_points(interchanges, interchanges.column("kind") == "exit"),
+        stations=stations,
+        interchanges=interchanges,
         version=version,
         commune_names=territory.commune_names,
     )
-
-
-def _points(layer: Layer, keep: np.ndarray) -> PointSet:
-    """The named points of a territory layer where ``keep`` is true."""
-    geometry = layer.geometry[keep]
-    names = layer.column("name")[keep].astype(str).astype(object)
-    return PointSet(shapely.get_x(geometry), shapely.get_y(geometry), names)
 
 
 def apply_changes(index: MatchIndex, changes: CatalogueChanges) -> None:
@@ -70,4 +74,49 @@ def apply_changes(index: MatchIndex, changes: CatalogueChanges) -> None:
 def refresh_index(index: MatchIndex, repo: Repository) -> MatchIndex:
     """Apply to ``index`` the catalogue changes made since its version; return it."""
     apply_changes(index, repo.changes_since(index.version))
+    return index
+
+
+# --- the index kept between runs of a command ----------------------------------------------
+
+
+def index_cache_path(setting: str, repo: Repository) -> Path | None:
+    """The file the repository's index is kept in (see :func:`api.index_cache.cache_path`)."""
+    return cache_path(setting, repo.engine.url.render_as_string(hide_password=False))
+
+
+def index_cache_key(conn: Connection, repo: Repository, territory: Territory) -> dict[str, Any]:
+    """The key of the index of this catalogue as it is now (see :mod:`api.index_cache`)."""
+    revisions = conn.exec_driver_sql(REVISION_SQL).fetchall()
+    stamp = conn.exec_driver_sql(STAMP_SQL).first()
+    url = repo.engine.url.render_as_string(hide_password=True)
+    revision = revisions[0][0] if len(revisions) == 1 else None
+    return cache_key(url, revision, None if stamp is None else tuple(stamp), territory)
+
+
+def cached_index(repo: Repository, territory: Territory, path: Path | None) -> MatchIndex:
+    """The catalogue's match index: read from ``path`` when kept there for this very
+    catalogue, schema and territory; else built (:func:`build_index`) and kept there.
+
+    A file under another key (a write since, another territory, a replaced database, a
+    migration), of another format, truncated or corrupted is never used: the index is
+    built again and the file replaced, atomically. Failing to write it only logs.
+    """
+    if path is None:
+        return build_index(repo, territory)
+    from matcher.index_file import load_index, save_index
+
+    with repo.connect() as conn:
+        key = index_cache_key(conn, repo, territory)
+        index = load_index(path, key)
+        if index is not None:
+            return index
+        index = build_index(repo, territory, conn)
+        after = index_cache_key(conn, repo, territory)
+    # Kept only when nothing was written during the build (the key names the data read).
+    if after == key and key["catalogue"] is not None and index.version == key["catalogue"][0]:
+        try:
+            save_index(index, path, key)
+        except OSError as exc:
+            logger.warning("could not keep the match index in %s: %s", path, exc)
     return index

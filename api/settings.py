@@ -28,6 +28,13 @@ class DatabaseSettings(BaseModel):
         default=DEFAULT_DATABASE_URL,
         description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db",
     )
+    index_cache: str = Field(
+        default="auto",
+        description="Where `implanter match` keeps the built match index between runs: "
+        "'auto' beside a SQLite file (<file>.match-index), 'off' nowhere, or a folder. "
+        "The file is used only for the very catalogue, schema and territory it was built "
+        "from, and rebuilt otherwise.",
+    )
 
 
 class ApiSettings(BaseModel):

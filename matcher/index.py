@@ -535,6 +535,59 @@ class MatchIndex:
             commune_names=commune_names,
         )
 
+    @classmethod
+    def from_state(
+        cls,
+        store: Mapping[str, np.ndarray],
+        *,
+        n: int,
+        grid: tuple[Any, ...],
+        grid_starts: np.ndarray,
+        stations: PointSet | None,
+        interchanges: PointSet | None,
+        version: int,
+        communes: list[str],
+        commune_names: Mapping[str, str],
+    ) -> MatchIndex:
+        """An index from the arrays and grid of one built before (see :mod:`matcher.index_file`).
+
+        The arrays are used as they are (memory maps stay maps), in the row order they were
+        built in; they must hold every column of the index and ``n`` rows each.
+        """
+        missing = [name for name in _SCHEMA if name not in store]
+        if missing:
+            msg = f"index state: missing column(s) {', '.join(missing)}"
+            raise ValueError(msg)
+        bad = [
+            name
+            for name, dtype in _SCHEMA.items()
+            if store[name].dtype != np.dtype(dtype) or store[name].shape != (n,)
+        ]
+        if bad:
+            msg = f"index state: wrong type or length of {', '.join(bad)}"
+            raise ValueError(msg)
+        x0, y0, cell, ncx, ncy = grid
+        if len(grid_starts) != int(ncx) * int(ncy) + 1:
+            msg = "index state: the grid does not match its cell starts"
+            raise ValueError(msg)
+        new = cls.__new__(cls)
+        new.commune_names = dict(commune_names)
+        new.stations = stations
+        new.interchanges = interchanges
+        new.version = int(version)
+        new.communes = list(communes)
+        new._commune_code = {code: i for i, code in enumerate(new.communes)}
+        new._store = {name: store[name] for name in _SCHEMA}
+        new._n = new._cap = int(n)
+        new._grid = (float(x0), float(y0), float(cell), int(ncx), int(ncy))
+        new._grid_starts = grid_starts
+        new._stale = np.zeros(new._n, dtype=bool)
+        new._n_stale = 0
+        new._stale_rows = []
+        new._tree = None
+        new._refresh_views()
+        return new
+
     def _prepare(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = dict(columns)
         for name in SPLIT_COLUMNS:

@@ -103,6 +103,11 @@ def _view(item: Premises, account: Account | None) -> Premises | PremisesPublic:
     return item if can_edit(account, item.owner_account) else PremisesPublic.model_validate(item)
 
 
+def _json(item: Premises | PremisesPublic) -> dict[str, Any]:
+    """The JSON-ready dict of one listing, serialised once by pydantic."""
+    return item.model_dump(mode="json", by_alias=True)
+
+
 def _etag(response: Response, item: Premises) -> None:
     response.headers["ETag"] = f'"{item.version}"'
 
@@ -192,7 +197,9 @@ def list_premises(
     etag = _list_etag(repo.catalogue_version(), request.url.query, account)
     page = repo.list_premises(query)
     body = {
-        "items": [jsonable_encoder(_view(item, account)) for item in page.items],
+        # model_dump(mode="json") gives what jsonable_encoder would, without walking the
+        # dumped dict again (that walk was half of the page's CPU time).
+        "items": [_json(_view(item, account)) for item in page.items],
         "total": page.total,
         "limit": page.limit,
         "offset": page.offset,
@@ -217,9 +224,7 @@ def get_premises(
 ) -> JSONResponse:
     """One listing; its ETag carries the version to send back in ``If-Match`` on update."""
     item = repo.get_premises(premises_id)
-    return JSONResponse(
-        jsonable_encoder(_view(item, account)), headers={"ETag": f'"{item.version}"'}
-    )
+    return JSONResponse(_json(_view(item, account)), headers={"ETag": f'"{item.version}"'})
 
 
 @router.post("", status_code=201, response_model=Premises, responses=_AUTH)
