@@ -30,7 +30,7 @@ EPCI_SIREN = "200058014"
 
 # Representative points of zones of the default territory, and one point outside any zone.
 MIN_RUNGIS = (2.35562, 48.76215)  # 94021_SITE-ECO_00001
-SOGARIS = (2.36115, 48.7552)  # 94065_SITE-ECO_00001
+SOGARIS = (2.3589, 48.7535)  # 94065_SITE-ECO_00001
 ARDOINES = (2.4095, 48.78575)  # 94081_SITE-ECO_00001
 THIAIS_ORLY = (2.38175, 48.751)  # 94073_SITE-ECO_00001
 ORLY_TOWN = (2.39, 48.74)  # no zone
