@@ -21,10 +21,11 @@ Choices made where the catalogue cannot know the answer
 
 Listings outside every zone (diffuse premises)
 -----------------------------------------------
-Every TERRAIN-ECO row must name its SITE-ECO (``site_id`` is required), and the standard's
-site types include ``"établissement économique isolé"`` for economic premises outside any
-activity zone. A listing whose point lies in no zone of the territory (and whose stored
-``zone_id`` names none) is exported as a TERRAIN-ECO unit of one such site per commune:
+Every TERRAIN-ECO row must name its SITE-ECO (``site_id`` is required). Of the standard's
+site types, ``"établissement économique isolé"`` (an isolated economic establishment) is the
+one for premises outside any activity zone. A listing whose point lies in no zone of the
+territory (and whose stored ``zone_id`` names none) is exported as a TERRAIN-ECO unit of one
+such site per commune:
 ``site_id`` ``<INSEE>_SITE-ECO_DIFFUS`` (the suffix cannot collide with the numbered ids of
 the zones), ``site_nom`` "Locaux d'activité diffus hors zone – <commune>",
 ``site_type`` "établissement économique isolé", ``site_etat`` "existant et actif",
@@ -61,7 +62,8 @@ status     terr_stade_comm                       terr_etat_occup
 ========== ===================================== ==========================================
 available  en vente                              inoccupé; vacant when free for >= 2 years;
                                                  occupé when ``available_from`` is ahead
-under_offer réservé par option de réservation    inoccupé
+under_offer réservé par option de réservation    inoccupé; occupé when ``available_from``
+                                                 is ahead
 let        autre (let: no rental value exists)   occupé
 sold       vendu, commercialisation achevée      occupé
 ========== ===================================== ==========================================
@@ -267,7 +269,7 @@ def terrain_eco_frame(
     etat = np.select(
         [
             np.isin(status, ("let", "sold")),
-            (status == "available") & ahead,
+            np.isin(status, ("available", "under_offer")) & ahead,
             (status == "available") & long_free,
         ],
         ["occupé", "occupé", "vacant"],

@@ -368,3 +368,20 @@ def test_a_territory_without_epci_is_refused_unless_one_is_given(tmp_path: Path)
         epci_siren="732829320",
     ).site_csv
     assert "Communauté Démo" in site.read_text(encoding="utf-8")
+
+
+def test_a_unit_under_offer_whose_tenant_stays_is_not_vacant(tmp_path: Path) -> None:
+    items = [
+        _item(
+            "under offer, let until 2099",
+            MIN_RUNGIS,
+            status="under_offer",
+            available_from=date(2099, 1, 1),
+        ),
+        _item("under offer, free now", MIN_RUNGIS, status="under_offer"),
+    ]
+    written = export_cnig(items, default_territory(), tmp_path, actu_date=TODAY)
+    terrain = _read(written.terrain_csv)
+    assert terrain["terr_etat_occup"].tolist() == ["occupé", "inoccupé"]
+    rungis = _read(written.site_csv).set_index("site_id").loc["94021_SITE-ECO_00001"]
+    assert (rungis["site_uf_vacant_nbre"], rungis["site_taux_vacance"]) == ("1", "50")
