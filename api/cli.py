@@ -210,8 +210,9 @@ def export(
     repo = _open(database_url)
     if fmt is ExportFormat.cnig:
         territory = load_territory(_settings(database_url).territory)
-        site_csv, terrain_csv = export_cnig(repo, territory, path)
-        typer.echo(f"CNIG : {site_csv} et {terrain_csv}")
+        written = export_cnig(repo, territory, path)
+        typer.echo(written.summary("fr"))
+        typer.echo(written.summary("en"))
         return
     try:
         if fmt is ExportFormat.csv_fr:

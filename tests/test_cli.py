@@ -301,8 +301,10 @@ def test_another_territory_imports_matches_and_exports(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     site = (cnig / "site-eco.csv").read_text(encoding="utf-8")
     terrain = (cnig / "terrain-eco.csv").read_text(encoding="utf-8")
-    assert site.startswith("site_id") and len(site.splitlines()) == 1  # no zone: no site
-    assert len(terrain.splitlines()) == 1  # no zone: no land unit
+    # No zone: each listing is a land unit of the diffuse site of its commune.
+    assert "4 annonce(s) : 0 dans 0 zone(s) d'activité, 4 hors zone" in r.stdout
+    assert site.startswith("site_id") and "_SITE-ECO_DIFFUS;" in site
+    assert len(terrain.splitlines()) == 1 + 4
 
 
 def test_demo_on_another_territory_is_drawn_from_its_layers(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Import and export of the catalogue: listing files in, listing files and CNIG tables out."""
 
-from geodata.io.cnig import export_cnig
+from geodata.io.cnig import CnigExport, CnigTables, export_cnig, read_cnig
 from geodata.io.exporter import canonical_frame, export_listings, frame_from_listings
 from geodata.io.importer import (
     ImportReport,
@@ -17,6 +17,8 @@ from geodata.io.importer import (
 from geodata.io.report import format_report
 
 __all__ = [
+    "CnigExport",
+    "CnigTables",
     "ImportReport",
     "ListingsFileError",
     "ParsedListings",
@@ -31,5 +33,6 @@ __all__ = [
     "format_report",
     "frame_from_listings",
     "import_listings",
+    "read_cnig",
     "read_listings",
 ]

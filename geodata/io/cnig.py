@@ -13,11 +13,47 @@ Choices made where the catalogue cannot know the answer
 - ``pole_id`` is required but the territory defines no pôle: ``"sans objet"`` by default.
 - ``site_surf_utile`` defaults to the zone's gross surface (no usable-surface layer).
 - ``site_moa_type`` and ``terr_maitrise_fonc`` are ``"inconnu"`` unless the zone layer says.
-- Site counts (``site_uf_nbre``...) count the catalogue's listings in the zone only; they
+- Site counts (``site_uf_nbre``...) count the catalogue's listings in the site only; they
   are left empty for a zone without listings (unknown, not zero).
 - A listing without a footprint gets a schematic square ``terr_geomsurf`` centred on its
   point, of area ``plot_m2`` (else ``surface_m2``).
 - Withdrawn listings are not exported.
+
+Listings outside every zone (diffuse premises)
+-----------------------------------------------
+Every TERRAIN-ECO row must name its SITE-ECO (``site_id`` is required). Of the standard's
+site types, ``"établissement économique isolé"`` (an isolated economic establishment) is the
+one for premises outside any activity zone. A listing whose point lies in no zone of the
+territory (and whose stored ``zone_id`` names none) is exported as a TERRAIN-ECO unit of one
+such site per commune:
+``site_id`` ``<INSEE>_SITE-ECO_DIFFUS`` (the suffix cannot collide with the numbered ids of
+the zones), ``site_nom`` "Locaux d'activité diffus hors zone – <commune>",
+``site_type`` "établissement économique isolé", ``site_etat`` "existant et actif",
+``site_moa_type`` "sans objet" (nobody develops a diffuse set), ``site_vocadomi``
+"inconnu"; its outline is the union of its units' outlines and its gross and usable
+surfaces the sum of theirs. Its commune is the listing's ``commune_insee`` (checked against
+the point on import), else the commune the point lies in. :func:`export_cnig` returns how
+many listings went to zones, to diffuse sites and were left out (withdrawn, or outside the
+territory), and ``implanter export --format cnig`` prints it.
+
+Vacancy (``site_uf_vacant_nbre``, ``site_taux_vacance``)
+---------------------------------------------------------
+A unit is vacant when its listing says it is free today: status available or under offer
+and free since its ``available_from`` date (else since it was created) — ``terr_etat_occup``
+``"inoccupé"`` or ``"vacant"``. ``site_uf_vacant_nbre`` counts them and
+``site_taux_vacance`` is their share (%) of the site's exported units. Article L318-8-2 of
+the Code de l'urbanisme counts a unit as vacant after two years without an activity liable
+to the CFE; the catalogue cannot know that tax fact, so the rate is the catalogue's, the
+units free for two years or more are marked ``"vacant"`` one by one, and
+``site_description`` gives both figures.
+
+Sale price (``terr_vente_montant``, ``terr_m2_prix``)
+-----------------------------------------------------
+For a sold listing with a sale price, ``terr_vente_montant`` is that price and
+``terr_m2_prix`` the price per square metre *of the land unit*:
+``terr_vente_montant / (terr_surf_brute × 10 000)``, rounded to the cent, as in the
+standard's official example (530 000 € for 9.9 ha, 5.35 €/m²). It is not the price per m²
+of the building's floor area (``surface_m2``): the unit is the plot.
 
 Status mapping (``terr_stade_comm`` / ``terr_etat_occup``)
 -----------------------------------------------------------
@@ -26,20 +62,22 @@ status     terr_stade_comm                       terr_etat_occup
 ========== ===================================== ==========================================
 available  en vente                              inoccupé; vacant when free for >= 2 years;
                                                  occupé when ``available_from`` is ahead
-under_offer réservé par option de réservation    inoccupé
+under_offer réservé par option de réservation    inoccupé; occupé when ``available_from``
+                                                 is ahead
 let        autre (let: no rental value exists)   occupé
 sold       vendu, commercialisation achevée      occupé
 ========== ===================================== ==========================================
 
 "vacant" follows article L318-8-2 of the Code de l'urbanisme (unoccupied for at least two
 years); a listing is free since its ``available_from`` date, else since it was created.
-``site_taux_vacance`` is the share (%) of the zone's exported units that are vacant.
+:func:`read_cnig` reads the two tables back (the status of each unit from this mapping).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,13 +87,17 @@ import pandas as pd
 
 import shapely
 
-from geodata.io._geo import to_lambert93
+from geodata.io._geo import to_lambert93, to_wgs84
 from geodata.io.exporter import canonical_frame
 from geodata.territory import Territory
 
 __all__ = [
     "CNIG_SCHEMAS",
+    "DIFFUSE_SITE_SUFFIX",
+    "CnigExport",
+    "CnigTables",
     "export_cnig",
+    "read_cnig",
     "schema_enums",
     "schema_fields",
     "site_eco_frame",
@@ -68,6 +110,9 @@ CNIG_SCHEMAS: dict[str, Path] = {
     "terrain-eco": Path(__file__).resolve().parent / "cnig_schemas" / "terrain-eco.schema.json",
 }
 
+#: ``site_id`` of the site of a commune's diffuse premises is ``<INSEE>`` + this suffix.
+DIFFUSE_SITE_SUFFIX = "_SITE-ECO_DIFFUS"
+
 _VACANT_AFTER = timedelta(days=730)
 _BUILT_USAGE = "bâti productif"
 _STADE_COMM = {
@@ -76,6 +121,9 @@ _STADE_COMM = {
     "let": "autre",
     "sold": "vendu, commercialisation achevée",
 }
+_STATUS_OF_STADE = {v: k for k, v in _STADE_COMM.items()}
+_FREE = ("inoccupé", "vacant")
+_INTERNAL = ["_listing_id", "_status", "_built", "_diffuse", "_commune", "_geom"]
 
 
 def schema_fields(name: str) -> list[str]:
@@ -126,21 +174,34 @@ def _geojson_l93(geoms: np.ndarray) -> list[str]:
     return [json.dumps(json.loads(g), separators=(",", ":")) for g in shapely.to_geojson(rounded)]
 
 
-def _listing_zones(frame: pd.DataFrame, territory: Territory) -> np.ndarray:
-    """The site_id of the zone each listing lies in (its point, else its stored zone_id)."""
+def _listing_sites(frame: pd.DataFrame, territory: Territory) -> tuple[np.ndarray, np.ndarray]:
+    """The site_id of each listing and its commune.
+
+    The site is the zone its point lies in, else its stored ``zone_id`` when that names a
+    zone of the territory, else the diffuse site of its commune (None without a commune).
+    """
     lon = frame["lon"].to_numpy(dtype=float)
     lat = frame["lat"].to_numpy(dtype=float)
-    zones = np.asarray(territory.zone_at(lon, lat), dtype=object) if len(frame) else np.array([])
+    if not len(frame):
+        return np.array([], dtype=object), np.array([], dtype=object)
+    zones = np.asarray(territory.zone_at(lon, lat), dtype=object)
     known = set(territory.zones["site_id"].astype(str))
     stored = frame["zone_id"].to_numpy(dtype=object)
     fallback = np.array([z if z in known else None for z in stored], dtype=object)
-    return np.where(pd.isna(zones), fallback, zones)
+    zones = np.where(pd.isna(zones), fallback, zones)
+    stored_insee = frame["commune_insee"].to_numpy(dtype=object)
+    located = np.asarray(territory.commune_at(lon, lat), dtype=object)
+    commune = np.where(pd.isna(stored_insee), located, stored_insee)
+    diffuse = np.array(
+        [None if pd.isna(c) else f"{c}{DIFFUSE_SITE_SUFFIX}" for c in commune], dtype=object
+    )
+    return np.where(pd.isna(zones), diffuse, zones), commune
 
 
 def terrain_eco_frame(
     listings: pd.DataFrame, territory: Territory, *, actu_date: date | None = None
 ) -> pd.DataFrame:
-    """TERRAIN-ECO rows: the listings that lie in one of the territory's zones.
+    """TERRAIN-ECO rows: every listing not withdrawn, in its zone or its commune's diffuse site.
 
     Parameters
     ----------
@@ -154,18 +215,21 @@ def terrain_eco_frame(
     Returns
     -------
     pandas.DataFrame
-        The columns of the TERRAIN-ECO schema, in order, plus ``_listing_id``,
-        ``_status`` and ``_built`` (dropped before writing).
+        The columns of the TERRAIN-ECO schema, in order, plus ``_listing_id``, ``_status``,
+        ``_built``, ``_diffuse``, ``_commune`` and ``_geom`` (the Lambert-93 outline),
+        dropped before writing. A listing with no commune (outside the territory) has no row.
     """
     today = actu_date or date.today()
     frame = listings[listings["status"] != "withdrawn"].copy()
-    frame["_site_id"] = _listing_zones(frame, territory)
+    sites, commune = _listing_sites(frame, territory)
+    frame["_site_id"] = sites
+    frame["_commune"] = commune
     frame = frame[frame["_site_id"].notna()]
     columns = schema_fields("terrain-eco")
     if frame.empty:
-        return pd.DataFrame(columns=[*columns, "_listing_id", "_status", "_built"])
+        return pd.DataFrame(columns=[*columns, *_INTERNAL])
     ids = frame["id"].to_numpy(dtype=int)
-    insee = frame["commune_insee"].fillna(frame["_site_id"].str[:5]).astype(str).to_numpy()
+    insee = frame["_commune"].fillna(frame["_site_id"].str[:5]).astype(str).to_numpy()
     surface = frame["surface_m2"].to_numpy(dtype=float)
     plot = pd.to_numeric(frame["plot_m2"], errors="coerce").to_numpy(dtype=float)
     lon = frame["lon"].to_numpy(dtype=float)
@@ -205,7 +269,7 @@ def terrain_eco_frame(
     etat = np.select(
         [
             np.isin(status, ("let", "sold")),
-            (status == "available") & ahead,
+            np.isin(status, ("available", "under_offer")) & ahead,
             (status == "available") & long_free,
         ],
         ["occupé", "occupé", "vacant"],
@@ -214,11 +278,13 @@ def terrain_eco_frame(
     built = frame["kind"].to_numpy(dtype=object) != "land"
     sold = status == "sold"
     price = pd.to_numeric(frame["sale_price_eur"], errors="coerce").to_numpy(dtype=float)
+    hectares = _ha(gross_m2)
+    priced = sold & np.isfinite(price) & (hectares > 0)
 
     out = pd.DataFrame(index=frame.index, columns=columns, dtype=object)
     out["terr_id"] = [f"{c}_TERRAIN-ECO_{i:05d}" for c, i in zip(insee, ids, strict=True)]
     out["site_id"] = frame["_site_id"].to_numpy()
-    out["terr_surf_brute"] = _ha(gross_m2)
+    out["terr_surf_brute"] = hectares
     out["terr_utile"] = "oui"
     out["terr_identif_date"] = [d.isoformat() for d in created]
     out["terr_actu_date"] = [d.isoformat() for d in updated]
@@ -228,12 +294,47 @@ def terrain_eco_frame(
     out["terr_etat_occup"] = etat
     out["terr_usage"] = np.where(built, _BUILT_USAGE, "inconnu")
     out["terr_geomsurf"] = _geojson_l93(geoms)
-    out["terr_vente_montant"] = np.where(sold & np.isfinite(price), price, np.nan)
-    out["terr_m2_prix"] = np.where(sold & np.isfinite(price), np.round(price / surface, 2), np.nan)
+    out["terr_vente_montant"] = np.where(priced, price, np.nan)
+    # The standard's price per m² is of the land unit (its gross surface), not of the floor
+    # area: terr_vente_montant / (terr_surf_brute × 10 000). See the module docstring.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["terr_m2_prix"] = np.where(priced, np.round(price / (hectares * 10_000), 2), np.nan)
     out["_listing_id"] = ids
     out["_status"] = status
     out["_built"] = built
+    out["_diffuse"] = np.array([str(s).endswith(DIFFUSE_SITE_SUFFIX) for s in out["site_id"]])
+    out["_commune"] = insee
+    out["_geom"] = geoms
     return out.reset_index(drop=True)
+
+
+def _diffuse_sites(terrain: pd.DataFrame, territory: Territory) -> pd.DataFrame:
+    """The attributes of one site per commune holding diffuse units (Lambert-93 outline)."""
+    diffuse = terrain[terrain["_diffuse"].astype(bool)]
+    names = territory.commune_names
+    rows = []
+    for site_id, units in diffuse.groupby("site_id", sort=True):
+        insee = str(site_id)[: -len(DIFFUSE_SITE_SUFFIX)]
+        name = names.get(insee, insee)
+        outline = shapely.union_all(np.asarray(units["_geom"].to_numpy(), dtype=object))
+        gross = float(units["terr_surf_brute"].astype(float).sum())
+        rows.append(
+            {
+                "site_id": site_id,
+                "site_nom": f"Locaux d'activité diffus hors zone – {name}",
+                "site_type": "établissement économique isolé",
+                "site_vocadomi": "inconnu",
+                "site_etat": "existant et actif",
+                "site_surf_brute": gross,
+                "site_surf_utile": gross,
+                "site_identif_date": min(units["terr_identif_date"]),
+                "site_comm_insee": insee,
+                "site_comm_nom": name,
+                "site_moa_type": "sans objet",
+                "_outline": outline,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def site_eco_frame(
@@ -245,7 +346,7 @@ def site_eco_frame(
     actu_date: date | None = None,
     pole_id: str = "sans objet",
 ) -> pd.DataFrame:
-    """SITE-ECO rows: one per zone of the territory, with the counts of its listings.
+    """SITE-ECO rows: one per zone of the territory, then one per commune with diffuse units.
 
     Parameters
     ----------
@@ -271,72 +372,92 @@ def site_eco_frame(
     columns = schema_fields("site-eco")
     zones_l93 = zones.to_crs("EPSG:2154")
     area_ha = _ha(zones_l93.geometry.area.to_numpy())
-    multi = shapely.multipolygons(
-        shapely.get_parts(zones_l93.geometry.array), indices=_part_owner(zones_l93.geometry.array)
-    )
-    reps = shapely.point_on_surface(np.asarray(zones.geometry.array, dtype=object))
-
-    by_site = terrain.groupby("site_id")
-    n_units = by_site.size()
-    n_vacant = by_site["terr_etat_occup"].apply(lambda s: int((s == "vacant").sum()))
-    n_built = by_site["_built"].sum() if len(terrain) else pd.Series(dtype=float)
-    m2 = terrain["terr_surf_brute"].astype(float)
-    avail_ha = m2.where(terrain["_status"] == "available", 0.0).groupby(terrain["site_id"]).sum()
-    offer_ha = m2.where(terrain["_status"] == "under_offer", 0.0).groupby(terrain["site_id"]).sum()
-    n_avail = (terrain["_status"] == "available").groupby(terrain["site_id"]).sum()
-
-    site_ids = zones["site_id"].astype(str)
-    units = site_ids.map(n_units)
-    vacant = site_ids.map(n_vacant)
 
     def column(name: str, default: Any = None) -> pd.Series:
         if name in zones:
             return zones[name].where(zones[name].notna(), default)
         return pd.Series([default] * len(zones), index=zones.index, dtype=object)
 
-    communes = territory.communes
     comm_insee = column("site_comm_insee").astype(str)
     comm_nom = column("site_comm_nom")
-    comm_nom = comm_nom.where(comm_nom.notna(), comm_insee.map(communes.get("name", {})))
-    out = pd.DataFrame(index=zones.index, columns=columns, dtype=object)
-    out["site_id"] = site_ids
-    out["pole_id"] = column("pole_id", pole_id)
-    out["site_nom"] = column("site_nom")
-    out["site_type"] = _in_vocab(column("site_type"), enums["site_type"], "inconnu")
-    out["site_vocadomi"] = _in_vocab(column("site_vocadomi"), enums["site_vocadomi"], "inconnu")
-    out["site_etat"] = _in_vocab(column("site_etat"), enums["site_etat"], "inconnu")
+    comm_nom = comm_nom.where(comm_nom.notna(), comm_insee.map(territory.commune_names))
     brute = pd.to_numeric(column("site_surf_brute"), errors="coerce").fillna(
         pd.Series(area_ha, index=zones.index)
     )
-    out["site_surf_brute"] = brute.round(4)
-    out["site_surf_utile"] = (
-        pd.to_numeric(column("site_surf_utile"), errors="coerce").fillna(brute).round(4)
+    base = pd.DataFrame(
+        {
+            "site_id": zones["site_id"].astype(str),
+            "pole_id": column("pole_id", pole_id),
+            "site_nom": column("site_nom"),
+            "site_type": _in_vocab(column("site_type"), enums["site_type"], "inconnu"),
+            "site_vocadomi": _in_vocab(column("site_vocadomi"), enums["site_vocadomi"], "inconnu"),
+            "site_etat": _in_vocab(column("site_etat"), enums["site_etat"], "inconnu"),
+            "site_surf_brute": brute,
+            "site_surf_utile": pd.to_numeric(column("site_surf_utile"), errors="coerce").fillna(
+                brute
+            ),
+            "site_creation_date": column("site_creation_date"),
+            "site_identif_date": column("site_identif_date", today.isoformat()),
+            "site_comm_nom": comm_nom,
+            "site_comm_insee": comm_insee,
+            "site_moa_type": _in_vocab(column("site_moa_type"), enums["site_moa_type"], "inconnu"),
+            "_outline": np.asarray(zones_l93.geometry.array, dtype=object),
+        }
     )
-    out["site_creation_date"] = column("site_creation_date")
-    out["site_identif_date"] = column("site_identif_date", today.isoformat())
+    if len(terrain):
+        diffuse = _diffuse_sites(terrain, territory)
+        if len(diffuse):
+            diffuse["pole_id"] = pole_id
+            base = pd.concat([base, diffuse], ignore_index=True)
+    outlines = np.asarray(base["_outline"].to_numpy(), dtype=object)
+    multi = shapely.multipolygons(shapely.get_parts(outlines), indices=_part_owner(outlines))
+    rx, ry = to_wgs84(
+        shapely.get_x(shapely.point_on_surface(outlines)),
+        shapely.get_y(shapely.point_on_surface(outlines)),
+    )
+
+    site = terrain["site_id"]
+    free = terrain["terr_etat_occup"].isin(_FREE)
+    m2 = terrain["terr_surf_brute"].astype(float)
+    n_units = site.value_counts()
+    n_free = free.groupby(site).sum()
+    n_long = (terrain["terr_etat_occup"] == "vacant").groupby(site).sum()
+    n_built = terrain["_built"].astype(bool).groupby(site).sum()
+    n_avail = (terrain["_status"] == "available").groupby(site).sum()
+    avail_ha = m2.where(terrain["_status"] == "available", 0.0).groupby(site).sum()
+    offer_ha = m2.where(terrain["_status"] == "under_offer", 0.0).groupby(site).sum()
+
+    ids = base["site_id"]
+    units = ids.map(n_units)
+    known = units.notna()
+    vacant = ids.map(n_free).fillna(0).astype(int)
+    long_free = ids.map(n_long).fillna(0).astype(int)
+    avail = ids.map(n_avail).fillna(0).astype(int)
+
+    out = pd.DataFrame(index=base.index, columns=columns, dtype=object)
+    for name in base.columns:
+        if name in out:
+            out[name] = base[name]
+    out["site_surf_brute"] = base["site_surf_brute"].astype(float).round(4)
+    out["site_surf_utile"] = base["site_surf_utile"].astype(float).round(4)
     out["site_actu_date"] = today.isoformat()
     out["source_producteur"] = f"{epci_name} (catalogue Implanter)"
-    avail = site_ids.map(n_avail).fillna(0).astype(int)
     out["site_description"] = [
         f"Catalogue Implanter au {today:%d/%m/%Y} : {int(u) if pd.notna(u) else 0} annonce(s) "
-        f"dans le site, dont {a} disponible(s)."
-        for u, a in zip(units, avail, strict=True)
+        f"dans le site, dont {a} disponible(s) ; {v} libre(s) à ce jour, dont {lf} depuis "
+        "deux ans ou plus (vacance au sens de l'article L318-8-2 du code de l'urbanisme)."
+        for u, a, v, lf in zip(units, avail, vacant, long_free, strict=True)
     ]
     out["site_epci_nom"] = epci_name
     out["site_epci_siren"] = epci_siren
-    out["site_comm_nom"] = comm_nom
-    out["site_comm_insee"] = comm_insee
-    out["site_moa_type"] = _in_vocab(column("site_moa_type"), enums["site_moa_type"], "inconnu")
     out["site_uf_nbre"] = units
-    out["site_uf_vacant_nbre"] = vacant.where(units.notna())
-    out["site_taux_vacance"] = (100 * vacant / units).round(1)
-    out["site_uf_bati_nbre"] = site_ids.map(n_built).where(units.notna())
+    out["site_uf_vacant_nbre"] = vacant.where(known)
+    out["site_taux_vacance"] = (100 * vacant / units).round(1).where(known)
+    out["site_uf_bati_nbre"] = ids.map(n_built).where(known)
     out["site_geomsurf"] = _geojson_l93(np.asarray(multi, dtype=object))
-    out["site_geompoint"] = [
-        f"{x:.6f}, {y:.6f}" for x, y in zip(shapely.get_x(reps), shapely.get_y(reps), strict=True)
-    ]
-    out["site_surf_comm_dispo"] = site_ids.map(avail_ha).round(4)
-    out["site_surf_projet"] = site_ids.map(offer_ha).round(4)
+    out["site_geompoint"] = [f"{x:.6f}, {y:.6f}" for x, y in zip(rx, ry, strict=True)]
+    out["site_surf_comm_dispo"] = ids.map(avail_ha).round(4)
+    out["site_surf_projet"] = ids.map(offer_ha).round(4)
     return out
 
 
@@ -368,6 +489,72 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
             writer.writerow([_cell(v) for v in record])
 
 
+@dataclass(frozen=True)
+class CnigExport:
+    """What :func:`export_cnig` wrote, and where each listing of the catalogue went.
+
+    Attributes
+    ----------
+    site_csv, terrain_csv
+        The two files written.
+    listings
+        Listings in the catalogue (all statuses).
+    in_zones
+        TERRAIN-ECO units in one of the territory's zones.
+    diffuse
+        TERRAIN-ECO units in the diffuse site of their commune (outside every zone).
+    withdrawn
+        Withdrawn listings, not exported.
+    outside
+        Listings with no commune of the territory, not exported.
+    zone_sites, diffuse_sites
+        SITE-ECO rows written: the territory's zones, and the communes' diffuse sites.
+    by_site
+        Units per ``site_id`` (sites with at least one unit).
+    """
+
+    site_csv: Path
+    terrain_csv: Path
+    listings: int
+    in_zones: int
+    diffuse: int
+    withdrawn: int
+    outside: int
+    zone_sites: int
+    diffuse_sites: int
+    by_site: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exported(self) -> int:
+        """TERRAIN-ECO units written (``in_zones + diffuse``)."""
+        return self.in_zones + self.diffuse
+
+    def summary(self, lang: str = "fr") -> str:
+        """Where the listings went, in French (``"fr"``, default) or English, on two lines.
+
+        Examples
+        --------
+        >>> e = CnigExport(Path("s.csv"), Path("t.csv"), 10, 6, 3, 1, 0, 2, 1)
+        >>> print(e.summary("en"))
+        CNIG: 10 listing(s): 6 in 2 activity zone(s), 3 outside any zone in 1 diffuse site(s) (one per commune), 1 withdrawn (not exported), 0 outside the territory (not exported).
+        Files: s.csv and t.csv
+        """  # noqa: E501
+        if lang == "fr":
+            return (
+                f"CNIG : {self.listings} annonce(s) : {self.in_zones} dans "
+                f"{self.zone_sites} zone(s) d'activité, {self.diffuse} hors zone dans "
+                f"{self.diffuse_sites} site(s) diffus (un par commune), {self.withdrawn} "
+                f"retirée(s) (non exportées), {self.outside} hors du territoire "
+                f"(non exportées).\nFichiers : {self.site_csv} et {self.terrain_csv}"
+            )
+        return (
+            f"CNIG: {self.listings} listing(s): {self.in_zones} in {self.zone_sites} activity "
+            f"zone(s), {self.diffuse} outside any zone in {self.diffuse_sites} diffuse site(s) "
+            f"(one per commune), {self.withdrawn} withdrawn (not exported), {self.outside} "
+            f"outside the territory (not exported).\nFiles: {self.site_csv} and {self.terrain_csv}"
+        )
+
+
 def export_cnig(
     repo_or_frame: Any,
     territory: Territory,
@@ -377,7 +564,7 @@ def export_cnig(
     epci_name: str | None = None,
     epci_siren: str | None = None,
     pole_id: str = "sans objet",
-) -> tuple[Path, Path]:
+) -> CnigExport:
     """Write the CNIG SITE-ECO and TERRAIN-ECO tables of the catalogue.
 
     Parameters
@@ -397,8 +584,9 @@ def export_cnig(
 
     Returns
     -------
-    tuple of pathlib.Path
-        ``(site_eco_csv, terrain_eco_csv)``.
+    CnigExport
+        The two paths, and how many listings went to zones, to diffuse sites, or were left
+        out (withdrawn, outside the territory).
 
     Raises
     ------
@@ -432,4 +620,85 @@ def export_cnig(
     terrain_path = folder / "terrain-eco.csv"
     _write(sites, site_path)
     _write(terrain[schema_fields("terrain-eco")], terrain_path)
-    return site_path, terrain_path
+    diffuse_units = terrain["_diffuse"].astype(bool)
+    withdrawn = int((listings["status"] == "withdrawn").sum())
+    n_zones = len(territory.zones)
+    return CnigExport(
+        site_csv=site_path,
+        terrain_csv=terrain_path,
+        listings=len(listings),
+        in_zones=int((~diffuse_units).sum()),
+        diffuse=int(diffuse_units.sum()),
+        withdrawn=withdrawn,
+        outside=len(listings) - withdrawn - len(terrain),
+        zone_sites=n_zones,
+        diffuse_sites=len(sites) - n_zones,
+        by_site={str(k): int(v) for k, v in terrain["site_id"].value_counts().sort_index().items()},
+    )
+
+
+@dataclass(frozen=True)
+class CnigTables:
+    """The SITE-ECO and TERRAIN-ECO tables read back by :func:`read_cnig`.
+
+    Attributes
+    ----------
+    sites
+        One row per site: every SITE-ECO field as text, plus ``geometry`` (Lambert-93
+        shapely geometry) and ``diffuse`` (the site of a commune's diffuse premises).
+    terrains
+        One row per land unit: every TERRAIN-ECO field as text, plus ``listing_id`` (from
+        ``terr_id``), ``status`` (the catalogue status its ``terr_stade_comm`` maps from),
+        ``surface_m2`` (``terr_surf_brute`` in m²) and ``geometry`` (Lambert-93).
+    """
+
+    sites: pd.DataFrame
+    terrains: pd.DataFrame
+
+
+def _read_table(path: Path, name: str) -> pd.DataFrame:
+    frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False, encoding="utf-8")
+    missing = [f for f in schema_fields(name) if f not in frame.columns]
+    if missing:
+        msg = (
+            f"{path.name}: not a CNIG {name.upper()} table, the column(s) "
+            f"{', '.join(missing)} are missing; export it again with implanter export "
+            "--format cnig"
+        )
+        raise ValueError(msg)
+    return frame
+
+
+def read_cnig(folder: str | Path) -> CnigTables:
+    """Read the ``site-eco.csv`` and ``terrain-eco.csv`` of a folder back into frames.
+
+    Parameters
+    ----------
+    folder
+        A folder written by :func:`export_cnig`.
+
+    Returns
+    -------
+    CnigTables
+        The sites and land units, with their outlines and the listings they came from.
+
+    Raises
+    ------
+    ValueError
+        When a file lacks a field of its schema, or a ``terr_id`` carries no listing number.
+    """
+    folder = Path(folder)
+    sites = _read_table(folder / "site-eco.csv", "site-eco")
+    terrains = _read_table(folder / "terrain-eco.csv", "terrain-eco")
+    sites["geometry"] = shapely.from_geojson(sites["site_geomsurf"].to_numpy(dtype=object))
+    sites["diffuse"] = sites["site_id"].str.endswith(DIFFUSE_SITE_SUFFIX)
+    numbers = terrains["terr_id"].str.extract(r"_TERRAIN-ECO_(\d+)$")[0]
+    if numbers.isna().any():
+        bad = terrains.loc[numbers.isna(), "terr_id"].iloc[0]
+        msg = f"terr_id: {bad!r} does not end in _TERRAIN-ECO_<listing number>"
+        raise ValueError(msg)
+    terrains["listing_id"] = numbers.astype(int)
+    terrains["status"] = terrains["terr_stade_comm"].map(_STATUS_OF_STADE)
+    terrains["surface_m2"] = pd.to_numeric(terrains["terr_surf_brute"]) * 10_000
+    terrains["geometry"] = shapely.from_geojson(terrains["terr_geomsurf"].to_numpy(dtype=object))
+    return CnigTables(sites=sites, terrains=terrains)

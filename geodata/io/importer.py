@@ -672,8 +672,11 @@ def find_probable_duplicates(
 
     Two listings are probable duplicates when they lie within ``radius_m`` of each other
     (Lambert-93), their surfaces differ by at most ``surface_tolerance`` of the larger,
-    and they do not share an ``external_ref`` (a shared reference is an update, not a
-    duplicate). Candidate pairs come from one k-d tree query each, not a loop over pairs.
+    they do not share an ``external_ref`` (a shared reference is an update, not a
+    duplicate), and they do not both give a ``lot_ref`` with different values: the lots of
+    one business village lie metres apart with similar surfaces, and their lot references
+    tell them apart (compared ignoring case and surrounding spaces). Candidate pairs come
+    from one k-d tree query each, not a loop over pairs.
 
     Parameters
     ----------
@@ -681,7 +684,8 @@ def find_probable_duplicates(
         The listings of a file and their row numbers.
     existing
         The stored catalogue (``Repository.premises_frame()``): index = id, columns
-        ``lon``, ``lat``, ``surface_m2``, ``external_ref`` (``title`` optional).
+        ``lon``, ``lat``, ``surface_m2``, ``external_ref`` (``title`` and ``lot_ref``
+        optional).
 
     Returns
     -------
@@ -695,6 +699,7 @@ def find_probable_duplicates(
     lat = np.array([it.lat for it in items], dtype=float)
     surface = np.array([it.surface_m2 for it in items], dtype=float)
     refs = np.array([it.external_ref for it in items], dtype=object)
+    lots = _lot_keys([it.lot_ref for it in items])
     titles = [it.title for it in items]
     x, y = to_lambert93(lon, lat)
     tree = cKDTree(np.column_stack([x, y]))
@@ -703,7 +708,11 @@ def find_probable_duplicates(
     pairs = tree.query_pairs(radius_m, output_type="ndarray")
     if len(pairs):
         i, j = pairs[:, 0], pairs[:, 1]
-        keep = _similar(surface[i], surface[j], surface_tolerance) & _other_ref(refs[i], refs[j])
+        keep = (
+            _similar(surface[i], surface[j], surface_tolerance)
+            & _other_ref(refs[i], refs[j])
+            & _same_lot_or_unknown(lots[i], lots[j])
+        )
         i, j = i[keep], j[keep]
         dist = np.hypot(x[i] - x[j], y[i] - y[j])
         for a, b, d in zip(i, j, dist, strict=True):
@@ -730,8 +739,11 @@ def find_probable_duplicates(
                 stored["external_ref"].astype(object).where(stored["external_ref"].notna(), None)
             )
             s_refs = s_refs.to_numpy(dtype=object)
-            keep = _similar(surface[i], s_surface[j], surface_tolerance) & _other_ref(
-                refs[i], s_refs[j]
+            s_lots = _lot_keys(stored["lot_ref"] if "lot_ref" in stored else [None] * len(stored))
+            keep = (
+                _similar(surface[i], s_surface[j], surface_tolerance)
+                & _other_ref(refs[i], s_refs[j])
+                & _same_lot_or_unknown(lots[i], s_lots[j])
             )
             ids = stored.index.to_numpy()
             s_titles = stored["title"].to_numpy(dtype=object) if "title" in stored else None
@@ -751,6 +763,21 @@ def find_probable_duplicates(
 def _similar(a: np.ndarray, b: np.ndarray, tolerance: float) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         return np.abs(a - b) <= tolerance * np.maximum(a, b)
+
+
+def _lot_keys(values: Iterable[Any]) -> np.ndarray:
+    """Lot references folded for comparison (case and surrounding spaces); None when missing."""
+    folded = [None if is_missing(v) else str(v).strip().casefold() for v in values]
+    return np.array([v or None for v in folded], dtype=object)
+
+
+def _same_lot_or_unknown(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """False where both listings give a lot reference and the two differ (two lots)."""
+    both = (
+        pd.notna(pd.Series(a, dtype=object)).to_numpy()
+        & pd.notna(pd.Series(b, dtype=object)).to_numpy()
+    )
+    return ~both | (a == b)
 
 
 def _other_ref(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -110,6 +110,23 @@ _FRENCH_REASONS: list[tuple[re.Pattern[str], str]] = [
         r"aucune colonne pour ce champ obligatoire (par ex. \g<e>)",
     ),
     (re.compile(r"^Field required$"), "champ obligatoire manquant"),
+    (
+        re.compile(
+            r"^probable duplicate of row (?P<r>\d+) (?P<t>\(.*\)): (?P<d>\S+) m apart, "
+            r"(?P<a>\S+) m² vs (?P<b>\S+) m²$",
+            re.DOTALL,
+        ),
+        r"doublon probable de la ligne \g<r> \g<t> : \g<d> m d'écart, \g<a> m² contre \g<b> m²",
+    ),
+    (
+        re.compile(
+            r"^probable duplicate of stored listing (?P<i>\d+)(?P<t>.*): (?P<d>\S+) m apart, "
+            r"(?P<a>\S+) m² vs (?P<b>\S+) m²$",
+            re.DOTALL,
+        ),
+        r"doublon probable de l'annonce enregistrée \g<i>\g<t> : \g<d> m d'écart, "
+        r"\g<a> m² contre \g<b> m²",
+    ),
 ]
 
 
@@ -164,7 +181,7 @@ def _format_warning(warning: RowWarning, lang: str, kind: str, header_row: int) 
     colon = " :" if lang == "fr" else ":"
     where = _where(warning.row, header_row, kind, text)
     label = text["kinds"].get(warning.kind, warning.kind)
-    return f"{where}{colon} {label} — {warning.message}"
+    return f"{where}{colon} {label} — {translate_reason(warning.message, lang)}"
 
 
 def format_report(report: ImportReport, lang: str = "fr", *, max_lines: int | None = None) -> str:

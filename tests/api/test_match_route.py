@@ -11,6 +11,7 @@ from api.main import create_app
 from api.routes.match import request_language
 from geodata.schemas import CONTACT_FIELDS, OWNER_FIELDS
 from geodata.storage import Repository
+from matcher.weights import SURFACE_TOLERANCE
 from tests.geodata.test_storage import RUNGIS, make_premises
 
 NEED: dict[str, Any] = {
@@ -33,7 +34,11 @@ def test_an_anonymous_match_ranks_public_listings_with_reasons(client: TestClien
     for r in results:
         listing = r["premises"]
         assert listing["commune_insee"] in ("94065", "94073")
-        assert 500 <= listing["surface_m2"] <= 1500
+        # Surface is a required criterion: the listing, or a lot of a divisible one, fits
+        # 500-1,500 m² within the 10 % tolerance (a divisible 1,950 m² offers 1,000 m² lots).
+        smallest = (listing["min_lot_m2"] or 0) if listing["divisible"] else listing["surface_m2"]
+        assert listing["surface_m2"] >= 500 * (1 - SURFACE_TOLERANCE)
+        assert smallest <= 1500 * (1 + SURFACE_TOLERANCE)
         assert not OWNER_FIELDS & listing.keys()
         if not listing["contact_public"]:
             assert all(listing[f] is None for f in CONTACT_FIELDS)
