@@ -252,13 +252,20 @@ def _looks_like_listings(grid: pd.DataFrame) -> bool:
 def write_csv_table(frame: pd.DataFrame, path: str | Path, *, sep: str = ",") -> None:
     """Write a table of text cells as UTF-8 CSV (with a BOM when ``sep`` is ``;``).
 
-    The BOM lets Excel open a French ``;`` file with its accents intact.
+    The BOM lets Excel open a French ``;`` file with its accents intact. A row with a
+    carriage return in a cell is written with every cell quoted (the ``csv`` module quotes
+    only the line terminator's characters, here ``\\n``), so that the cell stays one cell.
     """
     encoding = "utf-8-sig" if sep == ";" else "utf-8"
     with Path(path).open("w", encoding=encoding, newline="") as handle:
         writer = csv.writer(handle, delimiter=sep, lineterminator="\n")
+        quoted = csv.writer(handle, delimiter=sep, lineterminator="\n", quoting=csv.QUOTE_ALL)
         writer.writerow(list(frame.columns))
-        writer.writerows(frame.itertuples(index=False, name=None))
+        for record in frame.itertuples(index=False, name=None):
+            if any("\r" in cell for cell in record if isinstance(cell, str)):
+                quoted.writerow(record)
+            else:
+                writer.writerow(record)
 
 
 def _unique(header: list[Any]) -> list[str]:

@@ -72,6 +72,7 @@ _NOW_WORDS = frozenset(
 _SERIAL_EPOCH = date(1899, 12, 30)
 _SERIAL_MIN, _SERIAL_MAX = 10_000.0, 100_000.0
 _LIST_SPLIT = re.compile(r"\s*(?:[,;/|+]|\s+et\s+|\s+&\s+|\n)\s*", re.IGNORECASE)
+_QUOTED_FORMULA = re.compile(r"^'+[=+\-@\t\r]")
 _URL_SPLIT = re.compile(r"[\s|]+|[;,](?=\s*https?://)")
 
 
@@ -402,16 +403,23 @@ def parse_footprint(value: Any) -> dict[str, Any]:
 def parse_text(value: Any) -> str:
     """Read a text cell; numbers from spreadsheets lose a spurious ``.0``.
 
+    A single quote before a character that starts a spreadsheet formula (``'=...``,
+    ``'+33 1...``) is the mark our CSV exports put there against formula injection: it is
+    removed, so that an exported catalogue reads back as it was.
+
     Examples
     --------
     >>> parse_text(94065.0)
     '94065'
+    >>> parse_text("'+33 1 45 60 00 00")
+    '+33 1 45 60 00 00'
     """
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     if isinstance(value, int | np.integer):
         return str(int(value))
-    return str(value).strip()
+    text = str(value).strip()
+    return text[1:] if _QUOTED_FORMULA.match(text) else text
 
 
 def _parse_commune(value: Any) -> str:
