@@ -4,6 +4,7 @@ from geodata.io.cnig import export_cnig
 from geodata.io.exporter import canonical_frame, export_listings, frame_from_listings
 from geodata.io.importer import (
     ImportReport,
+    ImportWriteError,
     ListingsFileError,
     ParsedListings,
     RowError,
@@ -14,10 +15,14 @@ from geodata.io.importer import (
     import_listings,
     read_listings,
 )
+from geodata.io.limits import ImportLimitError, ImportLimits
 from geodata.io.report import format_report
 
 __all__ = [
+    "ImportLimitError",
+    "ImportLimits",
     "ImportReport",
+    "ImportWriteError",
     "ListingsFileError",
     "ParsedListings",
     "RowError",

@@ -26,7 +26,13 @@ from geodata.io._vocab import FIELDS, FRENCH_HEADERS, IGNORED_COLUMNS, USE_FRENC
 from geodata.io.importer import FORMATS, detect_format
 from geodata.schemas import KIND_LABELS, STATUS_LABELS, TENURE_LABELS, PremisesCreate
 
-__all__ = ["FORMULA_TRIGGERS", "canonical_frame", "export_listings", "frame_from_listings", "neutralise"]
+__all__ = [
+    "FORMULA_TRIGGERS",
+    "canonical_frame",
+    "export_listings",
+    "frame_from_listings",
+    "neutralise",
+]
 
 SYSTEM_COLUMNS: tuple[str, ...] = ("id", "version", "created_at", "updated_at")
 _FLOATS = frozenset(FLOAT_FIELDS)
@@ -54,8 +60,8 @@ def neutralise(text: str) -> str:
 
     Examples
     --------
-    >>> neutralise('=HYPERLINK("http://x")')
-    '\'=HYPERLINK("http://x")'
+    >>> print(neutralise('=HYPERLINK("http://x")'))
+    '=HYPERLINK("http://x")
     >>> neutralise("+33 1 45 60 00 00"), neutralise("Entrepôt")
     ("'+33 1 45 60 00 00", 'Entrepôt')
     """
@@ -276,7 +282,8 @@ def _write_xlsx(table: pd.DataFrame, path: Path, *, sheet: str) -> None:
         text = [
             i + 1
             for i, name in enumerate(table.columns)
-            if pd.api.types.is_object_dtype(table[name]) or pd.api.types.is_string_dtype(table[name])
+            if pd.api.types.is_object_dtype(table[name])
+            or pd.api.types.is_string_dtype(table[name])
         ]
         worksheet = writer.sheets[sheet]
         for col in text:
