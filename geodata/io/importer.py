@@ -661,9 +661,9 @@ def read_listings(
     records: list[dict[str, Any]] = [{} for _ in range(n)]
     for name, values in parsed.items():
         if name in FIELDS:
-            given = pd.notna(pd.Series(values, dtype=object)).to_numpy()
-            for k in np.flatnonzero(given).tolist():
-                records[k][name] = values[k]
+            present = pd.notna(pd.Series(values, dtype=object)).to_numpy()
+            for j in np.flatnonzero(present).tolist():
+                records[j][name] = values[j]
 
     def reject(i: int, exc: ValidationError) -> None:
         for detail in error_details(exc):
