@@ -265,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{backend}: {r.wall:.1f} s wall, {r.cpu:.1f} s CPU, {r.rss_mb:.0f} MB", flush=True
             )
     load_end = "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    command = "python -m bench.bench_import" + (" " + " ".join(argv) if argv else "")
+    given = sys.argv[1:] if argv is None else argv
+    command = "python -m bench.bench_import" + (" " + " ".join(given) if given else "")
     section = report(args.size, results, info, check, command, load_end)
     print(section)
     if str(args.results) != "-":
