@@ -15,7 +15,7 @@ UV_VERSION := 0.13.9
 LOCK_TOOL := $(VENV)/lock-tool
 UV_LOCK_ARGS ?=
 
-.PHONY: run test lint bench bench-cli bench-http lock clean-db
+.PHONY: run test lint bench bench-cli bench-http bench-import lock clean-db
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ bench-cli: $(STAMP)
 ## `make bench-http BENCH_HTTP_ARGS="--workers 2"` adds the cross-worker freshness check.
 bench-http: $(STAMP)
 	$(BIN)/python -m bench.bench_http $(BENCH_HTTP_ARGS)
+
+## Time `implanter import` of 100k listings as a whole process, on SQLite and PostGIS.
+bench-import: $(STAMP)
+	$(BIN)/python -m bench.bench_import
 
 ## Re-resolve uv.lock after editing pyproject.toml (keeps current pins unless they no longer
 ## fit; `make lock UV_LOCK_ARGS=--upgrade` takes the newest), then export requirements.lock.

@@ -312,31 +312,35 @@ class PremisesBase(_Model):
     title: str = Field(min_length=1, max_length=200)
     kind: PremisesKind
     uses: list[Use] = Field(default_factory=list, description="Allowed uses.")
-    surface_m2: PosFloat
-    activity_m2: NonNegFloat | None = None
-    storage_m2: NonNegFloat | None = None
-    office_m2: NonNegFloat | None = None
-    mezzanine_m2: NonNegFloat | None = None
+    # Plausibility ranges: a value past them is a typing or unit mistake (1e308 m², a price
+    # in cents), refused with the field's name. Floats are finite (no inf, no NaN).
+    surface_m2: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
+    activity_m2: Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)] | None = None
+    storage_m2: Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)] | None = None
+    office_m2: Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)] | None = None
+    mezzanine_m2: Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)] | None = None
     divisible: bool = False
-    min_lot_m2: PosFloat | None = None
-    plot_m2: PosFloat | None = None
-    ceiling_height_m: Annotated[float, Field(gt=0, le=60)] | None = None
-    floor_load_t_m2: Annotated[float, Field(gt=0, le=100)] | None = None
-    loading_docks: NonNegInt | None = None
-    ground_level_doors: NonNegInt | None = None
-    power_kva: NonNegFloat | None = None
+    min_lot_m2: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)] | None = None
+    plot_m2: Annotated[float, Field(gt=0, le=10_000_000, allow_inf_nan=False)] | None = None
+    ceiling_height_m: Annotated[float, Field(gt=0, le=60, allow_inf_nan=False)] | None = None
+    floor_load_t_m2: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
+    loading_docks: Annotated[int, Field(ge=0, le=1_000)] | None = None
+    ground_level_doors: Annotated[int, Field(ge=0, le=1_000)] | None = None
+    power_kva: Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)] | None = None
     icpe_allowed: bool | None = None
-    parking_spaces: NonNegInt | None = None
+    parking_spaces: Annotated[int, Field(ge=0, le=100_000)] | None = None
     tenure: Tenure
-    rent_eur_m2_year: Annotated[float, Field(gt=0, le=2000)] | None = None
-    sale_price_eur: PosFloat | None = None
-    charges_eur_m2_year: NonNegFloat | None = None
+    rent_eur_m2_year: Annotated[float, Field(gt=0, le=2000, allow_inf_nan=False)] | None = None
+    sale_price_eur: Annotated[float, Field(gt=0, le=10_000_000_000, allow_inf_nan=False)] | None = (
+        None
+    )
+    charges_eur_m2_year: Annotated[float, Field(ge=0, le=1_000, allow_inf_nan=False)] | None = None
     available_from: date | None = None
     status: Status = Status.available
     address: str | None = Field(default=None, max_length=300)
     commune_insee: str | None = None
-    lon: Annotated[float, Field(ge=-180, le=180)]
-    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
     footprint: dict[str, Any] | None = Field(
         default=None, description="Optional GeoJSON Polygon or MultiPolygon of the building."
     )

@@ -4,6 +4,7 @@ from geodata.io.cnig import CnigExport, CnigTables, export_cnig, read_cnig
 from geodata.io.exporter import canonical_frame, export_listings, frame_from_listings
 from geodata.io.importer import (
     ImportReport,
+    ImportWriteError,
     ListingsFileError,
     ParsedListings,
     RowError,
@@ -14,12 +15,16 @@ from geodata.io.importer import (
     import_listings,
     read_listings,
 )
+from geodata.io.limits import ImportLimitError, ImportLimits
 from geodata.io.report import format_report
 
 __all__ = [
     "CnigExport",
     "CnigTables",
+    "ImportLimitError",
+    "ImportLimits",
     "ImportReport",
+    "ImportWriteError",
     "ListingsFileError",
     "ParsedListings",
     "RowError",

@@ -17,6 +17,7 @@ from geodata.io._vocab import FALSE_WORDS, TRUE_WORDS, known_words, normalise_ke
 
 __all__ = [
     "FIELD_PARSERS",
+    "NUMBER_FIELDS",
     "CellError",
     "is_missing",
     "parse_bool",
@@ -24,7 +25,9 @@ __all__ = [
     "parse_datetime",
     "parse_footprint",
     "parse_int",
+    "parse_int_strict",
     "parse_number",
+    "parse_number_strict",
     "parse_photos",
     "parse_text",
     "parse_uses",
@@ -54,6 +57,7 @@ FLOAT_FIELDS = (
     "lat",
 )
 INT_FIELDS = ("loading_docks", "ground_level_doors", "parking_spaces")
+NUMBER_FIELDS = frozenset(FLOAT_FIELDS) | frozenset(INT_FIELDS)
 BOOL_FIELDS = ("divisible", "icpe_allowed", "contact_public")
 
 _SPACES = "\u00a0\u202f\u2009\u2007 '’_"
@@ -64,6 +68,8 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _GROUPED = re.compile(r"^\d{1,3}([.,]\d{3})+$")
+# One group of three digits after the only separator, the first group not zero: "12,500".
+_ONE_GROUP = re.compile(r"^[1-9]\d{0,2},\d{3}$")
 _DATE_DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})$")
 _DATE_YMD = re.compile(r"^(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})$")
 _NOW_WORDS = frozenset(
@@ -72,6 +78,7 @@ _NOW_WORDS = frozenset(
 _SERIAL_EPOCH = date(1899, 12, 30)
 _SERIAL_MIN, _SERIAL_MAX = 10_000.0, 100_000.0
 _LIST_SPLIT = re.compile(r"\s*(?:[,;/|+]|\s+et\s+|\s+&\s+|\n)\s*", re.IGNORECASE)
+_QUOTED_FORMULA = re.compile(r"^'+[=+\-@\t\r]")
 _URL_SPLIT = re.compile(r"[\s|]+|[;,](?=\s*https?://)")
 
 
@@ -101,7 +108,7 @@ def _quote(value: Any) -> str:
     return f"'{value}'"
 
 
-def parse_number(value: Any) -> float:
+def parse_number(value: Any, *, french: bool | None = None) -> float:
     """Read a number written the French or the English way.
 
     A comma is a decimal separator (``"12,5"``) unless it groups thousands alongside a
@@ -123,6 +130,16 @@ def parse_number(value: Any) -> float:
     1200.5
     >>> parse_number("95 €/m²/an")
     95.0
+
+    ``french`` says how the file writes numbers, when known: ``False`` (an English file)
+    refuses ``"12,500"`` (12.5 or 12,500?), ``True`` (a French file) refuses ``"12.500"``,
+    naming both readings; ``None`` reads the comma or the point as a decimal mark.
+
+    >>> try:
+    ...     parse_number("12,500", french=False)
+    ... except CellError as exc:
+    ...     print(exc)
+    '12,500' is ambiguous: 12.5 or 12500? write 12500 or 12.5, without a thousands separator
     """
     if isinstance(value, bool | np.bool_):
         msg = f"{_quote(value)} is not a number"
@@ -145,6 +162,15 @@ def parse_number(value: Any) -> float:
     if num[:1] in "+-":
         sign, num = num[0], num[1:]
     has_comma, has_dot = "," in num, "." in num
+    mark = None if french is None else ("." if french else ",")
+    if mark is not None and num.count(mark) == 1 and _ONE_GROUP.match(num.replace(mark, ",")):
+        whole, part = num.split(mark)
+        decimal = f"{whole},{part}" if french else f"{whole}.{part}"
+        msg = (
+            f"{_quote(text)} is ambiguous: {float(whole + '.' + part):g} or {whole}{part}? "
+            f"write {whole}{part} or {decimal.rstrip('0')}, without a thousands separator"
+        )
+        raise CellError(msg)
     if has_comma and has_dot:
         decimal = "," if num.rfind(",") > num.rfind(".") else "."
         group = "." if decimal == "," else ","
@@ -177,7 +203,17 @@ def parse_number(value: Any) -> float:
     return number
 
 
-def parse_int(value: Any) -> int:
+def parse_number_strict(value: Any) -> float:
+    """:func:`parse_number` for a file that is not French: ``"12,500"`` is an error."""
+    return parse_number(value, french=False)
+
+
+def parse_int_strict(value: Any) -> int:
+    """:func:`parse_int` for a file that is not French: ``"12,500"`` is an error."""
+    return parse_int(value, french=False)
+
+
+def parse_int(value: Any, *, french: bool | None = None) -> int:
     """Read a whole number (``"2"``, ``"2,0"``, ``2.0``).
 
     Examples
@@ -185,7 +221,7 @@ def parse_int(value: Any) -> int:
     >>> parse_int("3,0")
     3
     """
-    number = parse_number(value)
+    number = parse_number(value, french=french)
     if not number.is_integer():
         text = value if isinstance(value, str) else f"{value:g}"
         msg = f"{_quote(str(text).strip())} is not a whole number"
@@ -402,16 +438,23 @@ def parse_footprint(value: Any) -> dict[str, Any]:
 def parse_text(value: Any) -> str:
     """Read a text cell; numbers from spreadsheets lose a spurious ``.0``.
 
+    A single quote before a character that starts a spreadsheet formula (``'=...``,
+    ``'+33 1...``) is the mark our CSV exports put there against formula injection: it is
+    removed, so that an exported catalogue reads back as it was.
+
     Examples
     --------
     >>> parse_text(94065.0)
     '94065'
+    >>> parse_text("'+33 1 45 60 00 00")
+    '+33 1 45 60 00 00'
     """
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     if isinstance(value, int | np.integer):
         return str(int(value))
-    return str(value).strip()
+    text = str(value).strip()
+    return text[1:] if _QUOTED_FORMULA.match(text) else text
 
 
 def _parse_commune(value: Any) -> str:

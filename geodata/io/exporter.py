@@ -8,6 +8,7 @@ read-only ``id``, ``version``, ``created_at`` and ``updated_at`` that the import
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -25,7 +26,13 @@ from geodata.io._vocab import FIELDS, FRENCH_HEADERS, IGNORED_COLUMNS, USE_FRENC
 from geodata.io.importer import FORMATS, detect_format
 from geodata.schemas import KIND_LABELS, STATUS_LABELS, TENURE_LABELS, PremisesCreate
 
-__all__ = ["canonical_frame", "export_listings", "frame_from_listings"]
+__all__ = [
+    "FORMULA_TRIGGERS",
+    "canonical_frame",
+    "export_listings",
+    "frame_from_listings",
+    "neutralise",
+]
 
 SYSTEM_COLUMNS: tuple[str, ...] = ("id", "version", "created_at", "updated_at")
 _FLOATS = frozenset(FLOAT_FIELDS)
@@ -34,6 +41,31 @@ _BOOLS = BOOL_FIELDS
 _DATES = ("available_from",)
 _DATETIMES = ("last_verified_at", "created_at", "updated_at")
 _LISTS = ("uses", "photos")
+
+
+#: The first characters that make a spreadsheet read a CSV cell as a formula (OWASP "CSV
+#: injection"): ``=``, ``+``, ``-``, ``@``, tab and carriage return.
+FORMULA_TRIGGERS = "=+-@\t\r"
+_NEEDS_QUOTE = re.compile(r"^'*[=+\-@\t\r]")
+
+
+def neutralise(text: str) -> str:
+    """A text cell that a spreadsheet will show as text, never run as a formula.
+
+    A cell starting with one of :data:`FORMULA_TRIGGERS` gets a leading single quote, the
+    mark spreadsheets use for "this is text"; so does one that already starts with quotes
+    followed by such a character, so that the importer, which removes one leading quote
+    before such a character, reads back exactly the value exported. Numbers are written by
+    their own columns and never pass here: ``-12.5`` stays a number.
+
+    Examples
+    --------
+    >>> print(neutralise('=HYPERLINK("http://x")'))
+    '=HYPERLINK("http://x")
+    >>> neutralise("+33 1 45 60 00 00"), neutralise("Entrepôt")
+    ("'+33 1 45 60 00 00", 'Entrepôt')
+    """
+    return "'" + text if _NEEDS_QUOTE.match(text) else text
 
 
 def frame_from_listings(items: Sequence[PremisesCreate]) -> pd.DataFrame:
@@ -181,8 +213,9 @@ def _number_text(value: float | None, decimal: str) -> str:
     return text.replace(".", decimal) if decimal != "." else text
 
 
-def _text_table(frame: pd.DataFrame, *, french: bool) -> pd.DataFrame:
-    """The export as text cells (CSV)."""
+def _text_table(frame: pd.DataFrame, *, french: bool, quote: bool = False) -> pd.DataFrame:
+    """The export as text cells (CSV); ``quote`` neutralises formula-like text (see
+    :func:`neutralise`)."""
     decimal = "," if french else "."
     table = pd.DataFrame(index=frame.index)
     for name in frame.columns:
@@ -213,6 +246,8 @@ def _text_table(frame: pd.DataFrame, *, french: bool) -> pd.DataFrame:
             cells = ["" if v is None else labels.get(str(v), (str(v),))[0] for v in column]
         else:
             cells = ["" if v is None else str(v) for v in column]
+        if quote and name not in _FLOATS and name not in _INTS:
+            cells = [neutralise(c) for c in cells]
         table[name] = cells
     return table
 
@@ -233,6 +268,28 @@ def _typed_table(frame: pd.DataFrame, *, french: bool, geo: bool) -> pd.DataFram
         elif name not in _FLOATS:
             table[name] = table[name].replace("", None)
     return table
+
+
+def _write_xlsx(table: pd.DataFrame, path: Path, *, sheet: str) -> None:
+    """Write typed cells to a workbook; every text cell is a string cell, never a formula.
+
+    openpyxl turns a string starting with ``=`` into a formula cell, which a spreadsheet would
+    run (a title ``=HYPERLINK(...)``). Strings are stored as they are (a string cell is never
+    evaluated, whatever its first character), so they read back unchanged.
+    """
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        table.to_excel(writer, index=False, sheet_name=sheet)
+        text = [
+            i + 1
+            for i, name in enumerate(table.columns)
+            if pd.api.types.is_object_dtype(table[name])
+            or pd.api.types.is_string_dtype(table[name])
+        ]
+        worksheet = writer.sheets[sheet]
+        for col in text:
+            for (cell,) in worksheet.iter_rows(min_row=2, min_col=col, max_col=col):
+                if cell.data_type == "f":
+                    cell.data_type = "s"
 
 
 def _order(frame: pd.DataFrame) -> list[str]:
@@ -292,7 +349,7 @@ def export_listings(
     frame = canonical_frame(frame_or_repo, status=status)
     frame = frame[[c for c in _order(frame) if c in frame]]
     if fmt == "csv":
-        table = _text_table(frame, french=french)
+        table = _text_table(frame, french=french, quote=True)
         if french:
             table.columns = _french_headers(list(table.columns))
         write_csv_table(table, path, sep=";" if french else ",")
@@ -304,7 +361,7 @@ def export_listings(
                 table[name] = table[name].replace("", None)
         if french:
             table.columns = _french_headers(list(table.columns))
-        table.to_excel(path, index=False, sheet_name="annonces" if french else "premises")
+        _write_xlsx(table, path, sheet="annonces" if french else "premises")
         return path
     lon = np.array([np.nan if v is None else v for v in frame["lon"]], dtype=float)
     lat = np.array([np.nan if v is None else v for v in frame["lat"]], dtype=float)

@@ -16,6 +16,8 @@ Row numbers (``RowError.row``, ``RowWarning.row``)
 
 from __future__ import annotations
 
+import copy
+import re
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,18 +28,32 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 from scipy.spatial import cKDTree
+from sqlalchemy.exc import OperationalError
 
+import pyogrio
 import shapely
 
 from geodata.io._csv import (
     RawTable,
     SheetNotFoundError,
+    TableReadError,
     pick_by_name_or_position,
     read_csv_table,
     read_xlsx_table,
 )
 from geodata.io._geo import layer_names, read_geo_table, to_lambert93, to_wgs84
-from geodata.io._values import FIELD_PARSERS, CellError, is_missing, parse_text
+from geodata.io._values import (
+    FIELD_PARSERS,
+    INT_FIELDS,
+    NUMBER_FIELDS,
+    CellError,
+    is_missing,
+    parse_int,
+    parse_int_strict,
+    parse_number,
+    parse_number_strict,
+    parse_text,
+)
 from geodata.io._vocab import (
     COLUMN_ALIASES,
     FIELDS,
@@ -46,6 +62,7 @@ from geodata.io._vocab import (
     header_lookup,
     normalise_key,
 )
+from geodata.io.limits import Deadline, ImportLimitError, ImportLimits
 from geodata.schemas import Premises, PremisesCreate, error_details
 from geodata.storage.errors import StaleVersionError
 from geodata.territory import CommuneNameError, Territory
@@ -54,7 +71,11 @@ __all__ = [
     "DUPLICATE_RADIUS_M",
     "DUPLICATE_SURFACE_TOLERANCE",
     "FORMATS",
+    "NO_LISTING",
+    "ImportLimitError",
+    "ImportLimits",
     "ImportReport",
+    "ImportWriteError",
     "ListingsFileError",
     "ParsedListings",
     "RowError",
@@ -89,6 +110,14 @@ class ListingsFileError(ValueError):
 
 class UnsupportedFormatError(ListingsFileError):
     """A file whose format is neither given nor recognisable from its suffix."""
+
+
+class ImportWriteError(ValueError):
+    """The catalogue could not be written (e.g. a locked database); nothing was written."""
+
+
+#: The error of a file without any listing (empty, or a header only).
+NO_LISTING = "the file holds no listing: it is empty or has only a header row"
 
 
 @dataclass(frozen=True)
@@ -164,6 +193,8 @@ class ParsedListings:
         What the reader detected (encoding, separator, layer, CRS).
     header_row
         The row of file-level problems: 1 (the header) for tables, 0 for geometry files.
+    more_errors
+        How many errors were found past the ``max_errors`` first ones listed in ``errors``.
     """
 
     fmt: str
@@ -175,6 +206,7 @@ class ParsedListings:
     columns: dict[str, str]
     notes: dict[str, str] = field(default_factory=dict)
     header_row: int = 1
+    more_errors: int = 0
 
 
 @dataclass
@@ -200,6 +232,8 @@ class ImportReport:
         What the reader detected (encoding, separator, layer, CRS).
     header_row
         The row of file-level problems: 1 (the header) for tables, 0 for geometry files.
+    more_errors
+        Errors found past those listed (see :class:`~geodata.io.limits.ImportLimits`).
     """
 
     path: str
@@ -216,6 +250,7 @@ class ImportReport:
     skip_invalid: bool = False
     notes: dict[str, str] = field(default_factory=dict)
     header_row: int = 1
+    more_errors: int = 0
 
     @property
     def ok(self) -> bool:
@@ -274,31 +309,63 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
     raise UnsupportedFormatError(msg)
 
 
-def _read_raw(path: Path, fmt: str, sheet: str | int | None = None) -> RawTable:
+def _read_raw(
+    path: Path, fmt: str, sheet: str | int | None, limits: ImportLimits, deadline: Deadline
+) -> RawTable:
     if not path.exists():
         msg = f"{path}: no such file"
         raise ListingsFileError(msg)
     if sheet is not None and fmt not in ("xlsx", "gpkg"):
         msg = f"{path.name}: only an XLSX workbook or a GeoPackage has sheets or layers to choose"
         raise ListingsFileError(msg)
+    size = path.stat().st_size
+    if size > limits.max_file_bytes:
+        msg = (
+            f"{path.name}: {size / 2**20:,.1f} MiB, more than the "
+            f"{limits.max_file_bytes / 2**20:,.0f} MiB one import takes; "
+            "split it into smaller files"
+        )
+        raise ImportLimitError(msg)
     try:
         if fmt == "csv":
-            return read_csv_table(path)
+            return read_csv_table(path, limits=limits, deadline=deadline)
         if fmt == "xlsx":
-            return read_xlsx_table(path, sheet=sheet)
+            return read_xlsx_table(path, sheet=sheet, limits=limits, deadline=deadline)
+        layer = None
         if fmt == "gpkg" and sheet is not None:
             layer = pick_by_name_or_position(
                 sheet, layer_names(path), file_name=path.name, what="layer", container="GeoPackage"
             )
-            return read_geo_table(path, fmt, layer=layer)
-        return read_geo_table(path, fmt)
-    except ListingsFileError:
+        if fmt == "gpkg":
+            names = layer_names(path)
+            chosen = layer or ("premises" if "premises" in names else names[0] if names else None)
+            features = int(pyogrio.read_info(path, layer=chosen)["features"]) if chosen else 0
+        else:
+            features = int(pyogrio.read_info(path)["features"])
+        if features > limits.max_rows:
+            raise limits.too_many_rows(path.name, features)
+        return read_geo_table(path, fmt, layer=layer)
+    except (ListingsFileError, ImportLimitError):
         raise
-    except SheetNotFoundError as exc:
+    except (SheetNotFoundError, TableReadError) as exc:
         raise ListingsFileError(str(exc)) from exc
     except (OSError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
-        msg = f"{path.name}: cannot be read as {fmt} ({exc})"
+        msg = f"{path.name}: cannot be read as {fmt} ({_short(exc)})"
         raise ListingsFileError(msg) from exc
+    except Exception as exc:  # a broken workbook: malformed XML, unexpected parts...
+        if fmt != "xlsx":
+            raise
+        msg = (
+            f"{path.name}: cannot be read as xlsx ({_short(exc)}); open it in a spreadsheet "
+            "and save it again as an .xlsx workbook"
+        )
+        raise ListingsFileError(msg) from exc
+
+
+def _short(exc: BaseException) -> str:
+    """An exception as one short line: its class and the first line of its message."""
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _map_columns(raw: RawTable) -> tuple[dict[str, str], list[RowWarning]]:
@@ -435,6 +502,7 @@ def read_listings(
     territory: Territory | None,
     fmt: str | None = None,
     sheet: str | int | None = None,
+    limits: ImportLimits | None = None,
 ) -> ParsedListings:
     """Read a listing file and validate every row, without writing anything.
 
@@ -452,23 +520,31 @@ def read_listings(
         The sheet of an XLSX workbook or the layer of a GeoPackage, by name or by position
         counted from 1. By default the first sheet that looks like a listing table, and the
         ``premises`` layer (else the first one).
+    limits
+        The caps of the import (file size, rows, errors kept, time); by default those of
+        :mod:`geodata.io.limits`.
 
     Returns
     -------
     ParsedListings
-        The valid listings with their row numbers, every error and every warning.
+        The valid listings with their row numbers, every error (the first
+        ``limits.max_errors`` of them, see ``ParsedListings.more_errors``) and every warning.
 
     Raises
     ------
     ListingsFileError
         When the file cannot be read at all.
+    ImportLimitError
+        When the file is past one of the ``limits``.
     """
     path = Path(path)
     fmt = detect_format(path, fmt)
-    raw = _read_raw(path, fmt, sheet)
-    context = {"territory": territory} if territory is not None else None
+    limits = limits or ImportLimits()
+    deadline = limits.deadline()
+    raw = _read_raw(path, fmt, sheet, limits, deadline)
     mapping, warnings = _map_columns(raw)
-    errors: list[RowError] = [RowError(row, "(record)", reason) for row, reason in raw.problems]
+    errors = _Errors(limits.max_errors)
+    errors.extend(RowError(row, "(record)", reason) for row, reason in raw.problems)
     frame = raw.frame
     n = len(frame)
     rows = raw.rows
@@ -516,18 +592,50 @@ def read_listings(
             RowError(raw.header_row, name, f"no column for this required field (e.g. {expected})")
         )
 
+    # A comma is a decimal comma in a French file (";"-separated, as Excel writes it in
+    # France); elsewhere "12,500" could be 12.5 or 12500 and is refused, never guessed.
+    french = raw.fmt == "csv" and raw.notes.get("separator") == ";"
     parsed: dict[str, list[Any]] = {name: [None] * n for name in cells}
     for name, column in cells.items():
+        deadline.check(path.name)
         parse = FIELD_PARSERS.get(name, parse_text)
+        if name in NUMBER_FIELDS and name not in ("lon", "lat"):
+            strict = (
+                (_parse_int_french, _parse_number_french)
+                if french
+                else (
+                    parse_int_strict,
+                    parse_number_strict,
+                )
+            )
+            parse = strict[0] if name in INT_FIELDS else strict[1]
         out = parsed[name]
-        for i, value in enumerate(column):
+        todo: list[int] | range = range(n)
+        if name in NUMBER_FIELDS:
+            todo = _plain_numbers(column, out, whole=name in INT_FIELDS, french=french)
+        # Words, yes/no, dates and lists repeat: each distinct cell is parsed once.
+        memo: dict[str, Any] | None = {} if name not in _FREE_TEXT else None
+        for i in todo:
+            value = column[i]
             if is_missing(value):
                 continue
             try:
-                out[i] = parse(value)
+                if memo is not None and isinstance(value, str):
+                    if value not in memo:
+                        try:
+                            memo[value] = parse(value)
+                        except CellError as exc:
+                            memo[value] = exc
+                    result = memo[value]
+                    if isinstance(result, CellError):
+                        raise result
+                    out[i] = copy.copy(result)
+                else:
+                    out[i] = parse(value)
             except CellError as exc:
                 failed[i].add(name)
                 errors.append(RowError(int(rows[i]), name, str(exc), _raw_text(value)))
+    _strip_invisible(parsed, rows, warnings)
 
     _lambert93_columns(parsed, rows, warnings)
     if geom_lon is not None and geom_lat is not None:
@@ -538,7 +646,7 @@ def read_listings(
             lon_col[k], lat_col[k] = float(geom_lon[k]), float(geom_lat[k])
             failed[k] -= {"lon", "lat"}
         placed = {int(r) for r in rows[has]}
-        errors = [e for e in errors if not (e.row in placed and e.field in ("lon", "lat"))]
+        errors.keep(lambda e: not (e.row in placed and e.field in ("lon", "lat")))
         if geom_footprint is not None and (shapely.is_geometry(geom_footprint)).any():
             fp_col = parsed.setdefault("footprint", [None] * n)
             for k in np.flatnonzero(shapely.is_geometry(geom_footprint)):
@@ -548,47 +656,215 @@ def read_listings(
     if territory is not None:
         _communes_by_name(parsed, territory, cells, rows, failed, errors)
 
+    deadline.check(path.name)
+    bad_rows = {e.row for e in errors if e.row != raw.header_row}
+    records: list[dict[str, Any]] = [{} for _ in range(n)]
+    for name, values in parsed.items():
+        if name in FIELDS:
+            present = pd.notna(pd.Series(values, dtype=object)).to_numpy()
+            for j in np.flatnonzero(present).tolist():
+                records[j][name] = values[j]
+
+    def reject(i: int, exc: ValidationError) -> None:
+        for detail in error_details(exc):
+            name = detail["field"]
+            if name in failed[i] or name in missing_required:
+                continue
+            errors.append(
+                RowError(int(rows[i]), name, detail["reason"], _cell_text(name, cells, parsed, i))
+            )
+            bad_rows.add(int(rows[i]))
+
+    # Each row is checked for its form (no territory), then every point against the
+    # territory at once (:func:`_place_in_bulk`); a row whose place is wrong is validated
+    # again on its own with the territory, which gives its error as a single check would.
+    formed: dict[int, PremisesCreate] = {}
+    for i in range(n):
+        if i % 10_000 == 0:
+            deadline.check(path.name)
+        try:
+            formed[i] = PremisesCreate.model_validate(records[i])
+        except ValidationError as exc:
+            reject(i, exc)
+    if territory is not None and formed:
+        context = {"territory": territory}
+        for i in _place_in_bulk(formed, territory):
+            try:
+                formed[i] = PremisesCreate.model_validate(records[i], context=context)
+            except ValidationError as exc:
+                del formed[i]
+                reject(i, exc)
     items: list[PremisesCreate] = []
     item_rows: list[int] = []
-    bad_rows = {e.row for e in errors if e.row != raw.header_row}
-    for i in range(n):
-        data = {
-            name: values[i]
-            for name, values in parsed.items()
-            if values[i] is not None and name in FIELDS
-        }
-        row = int(rows[i])
-        try:
-            item = PremisesCreate.model_validate(data, context=context)
-        except ValidationError as exc:
-            for detail in error_details(exc):
-                name = detail["field"]
-                if name in failed[i] or name in missing_required:
-                    continue
-                errors.append(
-                    RowError(row, name, detail["reason"], _cell_text(name, cells, parsed, i))
-                )
-                bad_rows.add(row)
-            continue
-        if row in bad_rows:
-            continue
-        items.append(item)
-        item_rows.append(row)
+    for i, item in formed.items():
+        if int(rows[i]) not in bad_rows:
+            items.append(item)
+            item_rows.append(int(rows[i]))
 
     items, item_rows = _duplicate_refs(items, item_rows, cells, rows, errors)
-    errors.sort(key=lambda e: (e.row, e.field))
+    kept, more_errors = errors.first()
     notes = dict(raw.notes)
     return ParsedListings(
         fmt=fmt,
         total_rows=n,
         items=items,
         rows=item_rows,
-        errors=errors,
+        errors=kept,
+        more_errors=more_errors,
         warnings=warnings,
         columns=mapping,
         notes=notes,
         header_row=raw.header_row,
     )
+
+
+def _parse_number_french(value: Any) -> float:
+    return parse_number(value, french=True)
+
+
+def _parse_int_french(value: Any) -> int:
+    return parse_int(value, french=True)
+
+
+# Fields whose cells rarely repeat: parsed cell by cell, without a memo.
+_FREE_TEXT = frozenset(
+    {
+        "external_ref",
+        "title",
+        "address",
+        "description",
+        "lot_ref",
+        "contact_name",
+        "contact_email",
+        "contact_phone",
+        "owner_account",
+        "footprint",
+        "photos",
+    }
+)
+_PLAIN_NUMBER = re.compile(r"^\s*-?\d{1,15}(?:\.\d{1,15})?\s*$")
+_THREE_DECIMALS = re.compile(r"^\s*-?[1-9]\d{0,2}\.\d{3}\s*$")
+
+
+def _plain_numbers(column: np.ndarray, out: list[Any], *, whole: bool, french: bool) -> Any:
+    """Read the plain numbers of a column at once (``"1200"``, ``"-3.5"``) into ``out``.
+
+    Returns the positions left for the cell parser: other text (units, grouped thousands,
+    commas...), numbers from spreadsheets and blanks, and, for whole-number fields, plain
+    numbers that are not whole. In a French file "1.500" is left to the parser, which
+    refuses it as ambiguous. Gives the values the cell parser would give, faster.
+    """
+    plain = np.fromiter(
+        (
+            isinstance(v, str)
+            and _PLAIN_NUMBER.match(v) is not None
+            and not (french and _THREE_DECIMALS.match(v))
+            for v in column
+        ),
+        dtype=bool,
+        count=len(column),
+    )
+    values = np.array([float(v) for v in column[plain]], dtype=float)
+    if whole:
+        integral = np.floor(values) == values
+        plain[np.flatnonzero(plain)[~integral]] = False
+        values = values[integral]
+    for i, v in zip(np.flatnonzero(plain).tolist(), values.tolist(), strict=True):
+        out[i] = int(v) if whole else v
+    return np.flatnonzero(~plain).tolist()
+
+
+# Bidirectional controls (embeddings, overrides, isolates, marks) and zero-width characters:
+# invisible, they can make a title read differently from what is stored ("Trojan Source").
+_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def _strip_invisible(
+    parsed: dict[str, list[Any]], rows: np.ndarray, warnings: list[RowWarning]
+) -> None:
+    """Remove invisible and bidirectional control characters from text cells, with a warning."""
+    for name, values in parsed.items():
+        if name not in FIELDS:
+            continue
+        for i, value in enumerate(values):
+            if isinstance(value, str) and _INVISIBLE.search(value):
+                found = sorted({f"U+{ord(c):04X}" for c in _INVISIBLE.findall(value)})
+                values[i] = _INVISIBLE.sub("", value).strip()
+                msg = (
+                    f"invisible or text-direction characters ({', '.join(found)}) were removed "
+                    f"from {name}"
+                )
+                warnings.append(RowWarning(int(rows[i]), "invisible_characters", msg, name))
+
+
+class _Errors(list[RowError]):
+    """The errors of a file, bounded: past ``4 * most`` the others are only counted.
+
+    :meth:`first` sorts them by row and keeps the first ``most``, so that a file of a million
+    bad cells neither fills the memory nor a report nobody reads.
+    """
+
+    def __init__(self, most: int) -> None:
+        super().__init__()
+        self.most = most
+        self.dropped = 0
+
+    def append(self, error: RowError) -> None:
+        if len(self) < 4 * self.most:
+            super().append(error)
+        else:
+            self.dropped += 1
+
+    def extend(self, errors: Iterable[RowError]) -> None:
+        for error in errors:
+            self.append(error)
+
+    def keep(self, test: Any) -> None:
+        """Keep only the errors for which ``test(error)`` is true."""
+        self[:] = [e for e in self if test(e)]
+
+    def first(self) -> tuple[list[RowError], int]:
+        """The first ``most`` errors in row order, and how many others there are."""
+        ordered = sorted(self, key=lambda e: (e.row, e.field))
+        return ordered[: self.most], len(ordered) - self.most + self.dropped if len(
+            ordered
+        ) > self.most or self.dropped else 0
+
+
+def _place_in_bulk(formed: dict[int, PremisesCreate], territory: Territory) -> list[int]:
+    """Check every listing's place against the territory at once; return those to look at.
+
+    For each listing whose point lies in a commune of the territory that agrees with its
+    ``commune_insee`` (when given), set the commune and the activity zone found from the
+    point when they were not given, as :class:`~geodata.schemas.PremisesCreate` does with the
+    territory. Return the keys of the others (point outside, commune unknown or disagreeing),
+    to be validated one by one for their exact error.
+    """
+    keys = list(formed)
+    items = [formed[k] for k in keys]
+    lon = np.fromiter((it.lon for it in items), dtype=float, count=len(items))
+    lat = np.fromiter((it.lat for it in items), dtype=float, count=len(items))
+    found = territory.commune_at(lon, lat)
+    codes = territory.insee_codes
+    ok = np.array(
+        [
+            f is not None and (it.commune_insee is None or it.commune_insee == f)
+            for it, f in zip(items, found, strict=True)
+        ],
+        dtype=bool,
+    )
+    needs_zone = ok & np.array([it.zone_id is None for it in items], dtype=bool)
+    zones = np.full(len(items), None, dtype=object)
+    if needs_zone.any():
+        zones[needs_zone] = territory.zone_at(lon[needs_zone], lat[needs_zone])
+    for k in np.flatnonzero(ok).tolist():
+        item = items[k]
+        if item.commune_insee is None:
+            item.commune_insee = str(found[k])
+        if zones[k] is not None:
+            item.zone_id = str(zones[k])
+    assert all(str(f) in codes for f in found[ok])  # commune_at gives territory communes
+    return [keys[k] for k in np.flatnonzero(~ok).tolist()]
 
 
 def _raw_text(value: Any) -> str | None:
@@ -854,6 +1130,7 @@ def import_listings(
     fmt: str | None = None,
     dry_run: bool = False,
     sheet: str | int | None = None,
+    limits: ImportLimits | None = None,
 ) -> ImportReport:
     """Import a listing file into the catalogue, all or nothing.
 
@@ -878,15 +1155,28 @@ def import_listings(
         The format, by default from the suffix.
     dry_run
         Validate and report, write nothing.
-    sheet
+    sheet, limits
         See :func:`read_listings`.
 
     Returns
     -------
     ImportReport
-        Counts, errors, warnings (probable duplicates included) and the ids written.
+        Counts, errors, warnings (probable duplicates included) and the ids written. A file
+        without any listing (empty, or a header only) is an error on its header row.
+
+    Raises
+    ------
+    ListingsFileError
+        When the file cannot be read at all.
+    ImportLimitError
+        When the file is past one of the ``limits``.
+    ImportWriteError
+        When the catalogue cannot be written (a database locked by another writer...);
+        nothing was written.
     """
-    parsed = read_listings(path, fmt=fmt, territory=territory, sheet=sheet)
+    parsed = read_listings(path, fmt=fmt, territory=territory, sheet=sheet, limits=limits)
+    if parsed.total_rows == 0 and not parsed.errors:
+        parsed.errors.append(RowError(parsed.header_row, "(file)", NO_LISTING))
     existing = repo.premises_frame()
     warnings = list(parsed.warnings)
     warnings += find_probable_duplicates(parsed.items, parsed.rows, existing)
@@ -906,11 +1196,25 @@ def import_listings(
         skip_invalid=skip_invalid,
         notes=parsed.notes,
         header_row=parsed.header_row,
+        more_errors=parsed.more_errors,
     )
     if dry_run or not items or (errors and not skip_invalid):
         return report
     try:
         result = repo.upsert_premises_by_ref(items, actor=actor, expected_versions=versions)
+    except OperationalError as exc:
+        # The whole upsert is one transaction: a failure leaves the catalogue as it was.
+        locked = "locked" in str(exc.orig).lower() or "lock" in type(exc.orig).__name__.lower()
+        reason = (
+            "the database is locked by another program writing to it"
+            if locked
+            else f"the database refused the write ({str(exc.orig).strip().splitlines()[0]})"
+        )
+        msg = (
+            f"{Path(path).name}: {reason}; nothing was written, import the file again "
+            "once the other write is over"
+        )
+        raise ImportWriteError(msg) from exc
     except StaleVersionError as exc:
         # Someone edited a listing between our read and our write: write nothing, say which.
         ref = repo.get_premises(exc.entity_id).external_ref

@@ -31,6 +31,7 @@ _TEXT: dict[str, dict[str, Any]] = {
         "file": "Fichier",
         "header": "En-tête (ligne {row})",
         "more": "… et {n} autre(s).",
+        "capped": "… et {n} autre(s) erreur(s), non listée(s) (au plus {most} par import).",
         "rows": "ligne(s)",
         "features": "entité(s)",
         "notes": "Lecture : {notes}.",
@@ -39,6 +40,7 @@ _TEXT: dict[str, dict[str, Any]] = {
             "unknown_column": "colonne inconnue",
             "duplicate_column": "colonne en double",
             "reprojected": "coordonnées reprojetées",
+            "invisible_characters": "caractères invisibles retirés",
         },
         "note_names": {
             "encoding": "encodage",
@@ -66,6 +68,7 @@ _TEXT: dict[str, dict[str, Any]] = {
         "file": "File",
         "header": "Header (row {row})",
         "more": "… and {n} more.",
+        "capped": "… and {n} more error(s), not listed (at most {most} per import).",
         "rows": "row(s)",
         "features": "feature(s)",
         "notes": "Read with: {notes}.",
@@ -74,6 +77,7 @@ _TEXT: dict[str, dict[str, Any]] = {
             "unknown_column": "unknown column",
             "duplicate_column": "duplicate column",
             "reprojected": "reprojected coordinates",
+            "invisible_characters": "invisible characters removed",
         },
         "note_names": {
             "encoding": "encoding",
@@ -126,6 +130,17 @@ _FRENCH_REASONS: list[tuple[re.Pattern[str], str]] = [
         ),
         r"doublon probable de l'annonce enregistrée \g<i>\g<t> : \g<d> m d'écart, "
         r"\g<a> m² contre \g<b> m²",
+    ),
+    (
+        re.compile(
+            r"^(?P<v>'.*') is ambiguous: (?P<a>\S+) or (?P<b>\S+)\? write (?P<c>\S+) or "
+            r"(?P<d>\S+), without a thousands separator$"
+        ),
+        r"\g<v> est ambigu : \g<a> ou \g<b> ? écrivez \g<c> ou \g<d>, sans séparateur de milliers",
+    ),
+    (
+        re.compile(r"^the file holds no listing: it is empty or has only a header row$"),
+        "le fichier ne contient aucune annonce : il est vide ou n'a qu'une ligne d'en-tête",
     ),
 ]
 
@@ -249,9 +264,12 @@ def format_report(report: ImportReport, lang: str = "fr", *, max_lines: int | No
     ):
         if not entries:
             continue
-        lines.append(str(title).format(n=len(entries)))
+        more = report.more_errors if entries is report.errors else 0
+        lines.append(str(title).format(n=len(entries) + more))
         shown = entries if max_lines is None else entries[:max_lines]
         lines.extend(f"  {render(entry)}" for entry in shown)
         if len(shown) < len(entries):
             lines.append("  " + str(text["more"]).format(n=len(entries) - len(shown)))
+        if more:
+            lines.append("  " + str(text["capped"]).format(n=more, most=len(entries)))
     return "\n".join(lines)

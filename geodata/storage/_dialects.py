@@ -118,6 +118,30 @@ class SqliteHooks(DialectHooks):
             write = conn.get_execution_options().get(WRITE_OPTION, False)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
+    def insert_many(
+        self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+    ) -> list[int]:
+        """Insert rows in one batched ``executemany``, then read their ids back in order.
+
+        On SQLite, SQLAlchemy sends an ``INSERT … RETURNING`` that must give the ids in the
+        order of the rows one row per statement (100,000 statements for a large import).
+        A write transaction holds the write lock from its start (``BEGIN IMMEDIATE``), so
+        the new rows take the next ids in the order given: the ids above the largest one
+        before the insert are theirs. Outside a write transaction, the generic way.
+        """
+        if not rows or not conn.get_execution_options().get(WRITE_OPTION, False):
+            return super().insert_many(conn, table, rows)
+        before = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+        conn.execute(sa.insert(table), list(rows))
+        ids = conn.execute(
+            sa.select(table.c.id).where(table.c.id > before).order_by(table.c.id)
+        ).scalars()
+        out = list(ids)
+        if len(out) != len(rows):  # pragma: no cover - another writer despite the lock
+            msg = f"inserted {len(rows)} rows into {table.name} but found {len(out)} new ids"
+            raise RuntimeError(msg)
+        return out
+
 
 class PostgisHooks(DialectHooks):
     """PostgreSQL with PostGIS: the bbox filter uses the GiST-indexed ``geom`` column."""
