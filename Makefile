@@ -14,7 +14,7 @@ UV_VERSION := 0.13.9
 LOCK_TOOL := $(VENV)/lock-tool
 UV_LOCK_ARGS ?=
 
-.PHONY: run test lint bench bench-cli lock clean-db
+.PHONY: run test lint bench bench-cli bench-allocation lock clean-db
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench: $(STAMP)
 ## Time `implanter match` as a whole process (demo and 100k premises), with its imports.
 bench-cli: $(STAMP)
 	$(BIN)/python -m bench.bench_cli
+
+## Time the allocation of the Valenton village's lots (40 demo applicants), optimum vs first come.
+bench-allocation: $(STAMP)
+	$(BIN)/python -m bench.bench_allocation
 
 ## Re-resolve uv.lock after editing pyproject.toml (keeps current pins unless they no longer
 ## fit; `make lock UV_LOCK_ARGS=--upgrade` takes the newest), then export requirements.lock.

@@ -511,13 +511,15 @@ def _solve_assignment(problem: AllocationProblem) -> tuple[list[tuple[int, int]]
 
 
 def optimal(
-    problem: AllocationProblem, *, method: str = "auto", explain: bool = True
+    problem: AllocationProblem, *, method: str = "auto", explain: bool = True, costs: bool = True
 ) -> Allocation:
     """The allocation of greatest total fit.
 
     ``method``: ``"milp"`` (any group size), ``"assignment"`` (one lot each, Hungarian
-    algorithm) or ``"auto"`` (assignment when ``max_lots`` is 1). Each refusal of an
-    applicant who had fitting lots says how much the total fit would drop to serve it.
+    algorithm) or ``"auto"`` (assignment when ``max_lots`` is 1). With ``explain`` each
+    assignment carries the matching reasons of its lots; with ``costs`` too, each refusal of
+    an applicant who had fitting lots says how much the total fit would drop to serve it
+    (one more solve per such applicant).
     """
     if method == "auto":
         method = "assignment" if problem.max_lots == 1 else "milp"
@@ -528,7 +530,9 @@ def optimal(
     else:
         msg = f"method: expected 'auto', 'milp' or 'assignment', got {method!r}"
         raise ValueError(msg)
-    return _outcome(problem, f"optimal ({method})", chosen, total, explain=explain)
+    return _outcome(
+        problem, f"optimal ({method})", chosen, total, explain=explain, costs=explain and costs
+    )
 
 
 def first_come_first_served(
@@ -552,7 +556,9 @@ def first_come_first_served(
         chosen.append((i, int(best)))
         total += float(row[best])
         taken[list(problem.groups[best])] = True
-    return _outcome(problem, "first_come_first_served", sorted(chosen), total, explain=explain)
+    return _outcome(
+        problem, "first_come_first_served", sorted(chosen), total, explain=explain, costs=False
+    )
 
 
 # --- reasons -------------------------------------------------------------------------------
@@ -565,6 +571,7 @@ def _outcome(
     total: float,
     *,
     explain: bool,
+    costs: bool,
 ) -> Allocation:
     fcfs = method == "first_come_first_served"
     owner = np.full(len(problem.lots), -1)
@@ -609,7 +616,7 @@ def _outcome(
         Refusal(
             need_id=int(problem.need_ids[i]),
             company=problem.names[i],
-            reason=(r := _refusal(problem, i, owner, fcfs, total, explain)),
+            reason=(r := _refusal(problem, i, owner, fcfs, total, costs)),
             text=_texts(r),
         )
         for i in range(len(problem.needs))
@@ -634,7 +641,7 @@ def _refusal(
     owner: np.ndarray,
     fcfs: bool,
     total: float,
-    explain: bool,
+    costs: bool,
 ) -> Reason:
     need = problem.needs[i]
     name = need.company_name
@@ -679,7 +686,7 @@ def _refusal(
     }
     if fcfs:
         return Reason(CRITERION, "taken_earlier", params)
-    if explain:
+    if costs:
         _, forced = _solve_milp(problem, force=i)
         params["loss"] = round(max(total - forced, 0.0), 1)
     return Reason(CRITERION, "outranked", params)
