@@ -648,6 +648,8 @@ def _refusal(
     fits = np.flatnonzero(~np.isnan(problem.fit[i]))
     if not need.active:
         return Reason(CRITERION, "inactive", {"company": name})
+    if len(fits) == 0 and not len(problem.groups):
+        return Reason(CRITERION, "no_lots", {"company": name})
     if len(fits) == 0:
         sizes = problem.surfaces
         lo = float(need.surface_min_m2) * (1.0 - SURFACE_TOLERANCE)
@@ -822,6 +824,10 @@ def render(reason: Reason, lang: str) -> str:
             f"{p['company']} refused: no lot or group of adjacent lots meets its required "
             f"criteria ({crit})"
         )
+    if code == "no_lots":
+        if fr:
+            return f"{p['company']} refusée\u00a0: aucun lot n'est disponible"
+        return f"{p['company']} refused: no lot is available"
     if code == "inactive":
         if fr:
             return f"{p['company']} non prise en compte\u00a0: sa demande est suspendue"

@@ -320,6 +320,16 @@ def test_a_lot_nobody_can_use_says_so() -> None:
     assert reasons == {"L1": "lot_assigned", "L2": "lot_no_applicant"}
 
 
+def test_no_available_lot() -> None:
+    lots = make_lots([150, 200], status=["let", "under_offer"])
+    problem = AllocationProblem.build(lots, [make_need("Démo", 140, 160)])
+    for result in (optimal(problem), first_come_first_served(problem)):
+        assert result.n_served == 0
+        assert [r.reason.code for r in result.refusals] == ["no_lots"]
+        assert [lot.reason.code for lot in result.lots] == ["lot_unavailable"] * 2
+        check_invariants(problem, result)
+
+
 def test_render_the_brief_examples() -> None:
     r = Reason(
         "allocation",
