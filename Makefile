@@ -15,7 +15,7 @@ UV_VERSION := 0.13.9
 LOCK_TOOL := $(VENV)/lock-tool
 UV_LOCK_ARGS ?=
 
-.PHONY: run test lint bench bench-cli bench-http bench-import lock clean-db
+.PHONY: run test lint bench bench-cli bench-http bench-import bench-allocation lock clean-db
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench-http: $(STAMP)
 ## Time `implanter import` of 100k listings as a whole process, on SQLite and PostGIS.
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.bench_import
+
+## Time the allocation of the Valenton village's lots (40 demo applicants), optimum vs first come.
+bench-allocation: $(STAMP)
+	$(BIN)/python -m bench.bench_allocation
 
 ## Re-resolve uv.lock after editing pyproject.toml (keeps current pins unless they no longer
 ## fit; `make lock UV_LOCK_ARGS=--upgrade` takes the newest), then export requirements.lock.
