@@ -9,6 +9,7 @@ for start-up speed only; none of them breaks an import cycle.
 from __future__ import annotations
 
 import enum
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -120,7 +121,12 @@ def demo(
 
     try:
         n_p, n_n = load_demo(
-            repo, territory=territory, seed=seed, n_premises=premises, n_needs=needs
+            repo,
+            territory=territory,
+            seed=seed,
+            n_premises=premises,
+            n_needs=needs,
+            reference_date=datetime.now(UTC).date(),
         )
     except StorageError as exc:
         typer.secho(f"Rien n'a été chargé / nothing was loaded: {exc}", err=True)
@@ -268,7 +274,13 @@ def match(
         for e in error_details(exc):
             typer.secho(f"{e['field']}: {e['reason']}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
-    result = run_match(build_index(repo, territory), need, k=k, lang=lang.value)
+    from .freshness import hide_before
+
+    now = datetime.now(UTC)
+    # As POST /match: listings unconfirmed for more than freshness.hide_days are left out.
+    since = hide_before(now, settings.freshness)
+    index = build_index(repo, territory)
+    result = run_match(index, need, k=k, lang=lang.value, verified_since=since, now=now)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str, indent=2))
         return

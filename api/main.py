@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,7 +17,7 @@ from .auth import add_auth_handler
 from .errors import add_exception_handlers, document_problems
 from .index_state import IndexHolder
 from .middleware import HardeningMiddleware
-from .routes import accounts, health, home, match, premises
+from .routes import accounts, freshness, health, home, match, premises
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -24,7 +25,9 @@ __all__ = ["create_app"]
 logger = logging.getLogger(__name__)
 
 
-def open_catalogue(settings: Settings, territory: Territory) -> Repository:
+def open_catalogue(
+    settings: Settings, territory: Territory, today: date | None = None
+) -> Repository:
     """Open the database, bring its schema up to date and, if empty, load the demo catalogue.
 
     Parameters
@@ -33,31 +36,49 @@ def open_catalogue(settings: Settings, territory: Territory) -> Repository:
         Where the database is and whether to load the demo on first run.
     territory
         The territory the demo catalogue is placed in.
+    today
+        The day the demo listings' freshness dates count back from (default: today, UTC).
     """
     repo = Repository(settings.database.url)
     repo.migrate()
     if settings.api.demo_on_first_run and repo.counts()["premises"] == 0:
         from geodata.demo import load_demo
 
-        n_premises, n_needs = load_demo(repo, territory=territory, seed=settings.api.demo_seed)
+        n_premises, n_needs = load_demo(
+            repo,
+            territory=territory,
+            seed=settings.api.demo_seed,
+            reference_date=today or datetime.now(UTC).date(),
+        )
         logger.info("first run: loaded %d demo premises and %d needs", n_premises, n_needs)
     return repo
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def utc_now() -> datetime:
+    """The current time, aware, in UTC: the app's default clock."""
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
     """Build the Implanter app.
 
     Parameters
     ----------
     settings
         The settings to use; read from ``IMPLANTER_*`` environment variables when omitted.
+    clock
+        What "now" is for the routes (freshness dates, ages, what is hidden), as
+        ``app.state.clock``: a callable returning an aware datetime (default: the system
+        clock, UTC). Tests replace it to move time.
     """
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.territory = load_territory(settings.territory)
-        app.state.repo = open_catalogue(settings, app.state.territory)
+        app.state.repo = open_catalogue(settings, app.state.territory, app.state.clock().date())
         # Built once per process; each request matches against its current snapshot.
         app.state.match_index = IndexHolder(app.state.repo, app.state.territory)
         try:
@@ -72,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.clock = clock or utc_now
     add_exception_handlers(app)
     add_auth_handler(app)
     document_problems(app)
@@ -88,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home.router)
     app.include_router(health.router)
     app.include_router(premises.router)
+    app.include_router(freshness.router)
     app.include_router(accounts.router)
     app.include_router(match.router)
     return app

@@ -19,7 +19,8 @@ from geodata.schemas import NeedIn, PremisesPublic
 from geodata.storage import catalogue
 from matcher import match as run_match
 
-from ..deps import RepoDep, TerritoryDep
+from ..deps import NowDep, RepoDep, SettingsDep, TerritoryDep
+from ..freshness import hide_before
 from ..index_state import IndexHolder
 
 __all__ = [
@@ -144,6 +145,8 @@ def match_need(
     request: Request,
     repo: RepoDep,
     territory: TerritoryDep,
+    settings: SettingsDep,
+    now: NowDep,
     need: Annotated[
         dict[str, Any],
         Body(
@@ -160,14 +163,24 @@ def match_need(
     ] = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Any:
-    """Rank the public catalogue for a need, without storing it or needing an account."""
+    """Rank the public catalogue for a need, without storing it or needing an account.
+
+    Only available listings confirmed within ``freshness.hide_days`` are matched.
+    """
     language = request_language(lang, accept_language)
     need.setdefault("company_name", ANONYMOUS)
     parsed = NeedIn.model_validate(need, context={"territory": territory})
     holder: IndexHolder = request.app.state.match_index
     # One pooled connection for the version check and the listings' public view.
     with repo.connect() as conn:
-        result = run_match(holder.current(conn), parsed, k=k, lang=language)
+        result = run_match(
+            holder.current(conn),
+            parsed,
+            k=k,
+            lang=language,
+            verified_since=hide_before(now, settings.freshness),
+            now=now,
+        )
         listings = catalogue.premises_by_ids(conn, result.ids)
     results = [
         MatchedPremises(

@@ -26,7 +26,9 @@ from geodata.storage.accounts import Account
 from geodata.storage.audit import AuditEntry
 
 from ..auth import CurrentAccount, OptionalAccount, can_edit, forbid
-from ..deps import PremisesIdPath, PremisesQueryDep, RepoDep, SettingsDep, TerritoryDep
+from ..deps import NowDep, PremisesIdPath, PremisesQueryDep, RepoDep, SettingsDep, TerritoryDep
+from ..freshness import freshness_of, public_query
+from ..settings import Settings
 
 __all__ = ["PremisesPage", "StatusChange", "router"]
 
@@ -87,17 +89,26 @@ def _page_links(
     return links
 
 
-def _list_etag(catalogue_version: int, query: str, account: Account | None) -> str:
+def _list_etag(
+    catalogue_version: int, query: str, account: Account | None, now: dt.datetime
+) -> str:
     """A weak ETag of a page: the catalogue version, the day (freshness rules move with the
-    date), the query and the reader (owners and staff see more of their listings)."""
+    date, at 00:00 UTC), the query and the reader (owners and staff see more listings)."""
     reader = "" if account is None else f"{account.role}:{account.name}"
     digest = hashlib.sha256(f"{query}\n{reader}".encode()).hexdigest()[:16]
-    return f'W/"{catalogue_version}-{dt.date.today():%Y%m%d}-{digest}"'
+    return f'W/"{catalogue_version}-{now.astimezone(dt.UTC):%Y%m%d}-{digest}"'
 
 
-def _view(item: Premises, account: Account | None) -> Premises | PremisesPublic:
-    """The full listing for its owner and the staff, the public view for everyone else."""
-    return item if can_edit(account, item.owner_account) else PremisesPublic.model_validate(item)
+def _view(
+    item: Premises, account: Account | None, now: dt.datetime, settings: Settings
+) -> dict[str, Any]:
+    """The full listing for its owner and the staff (with its ``freshness``), the public view
+    for everyone else, as JSON values."""
+    if not can_edit(account, item.owner_account):
+        return jsonable_encoder(PremisesPublic.model_validate(item))
+    body = jsonable_encoder(item)
+    body["freshness"] = jsonable_encoder(freshness_of(item, now, settings.freshness))
+    return body
 
 
 def _etag(response: Response, item: Premises) -> None:
@@ -155,13 +166,20 @@ def list_premises(
     settings: SettingsDep,
     query: PremisesQueryDep,
     account: OptionalAccount,
+    now: NowDep,
 ) -> JSONResponse:
-    """List listings filtered by commune, kind, use, surface range, status and bbox."""
+    """List listings filtered by commune, kind, use, surface, rent and price ranges, status,
+    bbox and free text, sorted and paged.
+
+    Anonymous and company readers get the public search: neither withdrawn listings nor
+    those unconfirmed for more than the hide threshold. A developer also gets all of its own
+    listings, and the staff every listing, in the full view with their ``freshness``.
+    """
     # The version is read before the page, so that the ETag never names newer data than sent.
-    etag = _list_etag(repo.catalogue_version(), request.url.query, account)
-    page = repo.list_premises(query)
+    etag = _list_etag(repo.catalogue_version(), request.url.query, account, now)
+    page = repo.list_premises(public_query(query, account, now, settings.freshness))
     body = {
-        "items": [jsonable_encoder(_view(item, account)) for item in page.items],
+        "items": [_view(item, account, now, settings) for item in page.items],
         "total": page.total,
         "limit": page.limit,
         "offset": page.offset,
@@ -182,13 +200,16 @@ def list_premises(
     openapi_extra=_OPTIONAL_KEY,
 )
 def get_premises(
-    premises_id: PremisesIdPath, repo: RepoDep, account: OptionalAccount
+    premises_id: PremisesIdPath,
+    repo: RepoDep,
+    settings: SettingsDep,
+    account: OptionalAccount,
+    now: NowDep,
 ) -> JSONResponse:
     """One listing; its ETag carries the version to send back in ``If-Match`` on update."""
     item = repo.get_premises(premises_id)
-    return JSONResponse(
-        jsonable_encoder(_view(item, account)), headers={"ETag": f'"{item.version}"'}
-    )
+    body = _view(item, account, now, settings)
+    return JSONResponse(body, headers={"ETag": f'"{item.version}"'})
 
 
 @router.post("", status_code=201, response_model=Premises, responses=_AUTH)
@@ -198,12 +219,17 @@ def create_premises(
     territory: TerritoryDep,
     account: CurrentAccount,
     response: Response,
+    now: NowDep,
 ) -> Any:
-    """Create a listing (developers, owned by themselves; staff, owned by anyone)."""
+    """Create a listing (developers, owned by themselves; staff, owned by anyone).
+
+    Its freshness date (``last_verified_at``) is now, whatever the body says.
+    """
     if account.role not in ("developer", "staff"):
         raise forbid("premises: only developer and staff accounts list premises")
     _check_owner_field(account, body.owner_account)
     data = body.model_dump()
+    data["last_verified_at"] = now
     if account.role == "developer":
         data["owner_account"] = account.name
     item = PremisesCreate.model_validate(data, context={"territory": territory})
@@ -222,11 +248,15 @@ def patch_premises(
     territory: TerritoryDep,
     account: CurrentAccount,
     response: Response,
+    now: NowDep,
     if_match: IfMatch = None,
 ) -> Any:
-    """Change some fields of a listing, at the version of its ETag (412 when stale)."""
+    """Change some fields of a listing, at the version of its ETag (412 when stale).
+
+    An edit confirms the listing: its freshness date (``last_verified_at``) becomes now.
+    """
     expected = _expected_version(if_match)
-    changes = body.changes()
+    changes = {**body.changes(), "last_verified_at": now}
     with repo.begin() as conn:
         current = store.get_premises(conn, premises_id)
         _check_editor(account, current)
@@ -251,10 +281,14 @@ def change_status(
     repo: RepoDep,
     account: CurrentAccount,
     response: Response,
+    now: NowDep,
     if_match: IfMatch = None,
 ) -> Any:
-    """Mark a listing available, under offer, let, sold or withdrawn (audited: who, when)."""
-    return _set_status(repo, account, response, premises_id, body.status, if_match)
+    """Mark a listing available, under offer, let, sold or withdrawn (audited: who, when).
+
+    It also confirms the listing (freshness date now).
+    """
+    return _set_status(repo, account, response, premises_id, body.status, if_match, now)
 
 
 @router.delete("/{premises_id}", response_model=Premises, responses=_WRITE)
@@ -263,10 +297,11 @@ def withdraw_premises(
     repo: RepoDep,
     account: CurrentAccount,
     response: Response,
+    now: NowDep,
     if_match: IfMatch = None,
 ) -> Any:
     """Withdraw a listing: its status becomes ``withdrawn``; the listing and its history stay."""
-    return _set_status(repo, account, response, premises_id, Status.withdrawn, if_match)
+    return _set_status(repo, account, response, premises_id, Status.withdrawn, if_match, now)
 
 
 def _set_status(
@@ -276,13 +311,19 @@ def _set_status(
     premises_id: int,
     status: Status,
     if_match: str | None,
+    now: dt.datetime,
 ) -> Any:
     """Check the editor and the version, set the status and audit it, in one transaction."""
     expected = _expected_version(if_match)
     with repo.begin() as conn:
         _check_editor(account, store.get_premises(conn, premises_id))
         item = store.set_status(
-            conn, premises_id, status, expected_version=expected, actor=account.name
+            conn,
+            premises_id,
+            status,
+            expected_version=expected,
+            actor=account.name,
+            verified_at=now,
         )
     _etag(response, item)
     return jsonable_encoder(item)

@@ -2,12 +2,13 @@
 
 The function modules :mod:`~geodata.storage.premises`, :mod:`~geodata.storage.needs`,
 :mod:`~geodata.storage.audit`, :mod:`~geodata.storage.catalogue`,
+:mod:`~geodata.storage.freshness`,
 :mod:`~geodata.storage.accounts` and
 :mod:`~geodata.storage.schema` work on a connection the caller opened, so that several writes
 form one transaction; :class:`Repository` is the facade that opens one per call.
 """
 
-from geodata.storage import accounts, audit, catalogue, needs, premises, schema
+from geodata.storage import accounts, audit, catalogue, freshness, needs, premises, schema
 from geodata.storage._common import Page
 from geodata.storage._dialects import DialectHooks, PostgisHooks, SqliteHooks, register_hooks
 from geodata.storage._engine import dispose_engine, get_engine
@@ -43,6 +44,7 @@ __all__ = [
     "audit",
     "catalogue",
     "dispose_engine",
+    "freshness",
     "get_engine",
     "needs",
     "open_repository",
