@@ -1,5 +1,6 @@
 """Freshness over HTTP: a listing unconfirmed for too long leaves the public search and
 matching, its owner is reminded, the staff see the backlog, and a confirmation brings it back.
+And the filters, sorts and page links of ``GET /premises``.
 
 The app's clock (``create_app(clock=...)``) is moved instead of waiting. Every test runs on
 SQLite and on PostGIS, through the real app with its lifespan entered.
@@ -258,3 +259,67 @@ def test_the_freshness_routes_refuse_the_wrong_roles(world: World) -> None:
     )
     assert too_many.status_code == 400
     assert "limit" in too_many.json()["detail"]
+
+
+# -- the list filters -------------------------------------------------------------------------
+
+
+def test_list_filters_sorts_and_page_links(world: World) -> None:
+    a = world.create(title="Entrepôt sous douane", rent_eur_m2_year=80, lon=2.36, lat=48.76)["id"]
+    b = world.create(title="Atelier ÉCLAIRÉ", rent_eur_m2_year=150, lon=2.46, lat=48.75)["id"]
+    c = world.create(
+        title="Lot à vendre",
+        tenure="sale",
+        rent_eur_m2_year=None,
+        sale_price_eur=600_000,
+        lon=2.40,
+        lat=48.79,
+    )["id"]
+
+    def ids(**params: Any) -> list[int]:
+        response = world.client.get("/premises", params=params)
+        assert response.status_code == 200, response.text
+        return [i["id"] for i in response.json()["items"]]
+
+    assert ids(min_rent_eur_m2_year=100) == [b]
+    assert ids(max_rent_eur_m2_year=100) == [a]
+    assert ids(min_sale_price_eur=500_000, max_sale_price_eur=700_000) == [c]
+    assert ids(q="eclaire") == [b]
+    assert ids(q="ENTREPOT douane") == [a]
+    assert ids(sort="rent") == [a, b, c]
+    assert ids(sort="-rent") == [b, a, c]
+    assert ids(sort="-surface") == [a, b, c]  # equal surfaces: by id
+    assert ids(sort="freshness") == [c, b, a]
+    assert ids(sort="distance", near="2.46,48.75") == [b, c, a]
+
+    first = world.client.get("/premises", params={"sort": "rent", "limit": 1}).json()
+    rels = {link["rel"]: link["href"] for link in first["links"]}
+    assert "prev" not in rels and "sort=rent" in rels["next"]
+    second = world.client.get(rels["next"]).json()
+    assert [i["id"] for i in second["items"]] == [b]
+    rels = {link["rel"]: link["href"] for link in second["links"]}
+    assert {"prev", "next"} <= set(rels)
+    assert [i["id"] for i in world.client.get(rels["prev"]).json()["items"]] == [a]
+    assert [i["id"] for i in world.client.get(rels["next"]).json()["items"]] == [c]
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "field"),
+    [
+        ({"sort": "distance"}, 422, "sort"),
+        ({"sort": "colour"}, 422, "sort"),
+        ({"near": "2.4", "sort": "distance"}, 400, "near"),
+        ({"min_rent_eur_m2_year": 200, "max_rent_eur_m2_year": 100}, 400, "min_rent_eur_m2_year"),
+        ({"max_sale_price_eur": "nan"}, 422, "max_sale_price_eur"),
+        ({"q": "x" * 201}, 422, "q"),
+    ],
+)
+def test_list_filter_errors_name_the_field(
+    client: TestClient, params: dict[str, Any], status: int, field: str
+) -> None:
+    response = client.get("/premises", params=params)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert field in body["detail"]
+    assert field in [e["field"] for e in body.get("errors", [])]
