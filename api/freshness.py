@@ -19,14 +19,7 @@ from geodata.storage.query import PremisesQuery
 
 from .settings import FreshnessSettings
 
-__all__ = [
-    "Freshness",
-    "PremisesFull",
-    "flag_before",
-    "freshness_of",
-    "hide_before",
-    "public_query",
-]
+__all__ = ["Freshness", "flag_before", "freshness_of", "hide_before", "public_query"]
 
 
 class Freshness(BaseModel):
@@ -45,12 +38,6 @@ class Freshness(BaseModel):
         description="The first day (UTC) it is hidden unless confirmed before."
     )
     days_left: int | None = Field(description="Days before hidden_from (0 once hidden).")
-
-
-class PremisesFull(Premises):
-    """A listing as its owner and the staff read it: every field, and its freshness."""
-
-    freshness: Freshness
 
 
 def hide_before(now: datetime, settings: FreshnessSettings) -> datetime:

@@ -9,7 +9,8 @@ from fastapi.responses import HTMLResponse
 
 from geodata.schemas import PremisesPublic
 
-from ..deps import MAX_INT32, RepoDep
+from ..deps import MAX_INT32, NowDep, RepoDep, SettingsDep
+from ..freshness import hide_before
 from ..pages import Lang, render
 
 __all__ = ["router"]
@@ -23,11 +24,14 @@ PAGE = 50
 def home(
     request: Request,
     repo: RepoDep,
+    settings: SettingsDep,
+    now: NowDep,
     lang: Annotated[Lang, Query()] = "fr",
     offset: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
 ) -> Any:
-    """List the catalogue, 50 listings a page."""
-    page = repo.list_premises(limit=PAGE, offset=offset)
+    """List the public catalogue (as anonymous ``GET /premises``), 50 listings a page."""
+    since = hide_before(now, settings.freshness)
+    page = repo.list_premises(limit=PAGE, offset=offset, visible_since=since)
     return render(
         request,
         "home.html",

@@ -27,7 +27,7 @@ from geodata.storage.audit import AuditEntry
 
 from ..auth import CurrentAccount, OptionalAccount, can_edit, forbid
 from ..deps import NowDep, PremisesIdPath, PremisesQueryDep, RepoDep, SettingsDep, TerritoryDep
-from ..freshness import PremisesFull, freshness_of, public_query
+from ..freshness import freshness_of, public_query
 from ..settings import Settings
 
 __all__ = ["PremisesPage", "StatusChange", "router"]
@@ -54,10 +54,11 @@ class PremisesPage(BaseModel):
     """One page of listings, with the total and the links to the neighbouring pages.
 
     Each item is the public view, except for the caller's own listings (and every listing
-    for the staff), which carry the owner's fields and their freshness too.
+    for the staff), which carry the owner's fields too (a full :class:`Premises`) and their
+    ``freshness`` (:class:`api.freshness.Freshness`).
     """
 
-    items: list[PremisesPublic | PremisesFull]
+    items: list[PremisesPublic]
     total: int
     limit: int
     offset: int
@@ -193,8 +194,8 @@ def list_premises(
     response_model=None,
     responses={
         200: {
-            "model": PremisesPublic | PremisesFull,
-            "description": "The public view; its owner and the staff get the full listing.",
+            "model": PremisesPublic,
+            "description": "The public view; its owner and the staff get the full Premises.",
         }
     },
     openapi_extra=_OPTIONAL_KEY,
