@@ -187,8 +187,9 @@ class PremisesQuery(BaseModel):
     def _q(cls, value: Any) -> Any:
         if value is None:
             return None
-        text = " ".join(str(value).split())
-        return text or None
+        # Control characters (NUL included, which PostgreSQL refuses) separate words too.
+        text = "".join(c if c.isprintable() else " " for c in str(value))
+        return " ".join(text.split()) or None
 
     @field_validator("order_by")
     @classmethod

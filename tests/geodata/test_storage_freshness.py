@@ -96,6 +96,8 @@ def test_free_text_ignores_case_and_accents(five: tuple[Repository, list[int]]) 
     assert _ids(repo, q="100%") == [vitry]
     assert _ids(repo, q="_") == []
     assert _ids(repo, q="   ") == [rungis, vitry, valenton, orly, ivry]
+    # Control characters (NUL, refused by PostgreSQL in a text) separate words.
+    assert _ids(repo, q="atelier\x00ardoines\t") == [vitry]
 
 
 def test_sorts(five: tuple[Repository, list[int]]) -> None:
