@@ -121,7 +121,7 @@ def add_many_premises(
     if not items:
         return []
     at = co.now()
-    rows = [_verified(cv.premises_row(item), at) for item in items]
+    rows = [cv.premises_row(item) for item in items]
     with co.guard(conn, rows, _taken_by()):
         records = _insert(
             conn, rows, actor=actor, at=at, catalogue_version=lambda: co.bump_catalogue(conn, at)
@@ -190,18 +190,12 @@ def upsert_premises_by_ref(
         for row in rows:
             old = stored.get(row["external_ref"]) if row["external_ref"] else None
             if old is None:
-                to_insert.append(_verified(row, at))
+                to_insert.append(row)
                 continue
-            undated = row["last_verified_at"] is None
-            if undated:  # an import without the date keeps the stored one, unless it edits
-                row = {**row, "last_verified_at": old["last_verified_at"]}
             diff = cv.premises_diff(old, row)
             if not diff:
                 result.unchanged.append(old["id"])
                 continue
-            if undated:
-                row["last_verified_at"] = at
-                diff = cv.premises_diff(old, row)
             version = old["version"] + 1
             to_update.append({**row, "b_id": old["id"], "version": version, "updated_at": at})
             changed.append((old["id"], version, diff))
@@ -236,13 +230,6 @@ def upsert_premises_by_ref(
             ],
         )
     return result
-
-
-def _verified(row: dict[str, Any], at: Any) -> dict[str, Any]:
-    """A new listing's row, dated as confirmed at its creation when it carries no date."""
-    if row["last_verified_at"] is None:
-        row["last_verified_at"] = at
-    return row
 
 
 def update_premises(

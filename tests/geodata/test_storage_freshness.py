@@ -149,25 +149,15 @@ def test_new_query_errors_name_the_field(values: dict[str, object], message: str
         PremisesQuery.parse(**values)
 
 
-def test_creation_dates_a_listing_without_a_freshness_date(repo: Repository) -> None:
+def test_the_storage_keeps_the_freshness_date_it_is_given(repo: Repository) -> None:
+    # The API dates what it writes; an import keeps its own column, or none.
     dated = repo.add_premises(make_premises(last_verified_at=T0), actor="t")
     undated = repo.add_premises(make_premises(VITRY), actor="t")
-    assert dated.last_verified_at == T0
-    assert undated.last_verified_at == undated.created_at
-    assert repo.get_premises(undated.id).last_verified_at == undated.created_at
-
-
-def test_an_undated_import_keeps_the_date_unless_it_edits(repo: Repository) -> None:
-    repo.upsert_premises_by_ref([make_premises(external_ref="A", last_verified_at=T0)], actor="t")
-    same = repo.upsert_premises_by_ref([make_premises(external_ref="A")], actor="t")
-    [listing_id] = same.unchanged
-    assert repo.get_premises(listing_id).last_verified_at == T0
-    edited = repo.upsert_premises_by_ref(
-        [make_premises(external_ref="A", surface_m2=999.0)], actor="t"
-    )
-    assert edited.updated == [listing_id]
-    after = repo.get_premises(listing_id)
-    assert after.last_verified_at == after.updated_at > T0
+    assert repo.get_premises(dated.id).last_verified_at == T0
+    assert repo.get_premises(undated.id).last_verified_at is None
+    # A listing without a date is kept by the public view (it counts as fresh).
+    assert undated.id in _ids(repo, visible_since=T0 + timedelta(days=1))
+    assert dated.id not in _ids(repo, visible_since=T0 + timedelta(days=1))
 
 
 def test_confirm_is_a_versioned_audited_write(repo: Repository) -> None:
