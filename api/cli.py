@@ -10,6 +10,7 @@ for start-up speed only; none of them breaks an import cycle.
 from __future__ import annotations
 
 import enum
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -121,7 +122,12 @@ def demo(
 
     try:
         n_p, n_n = load_demo(
-            repo, territory=territory, seed=seed, n_premises=premises, n_needs=needs
+            repo,
+            territory=territory,
+            seed=seed,
+            n_premises=premises,
+            n_needs=needs,
+            reference_date=datetime.now(UTC).date(),
         )
     except StorageError as exc:
         typer.secho(f"Rien n'a été chargé / nothing was loaded: {exc}", err=True)
@@ -266,6 +272,11 @@ def match(
         for e in error_details(exc):
             typer.secho(f"{e['field']}: {e['reason']}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
+    from geodata.freshness import hidden_before
+
+    now = datetime.now(UTC)
+    # As POST /match: listings unconfirmed for more than freshness.hide_days are left out.
+    since = hidden_before(now, settings.freshness.hide_days)
     # The index an earlier run built and kept, when the catalogue has not changed since
     # (IMPLANTER_DATABASE__INDEX_CACHE): found without opening the repository.
     index = None
@@ -284,7 +295,7 @@ def match(
                 typer.secho(str(exc), err=True)
                 raise typer.Exit(EXIT_BAD_INPUT) from exc
         index = cached_index(repo, territory, index_cache_path(settings.database.index_cache, repo))
-    result = run_match(index, need, k=k, lang=lang.value)
+    result = run_match(index, need, k=k, lang=lang.value, verified_since=since, now=now)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str, indent=2))
         return

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 
@@ -15,12 +17,14 @@ from .settings import Settings
 
 __all__ = [
     "MAX_INT32",
+    "NowDep",
     "PremisesFiltersDep",
     "PremisesIdPath",
     "PremisesQueryDep",
     "RepoDep",
     "SettingsDep",
     "TerritoryDep",
+    "get_now",
     "get_premises_filters",
     "get_premises_query",
     "get_repo",
@@ -41,6 +45,12 @@ def get_repo(request: Request) -> Repository:
     return repo
 
 
+def get_now(request: Request) -> datetime:
+    """The current time (aware, UTC) on the app's clock (``app.state.clock``, see create_app)."""
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
 def get_territory(request: Request) -> Territory:
     """The territory loaded in the app's lifespan."""
     territory: Territory = request.app.state.territory
@@ -57,6 +67,14 @@ PremisesIdPath = Annotated[int, Path(ge=1, le=MAX_INT32, description="The listin
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RepoDep = Annotated[Repository, Depends(get_repo)]
 TerritoryDep = Annotated[Territory, Depends(get_territory)]
+NowDep = Annotated[datetime, Depends(get_now)]
+
+#: The orders of ``GET /premises``: by surface, rent, sale price (ascending, or descending
+#: with ``-``), freshness (most recently confirmed first; ``-freshness`` the oldest first) or
+#: distance to ``near`` (nearest first).
+Sort = Literal[
+    "surface", "-surface", "rent", "-rent", "price", "-price", "freshness", "-freshness", "distance"
+]
 
 
 def get_premises_filters(
@@ -70,6 +88,26 @@ def get_premises_filters(
     max_surface_m2: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
     status: Annotated[Status | None, Query()] = None,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
+    min_rent_eur_m2_year: Annotated[
+        float | None, Query(ge=0, allow_inf_nan=False, description="Rent at least (€/m²/year)")
+    ] = None,
+    max_rent_eur_m2_year: Annotated[
+        float | None, Query(ge=0, allow_inf_nan=False, description="Rent at most (€/m²/year)")
+    ] = None,
+    min_sale_price_eur: Annotated[
+        float | None, Query(ge=0, allow_inf_nan=False, description="Sale price at least (€)")
+    ] = None,
+    max_sale_price_eur: Annotated[
+        float | None, Query(ge=0, allow_inf_nan=False, description="Sale price at most (€)")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Words to find in the title, description or address (every word; "
+            "case and accents ignored)",
+        ),
+    ] = None,
 ) -> PremisesQuery:
     """Parse the listing filters into a :class:`PremisesQuery` (every listing: no page).
 
@@ -91,6 +129,11 @@ def get_premises_filters(
             max_surface_m2=max_surface_m2,
             status=status,
             bbox=bbox,
+            min_rent_eur_m2_year=min_rent_eur_m2_year,
+            max_rent_eur_m2_year=max_rent_eur_m2_year,
+            min_sale_price_eur=min_sale_price_eur,
+            max_sale_price_eur=max_sale_price_eur,
+            q=q,
             limit=None,
         )
     except ValueError as exc:
@@ -107,15 +150,37 @@ PremisesFiltersDep = Annotated[PremisesQuery, Depends(get_premises_filters)]
 def get_premises_query(
     settings: SettingsDep,
     filters: PremisesFiltersDep,
+    sort: Annotated[
+        Sort | None,
+        Query(description="Order of the items (ties by id); distance needs near. Default: id"),
+    ] = None,
+    near: Annotated[
+        str | None, Query(max_length=100, description="lon,lat: the point of sort=distance")
+    ] = None,
     limit: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
 ) -> PremisesQuery:
-    """The listing filters with a page of at most the configured size (``GET /premises``)."""
+    """The listing filters with an order and a page of at most the configured size
+    (``GET /premises``). ``sort=distance`` without ``near`` is a 422 naming ``sort``."""
+    if sort == "distance" and near is None:
+        msg = "sort: sorting by distance needs a point; add near=lon,lat (WGS84, e.g. 2.39,48.79)"
+        raise HTTPException(status_code=422, detail=msg)
     page = settings.api.default_page_size if limit is None else limit
     if page > settings.api.max_page_size:
         msg = f"limit: at most {settings.api.max_page_size} items per page"
         raise HTTPException(status_code=400, detail=msg)
-    return filters.model_copy(update={"limit": page, "offset": offset})
+    try:
+        return PremisesQuery.parse(
+            **{
+                **filters.model_dump(),
+                "near": near,
+                "order_by": sort or "id",
+                "limit": page,
+                "offset": offset,
+            }
+        )
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
 
 
 PremisesQueryDep = Annotated[PremisesQuery, Depends(get_premises_query)]

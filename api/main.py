@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -23,6 +23,7 @@ from .routes import (
     accounts,
     contacts,
     demand,
+    freshness,
     health,
     home,
     login,
@@ -40,7 +41,9 @@ __all__ = ["create_app"]
 logger = logging.getLogger(__name__)
 
 
-def open_catalogue(settings: Settings, territory: Territory) -> Repository:
+def open_catalogue(
+    settings: Settings, territory: Territory, today: date | None = None
+) -> Repository:
     """Open the database, bring its schema up to date and, if empty, load the demo catalogue.
 
     Parameters
@@ -49,31 +52,49 @@ def open_catalogue(settings: Settings, territory: Territory) -> Repository:
         Where the database is and whether to load the demo on first run.
     territory
         The territory the demo catalogue is placed in.
+    today
+        The day the demo listings' freshness dates count back from (default: today, UTC).
     """
     repo = Repository(settings.database.url)
     repo.migrate()
     if settings.api.demo_on_first_run and repo.counts()["premises"] == 0:
         from geodata.demo import load_demo
 
-        n_premises, n_needs = load_demo(repo, territory=territory, seed=settings.api.demo_seed)
+        n_premises, n_needs = load_demo(
+            repo,
+            territory=territory,
+            seed=settings.api.demo_seed,
+            reference_date=today or datetime.now(UTC).date(),
+        )
         logger.info("first run: loaded %d demo premises and %d needs", n_premises, n_needs)
     return repo
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def utc_now() -> datetime:
+    """The current time, aware, in UTC: the app's default clock."""
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
     """Build the Implanter app.
 
     Parameters
     ----------
     settings
         The settings to use; read from ``IMPLANTER_*`` environment variables when omitted.
+    clock
+        What "now" is for the routes (freshness dates, ages, what is hidden), as
+        ``app.state.clock``: a callable returning an aware datetime (default: the system
+        clock, UTC). Tests replace it to move time.
     """
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.territory = load_territory(settings.territory)
-        app.state.repo = open_catalogue(settings, app.state.territory)
+        app.state.repo = open_catalogue(settings, app.state.territory, app.state.clock().date())
         # Built once per process; each request matches against its current snapshot.
         app.state.match_index = IndexHolder(app.state.repo, app.state.territory)
         # The key of the session and CSRF cookies: the setting, else the database's (shared).
@@ -99,8 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    # The time as sessions and the sign-in throttle see it (a test may move it).
-    app.state.clock = lambda: datetime.now(UTC)
+    # The time as sessions, freshness and the sign-in throttle see it (a test may move it).
+    app.state.clock = clock or utc_now
     add_exception_handlers(app)
     add_auth_handler(app)
     document_problems(app)
@@ -117,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home.router)
     app.include_router(health.router)
     app.include_router(premises.router)
+    app.include_router(freshness.router)
     app.include_router(accounts.router)
     app.include_router(login.router)
     app.include_router(match.router)

@@ -13,6 +13,7 @@ __all__ = [
     "AuthSettings",
     "DatabaseSettings",
     "DeliverySettings",
+    "FreshnessSettings",
     "HttpSettings",
     "MapSettings",
     "Settings",
@@ -203,6 +204,42 @@ class DeliverySettings(BaseModel):
     )
 
 
+class FreshnessSettings(BaseModel):
+    """When an unconfirmed listing is flagged to its owner, and when it leaves the public view.
+
+    A listing's freshness date is ``last_verified_at``: when its owner (or the staff) last
+    created, edited, changed the status of or confirmed it (``POST /premises/{id}/confirm``).
+    Ages count whole days in UTC: a listing confirmed on day D is flagged from day
+    D + ``flag_days`` and hidden from the public search and from matching from day
+    D + ``hide_days`` + 1 (00:00 UTC), until it is confirmed or edited again.
+    """
+
+    flag_days: int = Field(
+        default=60,
+        ge=1,
+        le=3650,
+        description="Days without confirmation after which a listing is flagged to its owner "
+        "(GET /me/reminders) and to the staff (GET /staff/stale).",
+    )
+    hide_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Days without confirmation after which a listing leaves the public search "
+        "and matching (its owner and the staff still see it).",
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> FreshnessSettings:
+        if self.flag_days > self.hide_days:
+            msg = (
+                f"flag_days: {self.flag_days} is more than hide_days ({self.hide_days}); an "
+                "owner must be flagged before the listing is hidden"
+            )
+            raise ValueError(msg)
+        return self
+
+
 class Settings(BaseSettings):
     """All settings, e.g. ``IMPLANTER_DATABASE__URL`` or ``IMPLANTER_API__DEMO_ON_FIRST_RUN``."""
 
@@ -221,3 +258,5 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     maps: MapSettings = MapSettings()
     delivery: DeliverySettings = DeliverySettings()
+
+    freshness: FreshnessSettings = FreshnessSettings()

@@ -1111,8 +1111,9 @@ def _dates(rng: np.random.Generator, rec: dict[str, Any], ref: date, village: bo
     else:
         start, span = date(2026, 1, 1), 729
     rec["available_from"] = start + timedelta(days=int(rng.integers(0, span + 1)))
-    # Most listings were checked within nine months, a quarter are stale (9-18 months).
-    days = rng.uniform(0, 270) if rng.uniform() < 0.75 else rng.uniform(270, 547)
+    # Most listings were confirmed within the last 60 days; a fifth were not, and half of
+    # those are past the 90 days after which a listing leaves the public search.
+    days = rng.uniform(0, 59) if rng.uniform() < 0.8 else rng.uniform(60, 180)
     stamp = datetime.combine(ref, time(9, 0), tzinfo=UTC) - timedelta(days=float(days))
     rec["last_verified_at"] = stamp.replace(microsecond=0)
 
@@ -1610,6 +1611,7 @@ def load_demo(
     n_premises: int = 360,
     n_needs: int = 180,
     actor: str = "demo",
+    reference_date: date = REFERENCE_DATE,
 ) -> tuple[int, int]:
     """Generate the demo catalogue and store it in a repository.
 
@@ -1626,14 +1628,17 @@ def load_demo(
         Who the audit trail names as the author.
     territory
         The territory to place the catalogue in.
+    reference_date
+        The day the dates count from (listings' freshness dates, needs' wanted-by dates): a
+        server loading the demo passes today, so that its listings are as fresh as designed.
 
     Returns
     -------
     tuple of int
         The numbers of listings and needs stored.
     """
-    premises = demo_premises(seed, n_premises, territory=territory)
-    needs = demo_needs(seed, n_needs, territory=territory)
+    premises = demo_premises(seed, n_premises, territory=territory, reference_date=reference_date)
+    needs = demo_needs(seed, n_needs, territory=territory, reference_date=reference_date)
     stored_premises = _count(repo.add_many_premises(premises, actor=actor), len(premises))
     stored_needs = _count(repo.add_many_needs(needs, actor=actor), len(needs))
     return stored_premises, stored_needs

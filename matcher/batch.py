@@ -38,18 +38,22 @@ def batch_match(
     chunk_size: int = 500,
     ids: Sequence[int] | None = None,
     include_under_offer: bool = False,
+    verified_since: datetime | None = None,
     now: datetime | None = None,
 ) -> Iterator[BatchChunk]:
     """Yield the top ``k`` of every need, ``chunk_size`` needs at a time.
 
     Memory stays bounded by one chunk: needs are compiled per chunk (when given as models)
     and each need's working arrays are released before the next. Rankings are those of
-    :func:`matcher.match` (same filters, scores and tie-breaks).
+    :func:`matcher.match` (same filters, scores and tie-breaks; ``verified_since`` leaves out
+    the listings last confirmed before it, as there).
     """
     if chunk_size < 1:
         msg = f"chunk_size must be at least 1, got {chunk_size}"
         raise ValueError(msg)
-    base = matchable_mask(index, include_under_offer=include_under_offer)
+    base = matchable_mask(
+        index, include_under_offer=include_under_offer, verified_since=verified_since
+    )
     now_day = day_number(now if now is not None else datetime.now().astimezone())
     total = len(needs)
     for start in range(0, total, chunk_size):

@@ -210,12 +210,27 @@ def _now_day(now: datetime | None) -> float:
     return day_number(now if now is not None else datetime.now(UTC))
 
 
-def matchable_mask(index: MatchIndex, *, include_under_offer: bool = False) -> np.ndarray:
-    """Rows whose status may be matched: available (and under offer when asked)."""
+def matchable_mask(
+    index: MatchIndex,
+    *,
+    include_under_offer: bool = False,
+    verified_since: datetime | None = None,
+) -> np.ndarray:
+    """Rows that may be matched: available (and under offer when asked), and fresh.
+
+    ``verified_since`` leaves out the listings last confirmed before it (their freshness
+    date, ``last_verified_at``, is older); listings without a date are kept. It is a time
+    given at each call, as freshness moves with the clock while the index does not.
+    """
     status = index.cols["status"]
     if include_under_offer:
-        return status <= STATUS_CODE["under_offer"]
-    return status == STATUS_CODE["available"]
+        mask = status <= STATUS_CODE["under_offer"]
+    else:
+        mask = status == STATUS_CODE["available"]
+    if verified_since is not None:
+        # NaN (no date) compares false, so it is kept.
+        mask &= ~(index.cols["verified_day"] < day_number(verified_since))
+    return mask
 
 
 def match(
@@ -225,6 +240,7 @@ def match(
     k: int = 20,
     i: int = 0,
     include_under_offer: bool = False,
+    verified_since: datetime | None = None,
     now: datetime | None = None,
     explain: bool = True,
     relax: bool = True,
@@ -243,6 +259,8 @@ def match(
         How many results; the top ``k`` is exact, ties go to the smaller listing id.
     include_under_offer
         Also match listings under offer (by default only available ones).
+    verified_since
+        Leave out the listings last confirmed before this time (see :func:`matchable_mask`).
     now
         Reference time for the listings' age since verification (default: now, UTC).
     explain
@@ -257,7 +275,9 @@ def match(
         (default: the default weights).
     """
     table = need if isinstance(need, NeedTable) else NeedTable.from_needs([need])
-    base = matchable_mask(index, include_under_offer=include_under_offer)
+    base = matchable_mask(
+        index, include_under_offer=include_under_offer, verified_since=verified_since
+    )
     ranked = rank(index, table, i, k=k, base=base, ranker=ranker)
     diagnostics = _diagnose(index, base, ranked.by_criterion, ranked.n_matching, ranked.passes)
     relaxations: list[Relaxation] = []

@@ -9,7 +9,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from geodata.schemas import PremisesPublic
 
-from ..deps import MAX_INT32, RepoDep, TerritoryDep
+from ..deps import MAX_INT32, NowDep, RepoDep, SettingsDep, TerritoryDep
+from ..freshness import hide_before
 from ..pages import Lang, render
 from .ogc import FormatQuery, landing_page, wants_json
 
@@ -29,15 +30,18 @@ def home(
     request: Request,
     repo: RepoDep,
     territory: TerritoryDep,
+    settings: SettingsDep,
+    now: NowDep,
     lang: Annotated[Lang, Query()] = "fr",
     offset: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
     f: FormatQuery = None,
 ) -> Any:
-    """List the catalogue, 50 listings a page; to a JSON client (``f=json`` or ``Accept``),
-    the OGC API – Features landing page."""
+    """List the public catalogue (as anonymous ``GET /premises``), 50 listings a page; to a
+    JSON client (``f=json`` or an ``Accept`` without HTML), the OGC API landing page."""
     if wants_json(request, f):
         return JSONResponse(landing_page(request, territory))
-    page = repo.list_premises(limit=PAGE, offset=offset)
+    since = hide_before(now, settings.freshness)
+    page = repo.list_premises(limit=PAGE, offset=offset, visible_since=since)
     return render(
         request,
         "home.html",

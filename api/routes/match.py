@@ -10,6 +10,7 @@ completeness and age, what the required criteria excluded, and what to relax.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Request
@@ -19,7 +20,8 @@ from geodata.schemas import NeedIn, PremisesPublic
 from geodata.storage import Repository, catalogue
 from matcher import match as run_match
 
-from ..deps import RepoDep, TerritoryDep
+from ..deps import NowDep, RepoDep, SettingsDep, TerritoryDep
+from ..freshness import hide_before
 from ..index_state import IndexHolder
 
 __all__ = [
@@ -145,6 +147,8 @@ def match_need(
     request: Request,
     repo: RepoDep,
     territory: TerritoryDep,
+    settings: SettingsDep,
+    now: NowDep,
     need: Annotated[
         dict[str, Any],
         Body(
@@ -161,15 +165,33 @@ def match_need(
     ] = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Any:
-    """Rank the public catalogue for a need, without storing it or needing an account."""
+    """Rank the public catalogue for a need, without storing it or needing an account.
+
+    Only available listings confirmed within ``freshness.hide_days`` are matched.
+    """
     language = request_language(lang, accept_language)
     need.setdefault("company_name", ANONYMOUS)
     parsed = NeedIn.model_validate(need, context={"territory": territory})
-    return rank_for_need(repo, request.app.state.match_index, parsed, k=k, lang=language)
+    return rank_for_need(
+        repo,
+        request.app.state.match_index,
+        parsed,
+        k=k,
+        lang=language,
+        verified_since=hide_before(now, settings.freshness),
+        now=now,
+    )
 
 
 def rank_for_need(
-    repo: Repository, holder: IndexHolder, need: NeedIn, *, k: int, lang: Lang
+    repo: Repository,
+    holder: IndexHolder,
+    need: NeedIn,
+    *,
+    k: int,
+    lang: Lang,
+    verified_since: datetime | None = None,
+    now: datetime | None = None,
 ) -> MatchResponse:
     """Rank the catalogue for a need on the process's index; the answer of every match route.
 
@@ -185,10 +207,16 @@ def rank_for_need(
         How many results.
     lang
         The language of the reasons and relaxations.
+    verified_since
+        Listings confirmed before this instant are left out (see ``freshness.hide_days``).
+    now
+        The current time (the listings' ages count from it).
     """
     # One pooled connection for the version check and the listings' public view.
     with repo.connect() as conn:
-        result = run_match(holder.current(conn), need, k=k, lang=lang)
+        result = run_match(
+            holder.current(conn), need, k=k, lang=lang, verified_since=verified_since, now=now
+        )
         listings = catalogue.premises_by_ids(conn, result.ids)
     results = [
         MatchedPremises(

@@ -27,8 +27,9 @@ from geodata.storage.audit import AuditEntry
 from geodata.storage.errors import NotFoundError
 
 from ..auth import CurrentAccount, forbid
-from ..deps import MAX_INT32, RepoDep, SettingsDep, TerritoryDep
+from ..deps import MAX_INT32, NowDep, RepoDep, SettingsDep, TerritoryDep
 from ..errors import Text
+from ..freshness import hide_before
 from .match import MAX_RESULTS, MatchResponse, rank_for_need, request_language
 from .premises import _expected_version, _page_links
 
@@ -321,6 +322,8 @@ def need_matches(
     need_id: NeedIdPath,
     repo: RepoDep,
     account: CurrentAccount,
+    settings: SettingsDep,
+    now: NowDep,
     k: Annotated[int, Query(ge=1, le=MAX_RESULTS, description="How many results.")] = 10,
     lang: LangQuery = None,
     accept_language: Annotated[str | None, Header()] = None,
@@ -329,7 +332,15 @@ def need_matches(
     with repo.connect() as conn:
         need = readable_need(conn, account, need_id)
     language = request_language(lang, accept_language)
-    return rank_for_need(repo, request.app.state.match_index, need, k=k, lang=language)
+    return rank_for_need(
+        repo,
+        request.app.state.match_index,
+        need,
+        k=k,
+        lang=language,
+        verified_since=hide_before(now, settings.freshness),
+        now=now,
+    )
 
 
 @router.get(

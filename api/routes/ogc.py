@@ -33,7 +33,8 @@ from geodata.storage import NotFoundError, PremisesQuery
 from geodata.territory import LAYERS, Territory
 
 from ..auth import OptionalAccount, can_edit
-from ..deps import MAX_INT32, PremisesFiltersDep, RepoDep, TerritoryDep
+from ..deps import MAX_INT32, NowDep, PremisesFiltersDep, RepoDep, SettingsDep, TerritoryDep
+from ..freshness import hide_before
 from ..pages import Lang, render
 
 __all__ = ["CRS84", "EPSG2154", "landing_page", "router", "wants_json"]
@@ -252,6 +253,11 @@ _PREMISES_QUERYABLES: dict[str, dict[str, Any]] = {
     "min_surface_m2": {"type": "number", "description": "Smallest total surface (m²)"},
     "max_surface_m2": {"type": "number", "description": "Largest total surface (m²)"},
     "status": {"type": "string", "description": "Status (staff only beyond 'available')"},
+    "min_rent_eur_m2_year": {"type": "number", "description": "Rent at least (€/m²/year)"},
+    "max_rent_eur_m2_year": {"type": "number", "description": "Rent at most (€/m²/year)"},
+    "min_sale_price_eur": {"type": "number", "description": "Sale price at least (€)"},
+    "max_sale_price_eur": {"type": "number", "description": "Sale price at most (€)"},
+    "q": {"type": "string", "description": "Words in the title, description or address"},
 }
 
 
@@ -427,6 +433,8 @@ def premises_items(
     repo: RepoDep,
     filters: PremisesFiltersDep,
     account: OptionalAccount,
+    settings: SettingsDep,
+    now: NowDep,
     f: FormatQuery = None,
     lang: LangQuery = "fr",
     crs: CrsQuery = None,
@@ -455,6 +463,8 @@ def premises_items(
                 status_code=403, detail="status: only staff may read listings not available"
             )
         update["status"] = "available"
+        # As the public search: listings unconfirmed for too long are left out.
+        update["visible_since"] = hide_before(now, settings.freshness)
     query = PremisesQuery.model_validate({**filters.model_dump(), **update})
     page = repo.list_premises(query)
     items = page.items

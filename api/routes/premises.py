@@ -28,8 +28,10 @@ from geodata.storage.audit import AuditEntry
 
 from ..alerts import ListingAlerts, ListingAlertsDep
 from ..auth import CurrentAccount, OptionalAccount, can_edit, forbid
-from ..deps import PremisesIdPath, PremisesQueryDep, RepoDep, SettingsDep, TerritoryDep
+from ..deps import NowDep, PremisesIdPath, PremisesQueryDep, RepoDep, SettingsDep, TerritoryDep
 from ..errors import ProblemError, Text
+from ..freshness import freshness_of, public_query
+from ..settings import Settings
 
 __all__ = ["PremisesPage", "StatusChange", "router"]
 
@@ -55,7 +57,8 @@ class PremisesPage(BaseModel):
     """One page of listings, with the total and the links to the neighbouring pages.
 
     Each item is the public view, except for the caller's own listings (and every listing
-    for the staff), which carry the owner's fields too (a full :class:`Premises`).
+    for the staff), which carry the owner's fields too (a full :class:`Premises`) and their
+    ``freshness`` (:class:`api.freshness.Freshness`).
     """
 
     items: list[PremisesPublic]
@@ -90,17 +93,26 @@ def _page_links(
     return links
 
 
-def _list_etag(catalogue_version: int, query: str, account: Account | None) -> str:
+def _list_etag(
+    catalogue_version: int, query: str, account: Account | None, now: dt.datetime
+) -> str:
     """A weak ETag of a page: the catalogue version, the day (freshness rules move with the
-    date), the query and the reader (owners and staff see more of their listings)."""
+    date, at 00:00 UTC), the query and the reader (owners and staff see more listings)."""
     reader = "" if account is None else f"{account.role}:{account.name}"
     digest = hashlib.sha256(f"{query}\n{reader}".encode()).hexdigest()[:16]
-    return f'W/"{catalogue_version}-{dt.date.today():%Y%m%d}-{digest}"'
+    return f'W/"{catalogue_version}-{now.astimezone(dt.UTC):%Y%m%d}-{digest}"'
 
 
-def _view(item: Premises, account: Account | None) -> Premises | PremisesPublic:
-    """The full listing for its owner and the staff, the public view for everyone else."""
-    return item if can_edit(account, item.owner_account) else PremisesPublic.model_validate(item)
+def _view(
+    item: Premises, account: Account | None, now: dt.datetime, settings: Settings
+) -> dict[str, Any]:
+    """The full listing for its owner and the staff (with its ``freshness``), the public view
+    for everyone else, as JSON values."""
+    if not can_edit(account, item.owner_account):
+        return _json(PremisesPublic.model_validate(item))
+    body = _json(item)
+    body["freshness"] = jsonable_encoder(freshness_of(item, now, settings.freshness))
+    return body
 
 
 def _json(item: Premises | PremisesPublic) -> dict[str, Any]:
@@ -191,15 +203,20 @@ def list_premises(
     settings: SettingsDep,
     query: PremisesQueryDep,
     account: OptionalAccount,
+    now: NowDep,
 ) -> JSONResponse:
-    """List listings filtered by commune, kind, use, surface range, status and bbox."""
+    """List listings filtered by commune, kind, use, surface, rent and price ranges, status,
+    bbox and free text, sorted and paged.
+
+    Anonymous and company readers get the public search: neither withdrawn listings nor
+    those unconfirmed for more than the hide threshold. A developer also gets all of its own
+    listings, and the staff every listing, in the full view with their ``freshness``.
+    """
     # The version is read before the page, so that the ETag never names newer data than sent.
-    etag = _list_etag(repo.catalogue_version(), request.url.query, account)
-    page = repo.list_premises(query)
+    etag = _list_etag(repo.catalogue_version(), request.url.query, account, now)
+    page = repo.list_premises(public_query(query, account, now, settings.freshness))
     body = {
-        # model_dump(mode="json") gives what jsonable_encoder would, without walking the
-        # dumped dict again (that walk was half of the page's CPU time).
-        "items": [_json(_view(item, account)) for item in page.items],
+        "items": [_view(item, account, now, settings) for item in page.items],
         "total": page.total,
         "limit": page.limit,
         "offset": page.offset,
@@ -220,11 +237,16 @@ def list_premises(
     openapi_extra=_OPTIONAL_KEY,
 )
 def get_premises(
-    premises_id: PremisesIdPath, repo: RepoDep, account: OptionalAccount
+    premises_id: PremisesIdPath,
+    repo: RepoDep,
+    settings: SettingsDep,
+    account: OptionalAccount,
+    now: NowDep,
 ) -> JSONResponse:
     """One listing; its ETag carries the version to send back in ``If-Match`` on update."""
     item = repo.get_premises(premises_id)
-    return JSONResponse(_json(_view(item, account)), headers={"ETag": f'"{item.version}"'})
+    body = _view(item, account, now, settings)
+    return JSONResponse(body, headers={"ETag": f'"{item.version}"'})
 
 
 @router.post("", status_code=201, response_model=Premises, responses=_AUTH)
@@ -235,8 +257,12 @@ def create_premises(
     account: CurrentAccount,
     response: Response,
     alerts: ListingAlertsDep,
+    now: NowDep,
 ) -> Any:
-    """Create a listing (developers, owned by themselves; staff, owned by anyone)."""
+    """Create a listing (developers, owned by themselves; staff, owned by anyone).
+
+    Its freshness date (``last_verified_at``) is now, whatever the body says.
+    """
     if account.role not in ("developer", "staff"):
         raise forbid(
             Text(
@@ -246,6 +272,7 @@ def create_premises(
         )
     _check_owner_field(account, body.owner_account)
     data = body.model_dump()
+    data["last_verified_at"] = now
     if account.role == "developer":
         data["owner_account"] = account.name
     item = PremisesCreate.model_validate(data, context={"territory": territory})
@@ -266,11 +293,16 @@ def patch_premises(
     account: CurrentAccount,
     response: Response,
     alerts: ListingAlertsDep,
+    now: NowDep,
+    settings: SettingsDep,
     if_match: IfMatch = None,
 ) -> Any:
-    """Change some fields of a listing, at the version of its ETag (412 when stale)."""
+    """Change some fields of a listing, at the version of its ETag (412 when stale).
+
+    An edit confirms the listing: its freshness date (``last_verified_at``) becomes now.
+    """
     expected = _expected_version(if_match)
-    changes = body.changes()
+    changes = {**body.changes(), "last_verified_at": now}
     with repo.begin() as conn:
         current = store.get_premises(conn, premises_id)
         _check_editor(account, current)
@@ -284,7 +316,8 @@ def patch_premises(
             actor=account.name,
             context={"territory": territory},
         )
-        alerts.written(conn, current, item)
+        hidden = freshness_of(current, now, settings.freshness).hidden
+        alerts.written(conn, current, item, before_matchable=not hidden)
     _etag(response, item)
     return jsonable_encoder(item)
 
@@ -297,10 +330,17 @@ def change_status(
     account: CurrentAccount,
     response: Response,
     alerts: ListingAlertsDep,
+    now: NowDep,
+    settings: SettingsDep,
     if_match: IfMatch = None,
 ) -> Any:
-    """Mark a listing available, under offer, let, sold or withdrawn (audited: who, when)."""
-    return _set_status(repo, account, response, premises_id, body.status, if_match, alerts)
+    """Mark a listing available, under offer, let, sold or withdrawn (audited: who, when).
+
+    It also confirms the listing (freshness date now).
+    """
+    return _set_status(
+        repo, account, response, premises_id, body.status, if_match, alerts, now, settings
+    )
 
 
 @router.delete("/{premises_id}", response_model=Premises, responses=_WRITE)
@@ -310,10 +350,14 @@ def withdraw_premises(
     account: CurrentAccount,
     response: Response,
     alerts: ListingAlertsDep,
+    now: NowDep,
+    settings: SettingsDep,
     if_match: IfMatch = None,
 ) -> Any:
     """Withdraw a listing: its status becomes ``withdrawn``; the listing and its history stay."""
-    return _set_status(repo, account, response, premises_id, Status.withdrawn, if_match, alerts)
+    return _set_status(
+        repo, account, response, premises_id, Status.withdrawn, if_match, alerts, now, settings
+    )
 
 
 def _set_status(
@@ -324,6 +368,8 @@ def _set_status(
     status: Status,
     if_match: str | None,
     alerts: ListingAlerts,
+    now: dt.datetime,
+    settings: Settings,
 ) -> Any:
     """Check the editor and the version, set the status and audit it (and notify the saved
     searches the listing newly fits), in one transaction."""
@@ -332,9 +378,15 @@ def _set_status(
         current = store.get_premises(conn, premises_id)
         _check_editor(account, current)
         item = store.set_status(
-            conn, premises_id, status, expected_version=expected, actor=account.name
+            conn,
+            premises_id,
+            status,
+            expected_version=expected,
+            actor=account.name,
+            verified_at=now,
         )
-        alerts.written(conn, current, item)
+        hidden = freshness_of(current, now, settings.freshness).hidden
+        alerts.written(conn, current, item, before_matchable=not hidden)
     _etag(response, item)
     return jsonable_encoder(item)
 

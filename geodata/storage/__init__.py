@@ -2,6 +2,7 @@
 
 The function modules :mod:`~geodata.storage.premises`, :mod:`~geodata.storage.needs`,
 :mod:`~geodata.storage.audit`, :mod:`~geodata.storage.catalogue`,
+:mod:`~geodata.storage.freshness`,
 :mod:`~geodata.storage.accounts`, :mod:`~geodata.storage.contacts`,
 :mod:`~geodata.storage.sessions`, :mod:`~geodata.storage.outbox` and
 :mod:`~geodata.storage.schema` work on a connection the caller opened, so that several writes
@@ -13,6 +14,7 @@ from geodata.storage import (
     audit,
     catalogue,
     contacts,
+    freshness,
     needs,
     outbox,
     premises,
@@ -55,6 +57,7 @@ __all__ = [
     "catalogue",
     "contacts",
     "dispose_engine",
+    "freshness",
     "get_engine",
     "needs",
     "open_repository",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,6 +16,7 @@ __all__ = [
     "DialectHooks",
     "PostgisHooks",
     "SqliteHooks",
+    "fold_text",
     "hooks_for",
     "register_hooks",
 ]
@@ -23,6 +25,29 @@ __all__ = [
 WRITE_OPTION = "implanter_write"
 
 BBox = tuple[float, float, float, float]
+
+
+def fold_text(text: str) -> str:
+    """Lower case without accents, as the free-text filter compares texts.
+
+    Examples
+    --------
+    >>> fold_text("Éco-Parc des Ardoines, VITRY")
+    'eco-parc des ardoines, vitry'
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return bare.lower().replace("œ", "oe").replace("æ", "ae")
+
+
+def _fold_or_none(text: str | None) -> str | None:
+    return None if text is None else fold_text(text)
+
+
+#: The accented letters PostgreSQL's ``translate`` folds, and what to (both cases, so that
+#: the result does not depend on the database's locale); œ and æ are replaced apart.
+_ACCENTED = "àâäáãåçéèêëîïíìôöóòõùûüúÿñÀÂÄÁÃÅÇÉÈÊËÎÏÍÌÔÖÓÒÕÙÛÜÚŸÑ"
+_PLAIN = "aaaaaaceeeeiiiiooooouuuuyn" * 2
 
 
 class DialectHooks:
@@ -59,6 +84,13 @@ class DialectHooks:
             table.c.lon.between(min_lon, max_lon),
             table.c.lat.between(min_lat, max_lat),
         )
+
+    def fold(self, text: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """Return ``text`` as the free-text filter compares it (see :func:`fold_text`).
+
+        The generic version only lowers the case.
+        """
+        return sa.func.lower(text)
 
     def lock_for_migration(self, conn: Connection) -> None:
         """Serialise concurrent migrations (several workers starting at once)."""
@@ -112,6 +144,7 @@ class SqliteHooks(DialectHooks):
                 cursor.execute("PRAGMA synchronous=NORMAL")
             finally:
                 cursor.close()
+            dbapi_conn.create_function("implanter_fold", 1, _fold_or_none, deterministic=True)
 
         @sa.event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
@@ -142,6 +175,11 @@ class SqliteHooks(DialectHooks):
             raise RuntimeError(msg)
         return out
 
+    def fold(self, text: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """:func:`fold_text` itself, registered on each connection (SQLite's ``lower`` folds
+        ASCII letters only, and it has no ``translate``)."""
+        return sa.func.implanter_fold(text)
+
 
 class PostgisHooks(DialectHooks):
     """PostgreSQL with PostGIS: the bbox filter uses the GiST-indexed ``geom`` column."""
@@ -161,6 +199,13 @@ class PostgisHooks(DialectHooks):
         envelope = sa.func.ST_MakeEnvelope(min_lon, min_lat, max_lon, max_lat, 4326)
         overlaps: sa.ColumnElement[bool] = geom.op("&&", return_type=sa.Boolean)(envelope)
         return sa.and_(overlaps, super().bbox_filter(table, bbox))
+
+    def fold(self, text: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        """``translate`` of the accented letters after ``lower``: no extension needed."""
+        folded = sa.func.translate(sa.func.lower(text), _ACCENTED, _PLAIN)
+        for ligature, plain in (("œ", "oe"), ("Œ", "oe"), ("æ", "ae"), ("Æ", "ae")):
+            folded = sa.func.replace(folded, ligature, plain)
+        return folded
 
     def lock_for_migration(self, conn: Connection) -> None:
         """Take a transaction-level advisory lock, released at commit."""

@@ -18,15 +18,16 @@ __all__ = ["AuditEntry", "audit_trail"]
 class AuditEntry(BaseModel):
     """One change to a listing or need: who, what, when, and the values before and after.
 
-    ``changes`` is ``{field: [old, new]}`` for an update or status change, and the full record
-    for a create (as created) or a delete (as it was). ``catalogue_version`` is the catalogue
-    version the change produced (listings) or was made at (needs).
+    ``changes`` is ``{field: [old, new]}`` for an update, a status change or a confirmation
+    (``last_verified_at``), and the full record for a create (as created) or a delete (as it
+    was). ``catalogue_version`` is the catalogue version the change produced (listings) or was
+    made at (needs).
     """
 
     id: int
     entity: Literal["premises", "need"]
     entity_id: int
-    action: Literal["create", "update", "status", "delete"]
+    action: Literal["create", "update", "status", "confirm", "delete"]
     version: int
     actor: str
     at: datetime

@@ -8,8 +8,10 @@ transaction and never commits: several calls, and other writes, can form one tra
 from __future__ import annotations
 
 import functools
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,12 +22,13 @@ from geodata.schemas import Premises, PremisesCreate, Status
 from geodata.storage import _common as co
 from geodata.storage import _convert as cv
 from geodata.storage._tables import ENTITY_PREMISES, USE_BITS, premises
-from geodata.storage.errors import DuplicateRefError, StaleVersionError
-from geodata.storage.query import PremisesQuery
+from geodata.storage.errors import DuplicateRefError, NotFoundError, StaleVersionError
+from geodata.storage.query import DISTANCE, PremisesQuery, fold_text
 
 __all__ = [
     "UpsertResult",
     "add_many_premises",
+    "confirm_premises",
     "count_premises",
     "delete_premises",
     "get_premises",
@@ -332,6 +335,7 @@ def set_status(
     *,
     expected_version: int,
     actor: str,
+    verified_at: datetime | None = None,
 ) -> Premises:
     """Mark a listing available, under offer, let, sold or withdrawn.
 
@@ -347,6 +351,9 @@ def set_status(
         The version the caller read.
     actor : str
         Who changes it.
+    verified_at : datetime, optional
+        When given, also the listing's new freshness date (``last_verified_at``): its owner
+        or the staff changing the status have looked at it.
 
     Returns
     -------
@@ -360,8 +367,59 @@ def set_status(
     NotFoundError, StaleVersionError
         As :func:`update_premises`.
     """
-    value = co.enum_value(Status, str(status), "status")
-    return _replace(conn, premises_id, {"status": value}, expected_version, actor, "status")
+    values: dict[str, Any] = {"status": co.enum_value(Status, str(status), "status")}
+    if verified_at is not None:
+        values["last_verified_at"] = verified_at
+    return _replace(conn, premises_id, values, expected_version, actor, "status")
+
+
+def confirm_premises(
+    conn: Connection,
+    premises_id: int,
+    *,
+    at: datetime,
+    actor: str,
+    expected_version: int | None = None,
+) -> Premises:
+    """Record that a listing's owner (or the staff) confirmed it is still true, at ``at``.
+
+    Sets ``last_verified_at`` (its freshness date), as a versioned write audited as
+    ``confirm``. The rest of the listing is unchanged.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        A connection inside a write transaction.
+    premises_id : int
+        The listing.
+    at : datetime
+        When it was confirmed (aware; the caller's clock).
+    actor : str
+        Who confirms it.
+    expected_version : int, optional
+        The version the caller read: a compare-and-set on it. Without it, the version
+        stored now is confirmed (its row is locked until the transaction ends).
+
+    Returns
+    -------
+    Premises
+        The listing at its next version.
+
+    Raises
+    ------
+    NotFoundError
+        When the listing does not exist.
+    StaleVersionError
+        When it is no longer at ``expected_version``; nothing is written.
+    """
+    if expected_version is None:
+        stmt = sa.select(premises.c.version).where(premises.c.id == premises_id)
+        current = conn.execute(stmt.with_for_update()).scalar_one_or_none()
+        if current is None:
+            raise NotFoundError(ENTITY_PREMISES, premises_id)
+        expected_version = int(current)
+    values = {"last_verified_at": at}
+    return _replace(conn, premises_id, values, expected_version, actor, "confirm")
 
 
 def _replace(
@@ -480,7 +538,42 @@ def where_clauses(conn: Connection, query: PremisesQuery) -> list[sa.ColumnEleme
                 premises.c.available_from <= query.available_by,
             )
         )
+    for name in ("rent_eur_m2_year", "sale_price_eur"):
+        low, high = getattr(query, f"min_{name}"), getattr(query, f"max_{name}")
+        if low is not None:
+            where.append(premises.c[name] >= low)
+        if high is not None:
+            where.append(premises.c[name] <= high)
+    if query.q is not None:
+        fold = co.hooks_of(conn).fold
+        texts = [fold(premises.c[n]) for n in ("title", "description", "address")]
+        for word in fold_text(query.q).split():
+            where.append(sa.or_(*(t.contains(word, autoescape=True) for t in texts)))
+    if query.visible_since is not None:
+        verified = premises.c.last_verified_at
+        public = sa.and_(
+            premises.c.status != Status.withdrawn.value,
+            sa.or_(verified.is_(None), verified >= query.visible_since),
+        )
+        if query.visible_owner is not None:
+            public = sa.or_(public, premises.c.owner_account == query.visible_owner)
+        where.append(public)
     return where
+
+
+def _order_key(query: PremisesQuery) -> sa.ColumnElement[Any]:
+    """The first ORDER BY key of a query: a column, or the distance to ``query.near``."""
+    if query.order_by == DISTANCE and query.near is not None:
+        lon, lat = query.near
+        # Equirectangular: exact enough to rank points a territory apart, and plain
+        # arithmetic on lon/lat, the same on SQLite and PostgreSQL.
+        dx = (premises.c.lon - lon) * math.cos(math.radians(lat))
+        dy = premises.c.lat - lat
+        return (dx * dx + dy * dy).asc()
+    column = premises.c[query.order_by.lstrip("-")]
+    # Listings without the value come last, whatever the direction (as PostgreSQL does).
+    key = column.desc() if query.order_by.startswith("-") else column.asc()
+    return key.nulls_last()
 
 
 def select_premises(
@@ -497,10 +590,8 @@ def select_premises(
     *columns : sqlalchemy column
         What to select; every column of ``premises`` when none is given.
     """
-    column = premises.c[query.order_by.lstrip("-")]
-    key = column.desc() if query.order_by.startswith("-") else column.asc()
     stmt = sa.select(*columns) if columns else sa.select(premises)
-    stmt = stmt.where(*where_clauses(conn, query)).order_by(key, premises.c.id)
+    stmt = stmt.where(*where_clauses(conn, query)).order_by(_order_key(query), premises.c.id)
     if query.limit is not None:
         stmt = stmt.limit(query.limit)
     return stmt.offset(query.offset) if query.offset else stmt

@@ -5,20 +5,30 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from geodata.schemas import PremisesKind, Status, Use, error_details
+from geodata.storage._dialects import fold_text
 from geodata.storage._tables import premises
 
-__all__ = ["BBox", "PremisesQuery"]
+__all__ = ["BBox", "PremisesQuery", "fold_text"]
 
 BBox = tuple[float, float, float, float]
 
 _INSEE = re.compile(r"\d{5}|2[AB]\d{3}")
 _ORDERABLE = frozenset(c.name for c in premises.c)
+#: Friendly sort keys (as ``GET /premises?sort=`` takes them, ``-`` reversing them) and the
+#: order each stands for; ``freshness`` is the most recently confirmed first.
+SORT_ALIASES = {
+    "surface": "surface_m2",
+    "rent": "rent_eur_m2_year",
+    "price": "sale_price_eur",
+    "freshness": "-last_verified_at",
+}
+DISTANCE = "distance"
 
 
 class PremisesQuery(BaseModel):
@@ -48,8 +58,27 @@ class PremisesQuery(BaseModel):
         Page size; ``None`` reads every matching listing.
     offset : int
         Listings skipped before the page.
+    min_rent_eur_m2_year, max_rent_eur_m2_year : float or None
+        Rent bounds (€/m²/year), inclusive; listings without a rent are left out when one is
+        given.
+    min_sale_price_eur, max_sale_price_eur : float or None
+        Sale price bounds (€), inclusive; listings without a price are left out when one is
+        given.
+    q : str or None
+        Free text: every word must appear in the title, the description or the address,
+        whatever the case and the accents.
+    near : tuple of float or None
+        ``(lon, lat)`` in WGS84 (or the text ``"lon,lat"``), the point of ``order_by="distance"``.
     order_by : str
-        A column name, prefixed with ``-`` for descending order; ties are broken by id.
+        A column name, prefixed with ``-`` for descending order, or one of ``surface``,
+        ``rent``, ``price``, ``freshness`` (most recently confirmed first; ``-freshness`` the
+        oldest first) and ``distance`` (nearest to ``near`` first, which it needs); ties are
+        broken by id.
+    visible_since : datetime or None
+        When set, only the listings of the public view: not withdrawn, and confirmed at or
+        after this time (a listing without a freshness date counts as fresh).
+    visible_owner : str or None
+        With ``visible_since``, the account whose own listings are all read all the same.
 
     Examples
     --------
@@ -71,9 +100,17 @@ class PremisesQuery(BaseModel):
     status: Status | None = None
     bbox: BBox | None = None
     available_by: date | None = None
+    min_rent_eur_m2_year: float | None = Field(default=None, ge=0)
+    max_rent_eur_m2_year: float | None = Field(default=None, ge=0)
+    min_sale_price_eur: float | None = Field(default=None, ge=0)
+    max_sale_price_eur: float | None = Field(default=None, ge=0)
+    q: str | None = Field(default=None, max_length=200)
+    near: tuple[float, float] | None = None
     limit: int | None = 50
     offset: int = 0
     order_by: str = "id"
+    visible_since: datetime | None = None
+    visible_owner: str | None = None
 
     @classmethod
     def parse(cls, **values: Any) -> Self:
@@ -130,13 +167,45 @@ class PremisesQuery(BaseModel):
             raise ValueError(msg)
         return values
 
+    @field_validator("near", mode="before")
+    @classmethod
+    def _near(cls, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        parts: Sequence[Any] = value.split(",") if isinstance(value, str) else value
+        try:
+            values = tuple(float(v) for v in parts)
+        except (TypeError, ValueError):
+            values = ()
+        if len(values) != 2 or not all(math.isfinite(v) for v in values):
+            msg = f"expected two finite numbers lon,lat, got {value!r}"
+            raise ValueError(msg)
+        lon, lat = values
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            msg = f"({lon}, {lat}) is not a WGS84 point; the order is lon,lat"
+            raise ValueError(msg)
+        return values
+
+    @field_validator("q", mode="before")
+    @classmethod
+    def _q(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        # Control characters (NUL included, which PostgreSQL refuses) separate words too.
+        text = "".join(c if c.isprintable() else " " for c in str(value))
+        return " ".join(text.split()) or None
+
     @field_validator("order_by")
     @classmethod
     def _order_by(cls, value: str) -> str:
-        if value.lstrip("-") not in _ORDERABLE:
-            msg = (
-                f"unknown column {value.lstrip('-')!r}; use one of {', '.join(sorted(_ORDERABLE))}"
-            )
+        alias = SORT_ALIASES.get(value.lstrip("-"))
+        if alias is not None and value.startswith("-"):  # the alias's order, reversed
+            value = alias[1:] if alias.startswith("-") else f"-{alias}"
+        elif alias is not None:
+            value = alias
+        if value.lstrip("-") not in _ORDERABLE and value != DISTANCE:
+            names = sorted({*_ORDERABLE, *SORT_ALIASES, DISTANCE})
+            msg = f"unknown column {value.lstrip('-')!r}; use one of {', '.join(names)}"
             raise ValueError(msg)
         return value
 
@@ -148,8 +217,12 @@ class PremisesQuery(BaseModel):
                 f"offset={self.offset})"
             )
             raise ValueError(msg)
-        low, high = self.min_surface_m2, self.max_surface_m2
-        if low is not None and high is not None and low > high:
-            msg = f"min_surface_m2: {low} is larger than max_surface_m2 ({high}); swap them"
+        for name in ("surface_m2", "rent_eur_m2_year", "sale_price_eur"):
+            low, high = getattr(self, f"min_{name}"), getattr(self, f"max_{name}")
+            if low is not None and high is not None and low > high:
+                msg = f"min_{name}: {low} is larger than max_{name} ({high}); swap them"
+                raise ValueError(msg)
+        if self.order_by == DISTANCE and self.near is None:
+            msg = "order_by: sorting by distance needs a point; give near=lon,lat"
             raise ValueError(msg)
         return self

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.routes.ogc import CRS84, EPSG2154
+from api.settings import FreshnessSettings
+from geodata.freshness import hidden_before
 from geodata.storage import PremisesQuery, Repository
 from tests.api.conftest import _require
 
@@ -29,7 +32,10 @@ def gdal() -> str:
 def _available(demo_db: Path, **filters: Any) -> int:
     repo = Repository(f"sqlite:///{demo_db}")
     try:
-        return repo.count_premises(PremisesQuery(status="available", limit=None, **filters))
+        # The public view: available, and not hidden for want of confirmation.
+        since = hidden_before(datetime.now(UTC), FreshnessSettings().hide_days)
+        query = PremisesQuery(status="available", limit=None, visible_since=since, **filters)
+        return repo.count_premises(query)
     finally:
         repo.dispose()
 
@@ -178,4 +184,4 @@ def test_queryables_are_the_filters_of_get_premises(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     listed = {p["name"] for p in spec["paths"]["/premises"]["get"]["parameters"]}
     queryables = set(client.get("/collections/premises/queryables").json()["properties"])
-    assert queryables - {"geometry"} == listed - {"limit", "offset", "bbox"}
+    assert queryables - {"geometry"} == listed - {"limit", "offset", "bbox", "sort", "near"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import Settings
-from geodata.demo import demo_premises
+from geodata.demo import REFERENCE_DATE, demo_premises
 from geodata.schemas import PremisesPublic
 from geodata.storage import Repository
 from geodata.territory import default_territory, load_territory
@@ -71,16 +72,28 @@ def test_listings_stored_under_another_territory_are_still_served(
     db = tmp_path / "mixed.db"
     repo = Repository(f"sqlite:///{db}")
     repo.migrate()
-    repo.add_many_premises(demo_premises(n=20, territory=default_territory()), actor="t")
+    gosb = demo_premises(n=20, territory=default_territory())
+    repo.add_many_premises(gosb, actor="t")
     others = [
         item.model_copy(update={"external_ref": f"VALLEE-{k}"})
         for k, item in enumerate(demo_premises(n=10, territory=load_territory(VALLEE)))
     ]
     repo.add_many_premises(others, actor="t")
     repo.dispose()
-    with TestClient(create_app(_settings(settings_for, db, demo=False))) as client:
+    # On the demo's reference day, the public search is every listing neither withdrawn nor
+    # unconfirmed for more than 90 days.
+    today = datetime.combine(REFERENCE_DATE, time(12), tzinfo=UTC)
+    public = [
+        p
+        for p in [*gosb, *others]
+        if p.status != "withdrawn"
+        and p.last_verified_at is not None
+        and (REFERENCE_DATE - p.last_verified_at.date()).days <= 90
+    ]
+    app = create_app(_settings(settings_for, db, demo=False), clock=lambda: today)
+    with TestClient(app) as client:
         listed = client.get("/premises", params={"limit": 500})
-        assert listed.status_code == 200 and listed.json()["total"] == 30
+        assert listed.status_code == 200 and listed.json()["total"] == len(public) > 10
         gosb_item = next(i for i in listed.json()["items"] if i["commune_insee"].startswith("9"))
         assert client.get(f"/premises/{gosb_item['id']}").status_code == 200
         page = client.get("/", headers={"accept": "text/html"})

@@ -114,6 +114,11 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, bool, tuple[int, ...]]] = [
     ("POST", "/premises/{id}/status", {"status": "let"}, True, (401, 403, 200, 403, 200)),
     ("DELETE", "/premises/{id}", None, True, (401, 403, 200, 403, 200)),
     ("GET", "/premises/{id}/history", None, False, (401, 403, 200, 403, 200)),
+    ("POST", "/premises/{id}/confirm", None, False, (401, 403, 200, 403, 200)),
+    ("POST", "/premises/{id}/confirm", None, True, (401, 403, 200, 403, 200)),
+    ("POST", "/premises/{missing}/confirm", None, False, (401, 404, 404, 404, 404)),
+    ("GET", "/me/reminders", None, False, (401, 403, 200, 200, 200)),
+    ("GET", "/staff/stale", None, False, (401, 403, 403, 403, 200)),
     ("GET", "/me", None, False, (401, 200, 200, 200, 200)),
 ]
 
@@ -222,11 +227,13 @@ def test_status_change_records_who_and_when(world: World) -> None:
     )
     assert response.status_code == 200, response.text
     last = world.repo.audit_trail("premises", premises_id)[-1]
-    assert (last.action, last.actor, last.changes) == (
+    assert (last.action, last.actor, last.changes["status"]) == (
         "status",
         NAMES["staff"],
-        {"status": ["available", "sold"]},
+        ["available", "sold"],
     )
+    # A status change by the staff (or the owner) confirms the listing too.
+    assert set(last.changes) == {"status", "last_verified_at"}
     bad = world.client.post(
         f"/premises/{premises_id}/status",
         json={"status": "vendu"},
