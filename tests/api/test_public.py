@@ -70,10 +70,16 @@ def _responses(client: TestClient, stored: dict[str, Premises]) -> dict[str, Any
         *(f"/premises/{item.id}" for item in stored.values()),
         "/",
         "/?lang=en",
+        # The OGC API - Features views of the same listings (GeoJSON and HTML).
+        "/collections/premises/items?limit=1000",
+        "/collections/premises/items?limit=1000&f=html",
+        *(f"/collections/premises/items/{item.id}" for item in stored.values()),
     ]
     out = {}
     for url in urls:
-        response = client.get(url)
+        # The home page as a browser asks for it (a JSON client gets the OGC landing page).
+        headers = {"accept": "text/html"} if url.startswith("/?") or url == "/" else {}
+        response = client.get(url, headers=headers)
         assert response.status_code == 200, (url, response.text)
         out[url] = response
     return out
