@@ -240,24 +240,34 @@ def read_csv_table(
     )
 
 
+_LONG_CELL = (
+    f"a cell is longer than {MAX_CELL_CHARS:,} characters (a quote left open?); "
+    "close the quote or shorten the cell"
+)
+
+
 def _records(reader: Any, name: str) -> Iterator[list[str]]:
-    """The records of a CSV reader; a record it cannot split is a :class:`TableReadError`."""
+    """The records of a CSV reader; a record it cannot split is a :class:`TableReadError`.
+
+    The cell length is checked here as well as by the csv module's field limit, because that
+    limit is global to the process and another library may have raised it.
+    """
     while True:
         try:
-            yield next(reader)
+            record = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
             # The reader has consumed the bad record: line_num is the line it ended on.
             if "field larger than field limit" in str(exc):
-                reason = (
-                    f"a cell is longer than {MAX_CELL_CHARS:,} characters (a quote left open?); "
-                    "close the quote or shorten the cell"
-                )
+                reason = _LONG_CELL
             else:
                 reason = f"cannot be read as CSV ({exc}); check the quotes of this row"
             msg = f"{name}: row {reader.line_num}: {reason}"
             raise TableReadError(msg) from None
+        if record and max(map(len, record)) > MAX_CELL_CHARS:
+            raise TableReadError(f"{name}: row {reader.line_num}: {_LONG_CELL}")
+        yield record
 
 
 class SheetNotFoundError(LookupError):

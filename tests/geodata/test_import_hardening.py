@@ -7,10 +7,12 @@ characters; and the bulk validation gives what a row-by-row validation gives.
 
 from __future__ import annotations
 
+import csv
 import sqlite3
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -72,6 +74,28 @@ def test_a_csv_cell_over_the_csv_limit_is_a_one_line_error(tmp_path: Path) -> No
         read_listings(path, territory=GOSB)
     r = _cli("import", str(path), "--database-url", f"sqlite:///{tmp_path / 'x.db'}")
     _one_line_error(r, "long.csv", "row 3", "131,072")
+
+
+@pytest.fixture
+def raised_csv_limit() -> Iterator[None]:
+    """The csv module's field limit raised for the whole process, as frictionless does."""
+    before = csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
+def test_a_long_cell_is_refused_whatever_the_process_csv_limit(
+    tmp_path: Path, raised_csv_limit: None
+) -> None:
+    long_title = "x" * 131_073
+    path = _csv(tmp_path / "long.csv", [*_rows(1), f'"{long_title}",warehouse,1,rent,9,2.4,48.7'])
+    with pytest.raises(ListingsFileError, match=r"row 3: a cell is longer than 131,072"):
+        read_listings(path, territory=GOSB)
+    rows = [*_rows(1), '"Entrepôt,warehouse,1000,rent,90,2.4,48.7', *(["a" * 1000] * 200)]
+    with pytest.raises(ListingsFileError, match="a quote left open"):
+        read_listings(_csv(tmp_path / "quote.csv", rows), territory=GOSB)
 
 
 def test_an_unclosed_quote_swallowing_the_file_is_named(tmp_path: Path) -> None:
