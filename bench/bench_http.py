@@ -88,6 +88,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET /health", "GET", "/health"),
     Endpoint("POST /match", "POST", "/match", body=NEED),
     Endpoint("GET /premises?limit=50", "GET", "/premises?limit=50"),
+    Endpoint("GET /needs/{id}/matches", "GET", "/needs/{need_id}/matches?k=10", auth=True),
 )
 
 #: A listing no need of the benchmark asks for (75,000 m² in Rungis), and the need that
@@ -134,6 +135,32 @@ def staff_key(url: str, env: dict[str, str]) -> str:
             return word
     msg = f"no API key in the output of accounts create:\n{out}"
     raise RuntimeError(msg)
+
+
+def saved_need(url: str, env: dict[str, str]) -> int:
+    """The benchmark's need (the one ``POST /match`` sends) saved in the catalogue; its id.
+
+    Through ``POST /needs`` of a one-off app process would cost a server start: the storage
+    function is what that route calls.
+    """
+    code = (
+        "import json, sys\n"
+        "from geodata.schemas import NeedIn\n"
+        "from geodata.storage import Repository\n"
+        "from geodata.territory import default_territory\n"
+        "need = NeedIn.model_validate({**json.loads(sys.argv[2]), 'company_name': 'Bench'},\n"
+        "    context={'territory': default_territory()})\n"
+        "print(Repository(sys.argv[1]).add_need(need, actor='bench').id)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, url, json.dumps(NEED)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return int(out.split()[-1])
 
 
 @dataclass
@@ -370,7 +397,7 @@ def run_size(n: int, args: argparse.Namespace, env: dict[str, str], log: Log) ->
         shutil.copyfile(base.removeprefix("sqlite:///"), path)
         url = f"sqlite:///{path}"
         key = staff_key(url, env)
-        context: dict[str, Any] = {"key": key, "need_id": 1}
+        context: dict[str, Any] = {"key": key, "need_id": saved_need(url, env)}
         cells: list[Cell] = []
         load0 = os.getloadavg()[0]
         with serve(url, args.workers, env, log) as server:
