@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import Settings
+from tests.conftest import scratch_database
 
 
 def make_settings(db_path: Path, *, demo: bool = True) -> Settings:
@@ -126,3 +128,24 @@ def live_server(demo_db: Path) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def backend_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, label: str
+) -> Iterator[str]:
+    """The database of a fixture parametrised over ``BACKENDS``: a new SQLite file, or a
+    scratch PostGIS database dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp(label) / 'implanter.db'}"
+    else:
+        with scratch_database(request.getfixturevalue("pg_admin_url")) as url:
+            yield url
+
+
+def empty_settings(url: str) -> Settings:
+    """Settings on ``url`` without the demo catalogue (the test writes what it needs)."""
+    settings = Settings()
+    settings.database.url = url
+    settings.api.demo_on_first_run = False
+    return settings

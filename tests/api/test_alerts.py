@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -29,8 +28,9 @@ from geodata.storage import Repository, accounts, needs, outbox
 from geodata.storage import premises as premises_store
 from geodata.storage._common import now as utc_now
 from geodata.territory import default_territory
+from tests.api.conftest import backend_url, empty_settings
 from tests.api.webhook_receiver import webhook_receiver
-from tests.conftest import BACKENDS, scratch_database
+from tests.conftest import BACKENDS
 
 NAMES = {
     "company": "pme-alpha",
@@ -130,16 +130,8 @@ class World:
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    database: AbstractContextManager[str]
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("alerts") / "implanter.db"
-        database = nullcontext(f"sqlite:///{path}")
-    else:
-        database = scratch_database(request.getfixturevalue("pg_admin_url"))
-    with database as url:
-        settings = Settings()
-        settings.database.url = url
-        settings.api.demo_on_first_run = False
+    with backend_url(request, tmp_path_factory, "alerts") as url:
+        settings = empty_settings(url)
         settings.delivery.in_app = False  # the tests deliver, with a clock they move
         with TestClient(create_app(settings)) as client:
             repo: Repository = client.app.state.repo  # type: ignore[attr-defined]

@@ -9,7 +9,6 @@ SQLite and on PostGIS, through the real app with its lifespan entered.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,11 +19,11 @@ from fastapi.testclient import TestClient
 from api.auth import issue_key
 from api.freshness import Freshness
 from api.main import create_app
-from api.settings import Settings
 from geodata.schemas import Premises, PremisesPublic
 from geodata.storage import Repository, accounts
+from tests.api.conftest import backend_url, empty_settings
 from tests.api.test_premises_write import NAMES, PRINCIPALS, _sample
-from tests.conftest import BACKENDS, scratch_database
+from tests.conftest import BACKENDS
 
 
 @dataclass
@@ -75,16 +74,8 @@ def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     """A fresh empty catalogue per test (what is hidden depends on every listing's date)."""
-    database: AbstractContextManager[str]
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("fresh") / "implanter.db"
-        database = nullcontext(f"sqlite:///{path}")
-    else:
-        database = scratch_database(request.getfixturevalue("pg_admin_url"))
-    with database as url:
-        settings = Settings()
-        settings.database.url = url
-        settings.api.demo_on_first_run = False
+    with backend_url(request, tmp_path_factory, "fresh") as url:
+        settings = empty_settings(url)
         clock = MovableClock()
         with TestClient(create_app(settings, clock=clock)) as client:
             repo: Repository = client.app.state.repo  # type: ignore[attr-defined]

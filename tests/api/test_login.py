@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import count
@@ -23,9 +23,10 @@ from pydantic import SecretStr
 from api.auth import hash_password, issue_key
 from api.main import create_app
 from api.sessions import LOGIN_COOKIE, SESSION_COOKIE
-from api.settings import AuthSettings, Settings
+from api.settings import AuthSettings
 from geodata.storage import Repository, accounts
-from tests.conftest import BACKENDS, scratch_database
+from tests.api.conftest import backend_url, empty_settings
+from tests.conftest import BACKENDS
 
 PASSWORD = "correct horse battery"
 
@@ -76,16 +77,8 @@ class Site:
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
-    database: AbstractContextManager[str]
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("login") / "implanter.db"
-        database = nullcontext(f"sqlite:///{path}")
-    else:
-        database = scratch_database(request.getfixturevalue("pg_admin_url"))
-    with database as url:
-        settings = Settings()
-        settings.database.url = url
-        settings.api.demo_on_first_run = False
+    with backend_url(request, tmp_path_factory, "login") as url:
+        settings = empty_settings(url)
         app = create_app(settings)
         with TestClient(app):
             repo: Repository = app.state.repo

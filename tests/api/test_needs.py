@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,12 +22,12 @@ from api.main import create_app
 from api.routes.demand import Demand
 from api.routes.match import MatchResponse
 from api.routes.needs import NeedsPage, NeedView
-from api.settings import Settings
 from geodata.schemas import PremisesCreate
 from geodata.storage import Repository, accounts, needs
 from geodata.territory import default_territory
 from matcher import match
-from tests.conftest import BACKENDS, scratch_database
+from tests.api.conftest import backend_url, empty_settings
+from tests.conftest import BACKENDS
 
 #: The callers of the matrix: "company" owns the need, "developer" the listing, each row uses.
 PRINCIPALS = ("anonymous", "company", "other_company", "developer", "other_developer", "staff")
@@ -105,16 +104,8 @@ class World:
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    database: AbstractContextManager[str]
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("needs") / "implanter.db"
-        database = nullcontext(f"sqlite:///{path}")
-    else:
-        database = scratch_database(request.getfixturevalue("pg_admin_url"))
-    with database as url:
-        settings = Settings()
-        settings.database.url = url
-        settings.api.demo_on_first_run = False
+    with backend_url(request, tmp_path_factory, "needs") as url:
+        settings = empty_settings(url)
         with TestClient(create_app(settings)) as client:
             repo: Repository = client.app.state.repo  # type: ignore[attr-defined]
             keys = {}

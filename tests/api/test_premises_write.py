@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,11 +17,11 @@ from fastapi.testclient import TestClient
 
 from api.auth import issue_key
 from api.main import create_app
-from api.settings import Settings
 from geodata.schemas import PremisesCreate
 from geodata.storage import Repository, accounts
 from geodata.territory import default_territory
-from tests.conftest import BACKENDS, scratch_database
+from tests.api.conftest import backend_url, empty_settings
+from tests.conftest import BACKENDS
 
 #: The callers of the matrix; "developer" owns the listing each row acts on.
 PRINCIPALS = ("anonymous", "company", "developer", "other_developer", "staff")
@@ -77,16 +76,8 @@ class World:
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    database: AbstractContextManager[str]
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("writes") / "implanter.db"
-        database = nullcontext(f"sqlite:///{path}")
-    else:
-        database = scratch_database(request.getfixturevalue("pg_admin_url"))
-    with database as url:
-        settings = Settings()
-        settings.database.url = url
-        settings.api.demo_on_first_run = False
+    with backend_url(request, tmp_path_factory, "writes") as url:
+        settings = empty_settings(url)
         with TestClient(create_app(settings)) as client:
             repo: Repository = client.app.state.repo  # type: ignore[attr-defined]
             keys = {}
