@@ -148,16 +148,9 @@ class PremisesQuery(BaseModel):
     @field_validator("bbox", mode="before")
     @classmethod
     def _bbox(cls, value: Any) -> Any:
-        if value is None or value == "":
+        values = _finite_numbers(value, 4, "min_lon, min_lat, max_lon, max_lat")
+        if values is None:
             return None
-        parts: Sequence[Any] = value.split(",") if isinstance(value, str) else value
-        try:
-            values = tuple(float(v) for v in parts)
-        except (TypeError, ValueError):
-            values = ()
-        if len(values) != 4 or not all(math.isfinite(v) for v in values):
-            msg = f"expected four finite numbers min_lon, min_lat, max_lon, max_lat, got {value!r}"
-            raise ValueError(msg)
         min_lon, min_lat, max_lon, max_lat = values
         if min_lon > max_lon or min_lat > max_lat:
             msg = (
@@ -170,16 +163,9 @@ class PremisesQuery(BaseModel):
     @field_validator("near", mode="before")
     @classmethod
     def _near(cls, value: Any) -> Any:
-        if value is None or value == "":
+        values = _finite_numbers(value, 2, "lon,lat")
+        if values is None:
             return None
-        parts: Sequence[Any] = value.split(",") if isinstance(value, str) else value
-        try:
-            values = tuple(float(v) for v in parts)
-        except (TypeError, ValueError):
-            values = ()
-        if len(values) != 2 or not all(math.isfinite(v) for v in values):
-            msg = f"expected two finite numbers lon,lat, got {value!r}"
-            raise ValueError(msg)
         lon, lat = values
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             msg = f"({lon}, {lat}) is not a WGS84 point; the order is lon,lat"
@@ -226,3 +212,31 @@ class PremisesQuery(BaseModel):
             msg = "order_by: sorting by distance needs a point; give near=lon,lat"
             raise ValueError(msg)
         return self
+
+
+_COUNTS = {2: "two", 4: "four"}
+
+
+def _finite_numbers(value: Any, count: int, names: str) -> tuple[float, ...] | None:
+    """``count`` finite numbers from comma-separated text or a sequence; None when empty.
+
+    Examples
+    --------
+    >>> _finite_numbers("2.3, 48.7", 2, "lon,lat")
+    (2.3, 48.7)
+    >>> _finite_numbers("nan,1", 2, "lon,lat")
+    Traceback (most recent call last):
+    ...
+    ValueError: expected two finite numbers lon,lat, got 'nan,1'
+    """
+    if value is None or value == "":
+        return None
+    parts: Sequence[Any] = value.split(",") if isinstance(value, str) else value
+    try:
+        values = tuple(float(v) for v in parts)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) != count or not all(math.isfinite(v) for v in values):
+        msg = f"expected {_COUNTS.get(count, count)} finite numbers {names}, got {value!r}"
+        raise ValueError(msg)
+    return values
