@@ -11,8 +11,8 @@ write notifies no one.
 
 Every listing write calls it, through :class:`ListingAlerts` (``ListingAlertsDep``):
 ``alerts.written(conn, before, after)``. A listing that was out of matching before the
-write for a reason its fields do not show (a stale listing being confirmed) passes
-``before_matchable=False``.
+write for want of confirmation (hidden after ``freshness.hide_days``) counts as not fitting
+before it: the hook knows the request's clock and the freshness settings.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ from matcher import MatchIndex, NeedTable
 from matcher.engine import matchable_mask
 from matcher.index import CATALOGUE_COLUMNS
 from matcher.reverse import evaluate_listing
+
+from .deps import NowDep
+from .freshness import freshness_of
+from .settings import FreshnessSettings
 
 __all__ = [
     "KIND_MATCH",
@@ -210,27 +214,32 @@ def _notification(
 
 @dataclass(frozen=True)
 class ListingAlerts:
-    """The alerts hook of the listing writes of one request (see :func:`notify_listing_write`)."""
+    """The alerts hook of the listing writes of one request (see :func:`notify_listing_write`).
+
+    A listing hidden before the write for want of confirmation (``freshness.hide_days``) was
+    not matchable: a write that brings it back (an edit, a status change, a confirmation)
+    notifies the saved searches it fits.
+    """
 
     reference: MatchIndex
+    now: datetime
+    freshness: FreshnessSettings
 
     def written(
-        self,
-        conn: Connection,
-        before: Premises | None,
-        after: Premises,
-        *,
-        before_matchable: bool = True,
+        self, conn: Connection, before: Premises | None, after: Premises
     ) -> list[Notification]:
         """Call in the transaction of every listing write, after the write."""
+        hidden = before is not None and freshness_of(before, self.now, self.freshness).hidden
         return notify_listing_write(
-            conn, before, after, reference=self.reference, before_matchable=before_matchable
+            conn, before, after, reference=self.reference, before_matchable=not hidden
         )
 
 
-def get_listing_alerts(request: Request) -> ListingAlerts:
+def get_listing_alerts(request: Request, now: NowDep) -> ListingAlerts:
     """The alerts hook, measuring access with the process's match index."""
-    return ListingAlerts(request.app.state.match_index.snapshot)
+    return ListingAlerts(
+        request.app.state.match_index.snapshot, now, request.app.state.settings.freshness
+    )
 
 
 ListingAlertsDep = Annotated[ListingAlerts, Depends(get_listing_alerts)]

@@ -72,7 +72,6 @@ def confirm_premises(
     account: CurrentAccount,
     response: Response,
     now: NowDep,
-    settings: SettingsDep,
     alerts: ListingAlertsDep,
     if_match: IfMatch = None,
 ) -> Any:
@@ -91,8 +90,7 @@ def confirm_premises(
             conn, premises_id, at=now, actor=account.name, expected_version=expected
         )
         # A listing hidden for want of confirmation comes back: its saved searches hear of it.
-        hidden = freshness_of(current, now, settings.freshness).hidden
-        alerts.written(conn, current, item, before_matchable=not hidden)
+        alerts.written(conn, current, item)
     _etag(response, item)
     return jsonable_encoder(item)
 

@@ -294,7 +294,6 @@ def patch_premises(
     response: Response,
     alerts: ListingAlertsDep,
     now: NowDep,
-    settings: SettingsDep,
     if_match: IfMatch = None,
 ) -> Any:
     """Change some fields of a listing, at the version of its ETag (412 when stale).
@@ -316,8 +315,7 @@ def patch_premises(
             actor=account.name,
             context={"territory": territory},
         )
-        hidden = freshness_of(current, now, settings.freshness).hidden
-        alerts.written(conn, current, item, before_matchable=not hidden)
+        alerts.written(conn, current, item)
     _etag(response, item)
     return jsonable_encoder(item)
 
@@ -331,16 +329,13 @@ def change_status(
     response: Response,
     alerts: ListingAlertsDep,
     now: NowDep,
-    settings: SettingsDep,
     if_match: IfMatch = None,
 ) -> Any:
     """Mark a listing available, under offer, let, sold or withdrawn (audited: who, when).
 
     It also confirms the listing (freshness date now).
     """
-    return _set_status(
-        repo, account, response, premises_id, body.status, if_match, alerts, now, settings
-    )
+    return _set_status(repo, account, response, premises_id, body.status, if_match, alerts, now)
 
 
 @router.delete("/{premises_id}", response_model=Premises, responses=_WRITE)
@@ -351,12 +346,11 @@ def withdraw_premises(
     response: Response,
     alerts: ListingAlertsDep,
     now: NowDep,
-    settings: SettingsDep,
     if_match: IfMatch = None,
 ) -> Any:
     """Withdraw a listing: its status becomes ``withdrawn``; the listing and its history stay."""
     return _set_status(
-        repo, account, response, premises_id, Status.withdrawn, if_match, alerts, now, settings
+        repo, account, response, premises_id, Status.withdrawn, if_match, alerts, now
     )
 
 
@@ -369,7 +363,6 @@ def _set_status(
     if_match: str | None,
     alerts: ListingAlerts,
     now: dt.datetime,
-    settings: Settings,
 ) -> Any:
     """Check the editor and the version, set the status and audit it (and notify the saved
     searches the listing newly fits), in one transaction."""
@@ -385,8 +378,7 @@ def _set_status(
             actor=account.name,
             verified_at=now,
         )
-        hidden = freshness_of(current, now, settings.freshness).hidden
-        alerts.written(conn, current, item, before_matchable=not hidden)
+        alerts.written(conn, current, item)
     _etag(response, item)
     return jsonable_encoder(item)
 
