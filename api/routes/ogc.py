@@ -30,7 +30,7 @@ import shapely
 
 from geodata.schemas import Premises, PremisesPublic
 from geodata.storage import NotFoundError, PremisesQuery
-from geodata.territory import LAYERS, Territory
+from geodata.territory import LAYERS, Layer, Territory
 
 from ..auth import OptionalAccount, can_edit
 from ..deps import MAX_INT32, NowDep, PremisesFiltersDep, RepoDep, SettingsDep, TerritoryDep
@@ -423,6 +423,37 @@ def _premises_view(item: Premises, account: Any) -> dict[str, Any]:
     return data
 
 
+def _premises_features(items: list[Premises], account: Any, crs: str) -> list[dict[str, Any]]:
+    """The listings as GeoJSON features, each in the reader's view, geometries in ``crs``."""
+    points = shapely.points([p.lon for p in items], [p.lat for p in items])
+    geometries = _geometries(np.asarray(points), crs) if items else []
+    return [
+        {
+            "type": "Feature",
+            "id": item.id,
+            "geometry": geometry,
+            "properties": _premises_view(item, account),
+        }
+        for item, geometry in zip(items, geometries, strict=True)
+    ]
+
+
+def _layer_features(
+    layer: Layer, rows: np.ndarray, id_field: str, crs: str
+) -> list[dict[str, Any]]:
+    """Rows of a reference layer as GeoJSON features, geometries in ``crs``."""
+    geometries = _geometries(layer.geometry[rows], crs) if len(rows) else []
+    return [
+        {
+            "type": "Feature",
+            "id": layer.properties[i].get(id_field),
+            "geometry": geometry,
+            "properties": layer.properties[i],
+        }
+        for i, geometry in zip(rows.tolist(), geometries, strict=True)
+    ]
+
+
 @router.get(
     "/collections/premises/items",
     responses={200: {"content": {GEOJSON: {}, "text/html": {}}}},
@@ -468,16 +499,7 @@ def premises_items(
     query = PremisesQuery.model_validate({**filters.model_dump(), **update})
     page = repo.list_premises(query)
     items = page.items
-    geoms = shapely.points([p.lon for p in items], [p.lat for p in items])
-    features = [
-        {
-            "type": "Feature",
-            "id": item.id,
-            "geometry": geom,
-            "properties": _premises_view(item, account),
-        }
-        for item, geom in zip(items, _geometries(np.asarray(geoms), out_crs), strict=True)
-    ]
+    features = _premises_features(items, account, out_crs)
     return _feature_collection(
         request, "premises", features, page.total, limit, query.offset, out_crs, f, lang
     )
@@ -526,16 +548,7 @@ def layer_items(
     rows = np.flatnonzero(keep)
     page = rows[offset : offset + limit]
     _, _, id_field = LAYER_COLLECTIONS[collection_id]
-    geometries = _geometries(layer.geometry[page], out_crs) if len(page) else []
-    features = [
-        {
-            "type": "Feature",
-            "id": layer.properties[i].get(id_field),
-            "geometry": geometry,
-            "properties": layer.properties[i],
-        }
-        for i, geometry in zip(page.tolist(), geometries, strict=True)
-    ]
+    features = _layer_features(layer, page, id_field, out_crs)
     return _feature_collection(
         request, collection_id, features, len(rows), limit, offset, out_crs, f, lang
     )
@@ -580,26 +593,14 @@ def feature(
                 )
             )
             if item is not None and visible:
-                [geometry] = _geometries(np.asarray([shapely.Point(item.lon, item.lat)]), out_crs)
-                found = {
-                    "type": "Feature",
-                    "id": item.id,
-                    "geometry": geometry,
-                    "properties": _premises_view(item, account),
-                }
+                [found] = _premises_features([item], account, out_crs)
     else:
         layer = territory.layer(collection_id)
         _, _, id_field = LAYER_COLLECTIONS[collection_id]
         ids = [str(p.get(id_field)) for p in layer.properties]
         if feature_id in ids:
             i = ids.index(feature_id)
-            [geometry] = _geometries(layer.geometry[[i]], out_crs)
-            found = {
-                "type": "Feature",
-                "id": layer.properties[i].get(id_field),
-                "geometry": geometry,
-                "properties": layer.properties[i],
-            }
+            [found] = _layer_features(layer, np.array([i]), id_field, out_crs)
     if found is None:
         msg = f"featureId: no feature {feature_id!r} in the collection {collection_id}"
         raise HTTPException(status_code=404, detail=msg)
