@@ -394,6 +394,7 @@ def worker(
     import threading
 
     from .delivery import DeliveryReport, deliver_due
+    from .reminders import ReminderSchedule
 
     settings = _settings(database_url)
     repo = _open(database_url)
@@ -406,8 +407,12 @@ def worker(
         err=True,
     )
     report = DeliveryReport()
+    reminders = ReminderSchedule(repo, settings.freshness)
     try:
         while True:
+            written = reminders()
+            if written:
+                typer.echo(f"{written} rappels écrits / reminders written", err=True)
             report = deliver_due(repo, settings.delivery)
             if once or stop.wait(settings.delivery.poll_seconds):
                 break

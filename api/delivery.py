@@ -24,14 +24,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import json
 import logging
+import socket
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -51,6 +56,7 @@ __all__ = [
     "backoff",
     "deliver_due",
     "post_webhook",
+    "private_address",
     "sign",
     "verify",
     "webhook_body",
@@ -123,6 +129,90 @@ def webhook_body(item: Notification) -> bytes:
     return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
+def private_address(host: str) -> str | None:
+    """Why ``host`` (an IP literal) is not a public internet address, or None when it is one
+    or is not an IP literal (a name: it is checked once resolved, when connecting).
+
+    Loopback, private (RFC 1918, ULA), link-local (cloud metadata services live there),
+    multicast, reserved and unspecified addresses are refused unless
+    ``allow_private_networks`` is set: a webhook must not make the server reach its own
+    network (server-side request forgery).
+
+    Examples
+    --------
+    >>> private_address("127.0.0.1"), private_address("[::1]")
+    ('loopback', 'loopback')
+    >>> private_address("169.254.169.254"), private_address("10.1.2.3")
+    ('link-local', 'private')
+    >>> private_address("::ffff:192.168.0.1"), private_address("93.184.215.14")
+    ('private', None)
+    >>> private_address("example.org") is None
+    True
+    """
+    try:
+        ip = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for kind, test in (
+        ("loopback", ip.is_loopback),
+        ("unspecified", ip.is_unspecified),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("private", ip.is_private),
+        ("reserved", ip.is_reserved or not ip.is_global),
+    ):
+        if test:
+            return kind
+    return None
+
+
+def _guarded(create: Callable[..., socket.socket]) -> Callable[..., socket.socket]:
+    """``socket.create_connection`` refusing a peer that is not a public address.
+
+    The check is made on the address actually connected to, after name resolution, so a
+    name that resolves (or is re-bound) to a private address is refused too.
+    """
+
+    def create_connection(*args: Any, **kwargs: Any) -> socket.socket:
+        sock = create(*args, **kwargs)
+        peer = sock.getpeername()[0]
+        kind = private_address(peer)
+        if kind is not None:
+            sock.close()
+            msg = (
+                f"refused: the webhook's host resolves to {peer}, a {kind} address "
+                "(set IMPLANTER_DELIVERY__ALLOW_PRIVATE_NETWORKS=true to allow it)"
+            )
+            raise DeliveryError(msg)
+        return sock
+
+    return create_connection
+
+
+class _GuardedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = _guarded(socket.create_connection)
+
+
+class _GuardedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = _guarded(socket.create_connection)
+
+
+class _GuardedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(_GuardedHTTPConnection, req)
+
+
+class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(_GuardedHTTPSConnection, req, context=self._context)  # type: ignore[attr-defined]
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Never follow a redirect: a webhook answers where it was set, or fails."""
 
@@ -131,10 +221,22 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 _opener = urllib.request.build_opener(_NoRedirect)
+_public_opener = urllib.request.build_opener(_NoRedirect, _GuardedHTTPHandler, _GuardedHTTPSHandler)
 
 
-def post_webhook(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> int:
-    """POST ``body`` to ``url``; return the 2xx status or raise :class:`DeliveryError`."""
+def post_webhook(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout: float,
+    allow_private: bool = False,
+) -> int:
+    """POST ``body`` to ``url``; return the 2xx status or raise :class:`DeliveryError`.
+
+    Unless ``allow_private``, a host that is (or resolves to) a loopback, private,
+    link-local or otherwise non-public address is refused before anything is sent.
+    """
     request = urllib.request.Request(url, data=body, method="POST")
     for name, value in {
         "Content-Type": "application/json",
@@ -142,9 +244,12 @@ def post_webhook(url: str, body: bytes, headers: dict[str, str], *, timeout: flo
         **headers,
     }.items():
         request.add_header(name, value)
+    opener = _opener if allow_private else _public_opener
     try:
-        with _opener.open(request, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             status = int(response.status)
+    except DeliveryError:
+        raise
     except urllib.error.HTTPError as exc:
         msg = f"HTTP {exc.code} from the webhook"
         raise DeliveryError(msg) from exc
@@ -226,7 +331,13 @@ def _attempt(
         DELIVERY_HEADER: str(item.id),
     }
     try:
-        post_webhook(claim.url, body, headers, timeout=settings.timeout_seconds)
+        post_webhook(
+            claim.url,
+            body,
+            headers,
+            timeout=settings.timeout_seconds,
+            allow_private=settings.allow_private_networks,
+        )
     except DeliveryError as exc:
         at = now or utc_now()
         give_up = claim.attempt >= settings.max_attempts
@@ -273,11 +384,21 @@ def deliver_due(
 
 
 class DeliveryThread:
-    """A background thread that delivers the outbox every ``poll_seconds`` until stopped."""
+    """A background thread that delivers the outbox every ``poll_seconds`` until stopped.
 
-    def __init__(self, repo: Repository, settings: DeliverySettings) -> None:
+    ``before_pass``, when given, runs before each pass (the freshness reminders of
+    :class:`api.reminders.ReminderSchedule`, which write to the outbox).
+    """
+
+    def __init__(
+        self,
+        repo: Repository,
+        settings: DeliverySettings,
+        before_pass: Callable[[], object] | None = None,
+    ) -> None:
         self.repo = repo
         self.settings = settings
+        self.before_pass = before_pass
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.run, name="implanter-delivery", daemon=True)
 
@@ -289,6 +410,8 @@ class DeliveryThread:
         """Loop until :meth:`stop`; an unexpected error is logged and the loop goes on."""
         while not self._stop.is_set():
             try:
+                if self.before_pass is not None:
+                    self.before_pass()
                 deliver_due(self.repo, self.settings)
             except Exception:
                 logger.exception("webhook delivery pass failed; retrying after the pause")

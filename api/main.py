@@ -19,6 +19,7 @@ from .docs import add_offline_docs
 from .errors import add_exception_handlers, document_problems
 from .index_state import IndexHolder
 from .middleware import HardeningMiddleware
+from .reminders import ReminderSchedule
 from .routes import (
     accounts,
     contacts,
@@ -101,7 +102,9 @@ def create_app(
         secret = resolve_secret(settings.auth, app.state.repo, app.state.clock())
         app.state.session_keys = SessionKeys(secret)
         # Webhook deliveries of the alerts outbox, unless `implanter worker` does them.
-        deliverer = DeliveryThread(app.state.repo, settings.delivery)
+        # It also writes the owners' reminders of listings left unconfirmed (the outbox).
+        reminders = ReminderSchedule(app.state.repo, settings.freshness, app.state.clock)
+        deliverer = DeliveryThread(app.state.repo, settings.delivery, before_pass=reminders)
         if settings.delivery.in_app:
             deliverer.start()
         try:

@@ -202,6 +202,12 @@ class DeliverySettings(BaseModel):
     batch_size: int = Field(
         default=50, ge=1, le=10_000, description="Most deliveries made in one look."
     )
+    allow_private_networks: bool = Field(
+        default=False,
+        description="Allow webhooks on loopback, private or link-local addresses (an intranet "
+        "receiver, a test). Off by default: a webhook URL must not make the server reach its "
+        "own network; the address connected to is checked after name resolution.",
+    )
 
 
 class FreshnessSettings(BaseModel):
@@ -227,6 +233,14 @@ class FreshnessSettings(BaseModel):
         le=3650,
         description="Days without confirmation after which a listing leaves the public search "
         "and matching (its owner and the staff still see it).",
+    )
+    remind_every_seconds: float = Field(
+        default=3600.0,
+        ge=1,
+        le=7 * 86_400,
+        description="How often the deliverers (the app's thread, `implanter worker`) look for "
+        "listings newly flagged and write their owners' reminders (kind 'stale_listing') to "
+        "the alerts outbox.",
     )
 
     @model_validator(mode="after")

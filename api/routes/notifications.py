@@ -23,6 +23,7 @@ from geodata.storage._common import now as utc_now
 from geodata.storage.outbox import DeliveryState, Notification, Webhook
 
 from ..auth import CurrentAccount, forbid
+from ..delivery import private_address
 from ..deps import MAX_INT32, RepoDep
 from ..errors import request_language
 
@@ -70,14 +71,18 @@ class NotificationOut(BaseModel):
     """A notification: what happened (``payload``), when, whether read and delivered."""
 
     id: int
-    kind: str = Field(description="'match': a listing newly fits a saved need.")
+    kind: str = Field(
+        description="'match': a listing newly fits a saved need; 'stale_listing': one of the "
+        "caller's listings has not been confirmed for flag_days (see payload.hidden_from)."
+    )
     need_id: int | None
     premises_id: int | None
     premises_version: int | None
     score: float | None = Field(description="0-100")
     payload: dict[str, Any] = Field(
         description="For 'match': the need id, score, threshold, the listing's public view "
-        "and a sentence in French and English."
+        "and a sentence in French and English. For 'stale_listing': the title, "
+        "last_verified_at, age_days, hidden_from, the confirm route and the message."
     )
     created_at: datetime
     read_at: datetime | None
@@ -157,8 +162,12 @@ class WebhookSet(Webhook):
     )
 
 
-def _url_problem(url: str) -> tuple[str, str] | None:
-    """Why a webhook URL is refused (French, English), or None when it is acceptable."""
+def _url_problem(url: str, *, allow_private: bool = False) -> tuple[str, str] | None:
+    """Why a webhook URL is refused (French, English), or None when it is acceptable.
+
+    Unless ``allow_private``, a host written as a loopback, private or link-local address
+    (or ``localhost``) is refused here; a name resolving to one is refused when delivering.
+    """
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -183,6 +192,24 @@ def _url_problem(url: str) -> tuple[str, str] | None:
         return ("ne doit pas contenir de fragment (#…)", "must not carry a fragment (#…)")
     if port == 0:
         return ("le port 0 n'est pas valide", "port 0 is not valid")
+    host = parts.hostname.lower().rstrip(".")
+    kind = "loopback" if host == "localhost" or host.endswith(".localhost") else None
+    kind = kind or private_address(host)
+    if kind is not None and not allow_private:
+        fr_kind = {
+            "loopback": "de bouclage (la machine elle-même)",
+            "private": "privée",
+            "link-local": "lien-local",
+            "multicast": "multicast",
+            "unspecified": "non spécifiée",
+            "reserved": "réservée",
+        }[kind]
+        return (
+            f"l'hôte {host} est une adresse {fr_kind}, pas une adresse publique d'internet ; "
+            "donnez l'adresse publique de votre récepteur",
+            f"the host {host} is a {kind} address, not a public internet address; give your "
+            "receiver's public address",
+        )
     return None
 
 
@@ -249,7 +276,8 @@ def set_my_webhook(
 
     Setting it again replaces the URL and the secret; pending deliveries go to the new one.
     """
-    reason = _url_problem(body.url)
+    allow = request.app.state.settings.delivery.allow_private_networks
+    reason = _url_problem(body.url, allow_private=allow)
     if reason is not None:
         lang = request_language(request.headers, request.url.query)
         fr, en = reason

@@ -95,6 +95,14 @@ class DialectHooks:
     def lock_for_migration(self, conn: Connection) -> None:
         """Serialise concurrent migrations (several workers starting at once)."""
 
+    def serialise(self, conn: Connection, key: int) -> None:
+        """Make the writers that pass the same ``key`` in their transaction wait for each other
+        until it ends (a check-then-insert that two processes must not run at once).
+
+        Nothing to do here: a write transaction on SQLite (``BEGIN IMMEDIATE``) already holds
+        the only write lock of the database.
+        """
+
     def insert_many(
         self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
     ) -> list[int]:
@@ -209,9 +217,11 @@ class PostgisHooks(DialectHooks):
 
     def lock_for_migration(self, conn: Connection) -> None:
         """Take a transaction-level advisory lock, released at commit."""
-        conn.execute(
-            sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": self.migration_lock_key}
-        )
+        self.serialise(conn, self.migration_lock_key)
+
+    def serialise(self, conn: Connection, key: int) -> None:
+        """A transaction-level advisory lock on ``key``, released at commit or rollback."""
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     def insert_many(
         self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]

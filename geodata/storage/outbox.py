@@ -57,7 +57,11 @@ class NewNotification(BaseModel):
     """A notification to write: who gets it, about what."""
 
     recipient: str = Field(max_length=120, description="The account name it is for.")
-    kind: str = Field(max_length=20, description="What happened: 'match' (a listing fits).")
+    kind: str = Field(
+        max_length=20,
+        description="What happened: 'match' (a listing fits a need), 'stale_listing' (a "
+        "listing of the recipient's to confirm).",
+    )
     need_id: int | None = None
     premises_id: int | None = None
     premises_version: int | None = None

@@ -20,7 +20,14 @@ from fastapi.testclient import TestClient
 
 from api.alerts import notify_listing_write
 from api.auth import issue_key
-from api.delivery import DELIVERY_HEADER, SIGNATURE_HEADER, deliver_due, verify
+from api.delivery import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    DeliveryError,
+    deliver_due,
+    post_webhook,
+    verify,
+)
 from api.main import create_app
 from api.settings import DeliverySettings, Settings
 from geodata.schemas import Need, NeedIn, PremisesCreate
@@ -57,6 +64,10 @@ def _listing(surface: float, **extra: Any) -> dict[str, Any]:
         "contact_email": "privee@exemple.invalid",
         **extra,
     }
+
+
+#: Delivery settings for the receivers of these tests, which listen on loopback.
+LOOPBACK = DeliverySettings(allow_private_networks=True)
 
 
 @dataclass
@@ -133,6 +144,7 @@ def world(
     with backend_url(request, tmp_path_factory, "alerts") as url:
         settings = empty_settings(url)
         settings.delivery.in_app = False  # the tests deliver, with a clock they move
+        settings.delivery.allow_private_networks = True  # the receivers listen on loopback
         with TestClient(create_app(settings)) as client:
             repo: Repository = client.app.state.repo  # type: ignore[attr-defined]
             keys = {}
@@ -309,7 +321,7 @@ def test_the_webhook_receives_the_notification_signed(world: World, hooked: Any)
     [note] = world.notes(need)
     assert note["delivery"]["state"] == "pending"
 
-    report = deliver_due(world.repo, DeliverySettings())
+    report = deliver_due(world.repo, LOOPBACK)
     assert report.delivered == 1
     [got] = hooked.received
     assert verify(hooked.secret, got.headers[SIGNATURE_HEADER], got.body)
@@ -324,7 +336,7 @@ def test_the_webhook_receives_the_notification_signed(world: World, hooked: Any)
 
     [note] = world.notes(need)
     assert note["delivery"]["state"] == "delivered" and note["delivery"]["attempts"] == 1
-    assert deliver_due(world.repo, DeliverySettings()).delivered == 0
+    assert deliver_due(world.repo, LOOPBACK).delivered == 0
     assert len(hooked.received) == 1
 
 
@@ -332,7 +344,9 @@ def test_failed_deliveries_back_off_then_give_up_visible_to_staff(
     world: World, hooked: Any
 ) -> None:
     hooked.mode = "error"
-    settings = DeliverySettings(max_attempts=3, backoff_base_seconds=30, timeout_seconds=5)
+    settings = LOOPBACK.model_copy(
+        update={"max_attempts": 3, "backoff_base_seconds": 30, "timeout_seconds": 5}
+    )
     surface = world.surface()
     need = world.need(surface)
     world.create(surface)
@@ -388,7 +402,7 @@ def test_a_slow_or_redirecting_webhook_is_a_failed_attempt(
     world: World, hooked: Any, mode: str, error: str
 ) -> None:
     hooked.mode = mode
-    settings = DeliverySettings(timeout_seconds=0.5)
+    settings = LOOPBACK.model_copy(update={"timeout_seconds": 0.5})
     surface = world.surface()
     need = world.need(surface)
     world.create(surface)
@@ -406,6 +420,7 @@ def test_the_app_delivers_in_its_lifespan(tmp_path: Path) -> None:
     settings.database.url = f"sqlite:///{tmp_path / 'implanter.db'}"
     settings.api.demo_on_first_run = False
     settings.delivery.poll_seconds = 0.05
+    settings.delivery.allow_private_networks = True  # the receiver listens on loopback
     with webhook_receiver() as receiver, TestClient(create_app(settings)) as client:
         repo: Repository = client.app.state.repo  # type: ignore[attr-defined]
         with repo.begin() as conn:
@@ -482,3 +497,43 @@ def test_the_listing_index_of_an_alert_is_the_catalogue_index(tmp_path: Path) ->
     assert not math.isnan(ours.record(0)["available_day"])
     assert not math.isnan(ours.record(0)["verified_day"])
     repo.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("http://127.0.0.1:8080/hook", "bouclage"),
+        ("http://localhost/hook", "bouclage"),
+        ("http://[::1]/hook", "bouclage"),
+        ("http://10.0.0.7/hook", "privée"),
+        ("http://192.168.1.20:9000/hook", "privée"),
+        ("http://169.254.169.254/latest/meta-data/", "lien-local"),
+        ("http://[::ffff:172.16.0.1]/hook", "privée"),
+    ],
+)
+def test_a_webhook_on_the_servers_own_network_is_refused(
+    world: World, monkeypatch: pytest.MonkeyPatch, url: str, kind: str
+) -> None:
+    delivery = world.client.app.state.settings.delivery  # type: ignore[attr-defined]
+    monkeypatch.setattr(delivery, "allow_private_networks", False)
+    response = world.client.put("/me/webhook", json={"url": url}, headers=world.headers("company"))
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "url"
+    assert kind in response.json()["detail"]
+    english = world.client.put(
+        "/me/webhook?lang=en", json={"url": url}, headers=world.headers("company")
+    )
+    assert "not a public internet address" in english.json()["detail"]
+    assert world.client.get("/me/webhook", headers=world.headers("company")).status_code == 404
+
+
+def test_a_name_resolving_to_the_servers_own_network_is_refused_when_delivering() -> None:
+    """A public-looking name may resolve to loopback (or be re-bound to it after the URL was
+    accepted): the address actually connected to is checked, and nothing is sent."""
+    with webhook_receiver() as receiver:
+        by_name = receiver.url.replace("127.0.0.1", "localhost")
+        with pytest.raises(DeliveryError, match="loopback address"):
+            post_webhook(by_name, b"{}", {}, timeout=5)
+        assert receiver.received == []
+        assert post_webhook(by_name, b"{}", {}, timeout=5, allow_private=True) == 204
+        assert len(receiver.received) == 1

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from api.auth import issue_key
 from api.freshness import Freshness
 from api.main import create_app
+from api.reminders import ReminderSchedule, enqueue_reminders
 from geodata.schemas import Premises, PremisesPublic
 from geodata.storage import Repository, accounts
 from tests.api.conftest import backend_url, empty_settings
@@ -176,6 +177,64 @@ def test_owners_are_reminded_from_the_flag_day(world: World) -> None:
     assert pid in world.listed("anonymous")
     world.clock.offset = timedelta(days=91)
     assert pid not in world.listed("anonymous")
+
+
+def _notes(world: World, who: str) -> list[dict[str, Any]]:
+    response = world.client.get("/me/notifications", headers=world.headers(who))
+    assert response.status_code == 200, response.text
+    return [n for n in response.json()["items"] if n["kind"] == "stale_listing"]
+
+
+def test_the_flag_reaches_the_owner_once_per_stretch_in_the_outbox(world: World) -> None:
+    pid = world.create()["id"]
+    gone = world.create(title="Atelier retiré")["id"]
+    etag = world.client.get(f"/premises/{gone}").headers["ETag"]
+    withdrawn = world.client.delete(
+        f"/premises/{gone}", headers=world.headers("developer", **{"If-Match": etag})
+    )
+    assert withdrawn.status_code in (200, 204), withdrawn.text
+    settings = world.client.app.state.settings.freshness  # type: ignore[attr-defined]
+
+    world.clock.offset = timedelta(days=59)
+    assert enqueue_reminders(world.repo, settings, now=world.clock()) == 0
+    world.clock.offset = timedelta(days=60)
+    assert enqueue_reminders(world.repo, settings, now=world.clock()) == 1
+    # Written once: the next passes find it written (the withdrawn listing never is).
+    assert enqueue_reminders(world.repo, settings, now=world.clock()) == 0
+    [note] = _notes(world, "developer")
+    assert note["premises_id"] == pid
+    assert note["payload"]["age_days"] == 60
+    hidden_from = (world.clock() + timedelta(days=31)).date().isoformat()
+    assert note["payload"]["hidden_from"] == hidden_from
+    assert note["payload"]["confirm"] == f"/premises/{pid}/confirm"
+    assert "confirmez-la" in note["payload"]["message"]["fr"]
+    for who in ("other_developer", "company", "staff"):
+        assert _notes(world, who) == [], who
+
+    # Confirmed, it starts a new stretch; 60 days later its owner is reminded again.
+    confirmed = world.client.post(f"/premises/{pid}/confirm", headers=world.headers("developer"))
+    assert confirmed.status_code == 200, confirmed.text
+    assert enqueue_reminders(world.repo, settings, now=world.clock()) == 0
+    world.clock.offset = timedelta(days=120)
+    assert enqueue_reminders(world.repo, settings, now=world.clock()) == 1
+    assert len(_notes(world, "developer")) == 2
+
+
+def test_the_reminder_schedule_keeps_its_pace_on_the_app_clock(world: World) -> None:
+    world.create()
+    world.clock.offset = timedelta(days=1)
+    world.create(title="Autre atelier")
+    settings = world.client.app.state.settings.freshness  # type: ignore[attr-defined]
+    every_two_days = settings.model_copy(update={"remind_every_seconds": 2 * 86_400})
+    schedule = ReminderSchedule(world.repo, every_two_days, world.clock)
+    world.clock.offset = timedelta(days=60)
+    assert schedule() == 1
+    # The second listing is flagged a day later, but the last look is only a day old.
+    world.clock.offset = timedelta(days=61)
+    assert schedule() == 0
+    world.clock.offset = timedelta(days=62)
+    assert schedule() == 1
+    assert len(_notes(world, "developer")) == 2
 
 
 def test_edits_and_status_changes_confirm_and_a_client_date_is_ignored(world: World) -> None:

@@ -42,6 +42,7 @@ def _worker(url: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
         "IMPLANTER_DELIVERY__TIMEOUT_SECONDS": "8",
         "IMPLANTER_DELIVERY__BACKOFF_BASE_SECONDS": "0.2",
         "IMPLANTER_DELIVERY__POLL_SECONDS": "0.1",
+        "IMPLANTER_DELIVERY__ALLOW_PRIVATE_NETWORKS": "true",  # the receiver is on loopback
     }
     env.pop("IMPLANTER_DATABASE__URL", None)
     with log.open("ab") as out:
