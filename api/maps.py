@@ -39,15 +39,22 @@ import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import folium
 import folium.plugins
+import numpy as np
 from branca.element import CssLink, Figure, JavascriptLink, MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 from markupsafe import Markup, escape
+
+from geodata.schemas import label
+from matcher._codes import KINDS, REMOVED, STATUS_CODE
+from matcher.criteria.base import day_number
+from matcher.index import MatchIndex
 
 from .settings import MapSettings
 
@@ -61,6 +68,8 @@ __all__ = [
     "marker_cluster",
     "new_map",
     "point_features",
+    "premises_features",
+    "public_rows",
     "render_map",
     "vendor_available",
 ]
@@ -173,6 +182,58 @@ def point_features(
             for x, y, p in zip(lon, lat, properties, strict=True)
         ],
     }
+
+
+def public_rows(index: MatchIndex, visible_since: datetime) -> np.ndarray:
+    """Rows of the index the public sees: neither withdrawn nor removed nor hidden as stale
+    (confirmed before ``visible_since``), as anonymous ``GET /premises`` lists them."""
+    status = index.cols["status"]
+    keep = (status != STATUS_CODE["withdrawn"]) & (status != REMOVED)
+    keep &= ~(index.cols["verified_day"] < day_number(visible_since))
+    return np.flatnonzero(keep)
+
+
+def premises_features(
+    index: MatchIndex,
+    rows: np.ndarray,
+    lang: str,
+    *,
+    scores: Sequence[float] | None = None,
+    href: str = "/locaux/{id}?lang={lang}",
+) -> dict[str, Any]:
+    """Light GeoJSON of listings of the index: only what a popup and a tooltip show.
+
+    Properties: ``id``, ``title``, ``lines`` (kind and surface; commune), ``href`` (the
+    detail page) and, when given, ``score`` (rounded). Texts are data for ``maps.js``, which
+    shows them as text; the page embeds them with ``tojson``.
+    """
+    from .pages import fmt_number
+
+    cols = index.cols
+    kind_names = np.array([label(k, lang) for k in KINDS], dtype=object)
+    commune_names = np.array(
+        [index.commune_names.get(c, c) for c in index.communes] + ["—"], dtype=object
+    )
+    kinds = kind_names[cols["kind"][rows]]
+    communes = commune_names[cols["commune"][rows]]  # -1 (unknown) takes the last, "—"
+    surfaces = cols["surface_m2"][rows]
+    ids = cols["id"][rows]
+    titles = cols["title"][rows]
+    properties = [
+        {
+            "id": int(i),
+            "title": title or f"#{i}",
+            "lines": [f"{kind} · {fmt_number(float(surface), lang)} m²", commune],  # type: ignore[arg-type]
+            "href": href.format(id=int(i), lang=lang),
+        }
+        for i, title, kind, surface, commune in zip(
+            ids, titles, kinds, surfaces, communes, strict=True
+        )
+    ]
+    if scores is not None:
+        for p, score in zip(properties, scores, strict=True):
+            p["score"] = round(float(score))
+    return point_features(cols["lon"][rows], cols["lat"][rows], properties)
 
 
 class PointsLayer(JSCSSMixin, MacroElement):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -23,6 +24,7 @@ __all__ = [
     "render",
     "switch_lang",
     "templates",
+    "tile_origin",
     "url_with_lang",
 ]
 
@@ -103,23 +105,49 @@ def csp_nonce(request: Request) -> str:
     return nonce
 
 
-def policy_with_nonce(policy: str, nonce: str) -> str:
-    """The policy with ``'nonce-…'`` added to ``script-src`` (or a ``script-src`` made).
+def tile_origin(tiles_url: str) -> str | None:
+    """The origin a tile URL template loads from, as a CSP source (None for the app's own).
+
+    Examples
+    --------
+    >>> tile_origin("https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    'https://tile.openstreetmap.org'
+    >>> tile_origin("https://{s}.tiles.example.org:8443/{z}/{x}/{y}.png")
+    'https://*.tiles.example.org:8443'
+    >>> tile_origin("/tiles/{z}/{x}/{y}.png") is None
+    True
+    """
+    scheme, sep, rest = tiles_url.partition("://")
+    if not sep:
+        return None
+    host = rest.split("/", 1)[0]
+    host = re.sub(r"\{[^}]*\}", "*", host)
+    return f"{scheme}://{host}"
+
+
+def _add_source(directives: list[str], name: str, source: str, default: str) -> None:
+    for i, directive in enumerate(directives):
+        if directive.split()[0].lower() == name:
+            directives[i] = f"{directive} {source}"
+            return
+    directives.append(f"{name} {default} {source}")
+
+
+def policy_with_nonce(policy: str, nonce: str, img_source: str | None = None) -> str:
+    """The policy with ``'nonce-…'`` added to ``script-src`` (or a ``script-src`` made), and
+    the tiles' origin to ``img-src`` when given.
 
     Examples
     --------
     >>> policy_with_nonce("default-src 'self'; script-src 'self'", "abc")
     "default-src 'self'; script-src 'self' 'nonce-abc'"
-    >>> policy_with_nonce("default-src 'self'", "abc")
-    "default-src 'self'; script-src 'self' 'nonce-abc'"
+    >>> policy_with_nonce("default-src 'self'", "abc", "https://t.example.org")
+    "default-src 'self'; script-src 'self' 'nonce-abc'; img-src 'self' https://t.example.org"
     """
     directives = [d.strip() for d in policy.split(";") if d.strip()]
-    for i, directive in enumerate(directives):
-        if directive.split()[0].lower() == "script-src":
-            directives[i] = f"{directive} 'nonce-{nonce}'"
-            break
-    else:
-        directives.append(f"script-src 'self' 'nonce-{nonce}'")
+    _add_source(directives, "script-src", f"'nonce-{nonce}'", "'self'")
+    if img_source:
+        _add_source(directives, "img-src", img_source, "'self'")
     return "; ".join(directives)
 
 
@@ -159,6 +187,10 @@ def render(request: Request, template: str, lang: Lang, **context: Any) -> Any:
     response = templates.TemplateResponse(request, template, {**helpers, **context})
     nonce = getattr(request.state, "csp_nonce", None)
     if nonce is not None:
-        policy = request.app.state.settings.http.content_security_policy
-        response.headers["Content-Security-Policy"] = policy_with_nonce(policy, nonce)
+        # A page with a map: its script's nonce, and the tiles' origin for the images.
+        settings = request.app.state.settings
+        policy = policy_with_nonce(
+            settings.http.content_security_policy, nonce, tile_origin(settings.maps.tiles_url)
+        )
+        response.headers["Content-Security-Policy"] = policy
     return response
