@@ -14,21 +14,41 @@ LOCK := requirements.lock
 UV_VERSION := 0.13.9
 LOCK_TOOL := $(VENV)/lock-tool
 UV_LOCK_ARGS ?=
+# Leaflet and its plugins, served by the app from api/static/vendor (git-ignored), installed
+# from web/package-lock.json by npm at build time: no page loads a script from a CDN.
+VENDOR := api/static/vendor
+VENDOR_STAMP := $(VENDOR)/.copied
 
-.PHONY: run test lint bench bench-cli bench-http bench-import bench-allocation lock clean-db
+.PHONY: run test lint vendor bench bench-cli bench-http bench-import bench-allocation lock clean-db
 
-$(STAMP): pyproject.toml $(LOCK)
+$(STAMP): pyproject.toml $(LOCK) $(VENDOR_STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+## Install the pinned front-end assets (npm ci) and copy their dist files into api/static/vendor.
+vendor: $(VENDOR_STAMP)
+
+$(VENDOR_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/leaflet $(VENDOR)/markercluster $(VENDOR)/heat
+	cp -R web/node_modules/leaflet/dist/leaflet.js web/node_modules/leaflet/dist/leaflet.css \
+		web/node_modules/leaflet/dist/images web/node_modules/leaflet/LICENSE $(VENDOR)/leaflet/
+	cp web/node_modules/leaflet.markercluster/dist/leaflet.markercluster.js \
+		web/node_modules/leaflet.markercluster/dist/MarkerCluster.css \
+		web/node_modules/leaflet.markercluster/dist/MarkerCluster.Default.css \
+		web/node_modules/leaflet.markercluster/MIT-LICENCE.txt $(VENDOR)/markercluster/
+	cp web/node_modules/leaflet.heat/dist/leaflet-heat.js web/node_modules/leaflet.heat/LICENSE \
+		$(VENDOR)/heat/
+	touch $(VENDOR_STAMP)
+
 ## Serve the app on http://127.0.0.1:8000 (SQLite file var/implanter.db, demo data on first run).
-run: $(STAMP)
+run: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/implanter serve
 
 ## Run the whole test suite (PostGIS and Chromium tests skip if absent, unless required).
-test: $(STAMP)
+test: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

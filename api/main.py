@@ -32,6 +32,7 @@ from .routes import (
     needs,
     notifications,
     ogc,
+    pages_map,
     premises,
 )
 from .sessions import SessionKeys, resolve_secret
@@ -151,4 +152,5 @@ def create_app(
     app.include_router(ogc.router)
     add_offline_docs(app)
     app.include_router(notifications.router)
+    app.include_router(pages_map.router)
     return app

@@ -40,9 +40,9 @@ def test_pages_render_under_the_policy(browser: Any, live_server: str) -> None:
 
 
 def test_a_policy_violation_would_be_seen(browser: Any, demo_db: Path) -> None:
-    """The check above can fail: a policy without inline styles is reported by Chromium."""
+    """The check above can fail: a policy refusing the stylesheet is reported by Chromium."""
     settings = make_settings(demo_db)
-    settings.http.content_security_policy = "default-src 'self'; style-src 'self'"
+    settings.http.content_security_policy = "default-src 'self'; style-src 'none'"
     with serving(create_app(settings)) as url:
         violations, (page, _) = _violations(browser, url + "/")
         page.close()

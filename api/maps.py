@@ -1,0 +1,335 @@
+"""Folium maps rendered into the app's own pages, with the app's own assets only.
+
+Every map of the site is built here so that three rules hold everywhere:
+
+- **No CDN.** folium's elements name their scripts and styles in ``default_js`` /
+  ``default_css`` (CDN URLs by default). Each element made here gets new lists *on the
+  instance* pointing under ``/static/app/vendor`` (copied there from ``web/`` by ``make``), and
+  only the assets a map uses are kept: no jQuery, Bootstrap, Font Awesome or awesome-markers.
+  (``add_js_link`` is never used: it edits the class-level list, which would leak into every
+  later map.) The tiles are one ``TileLayer`` whose URL and attribution are settings
+  (``IMPLANTER_MAPS__TILES_URL``, ``IMPLANTER_MAPS__TILES_ATTRIBUTION``); markers, communes and
+  other layers are vectors drawn by Leaflet, so they still show when tiles cannot load.
+- **No inline script without the request's nonce.** :func:`render_map` returns the map's parts
+  (CSS links, the map's ``<div>``, then the script tags) for our Jinja templates instead of a
+  folium page: external scripts are the app's files (``script-src 'self'``) and the map's own
+  script is one ``<script nonce=…>`` carrying the per-request nonce of the page's CSP
+  (:func:`api.pages.render`), so the policy never needs ``'unsafe-inline'`` for scripts.
+  folium's header (a ``<meta viewport>`` that forbids zooming, page-wide ``<style>`` for
+  ``html, body`` and an inline ``<script>``) is dropped; the site's CSS sizes the maps.
+- **User text is never parsed as HTML.** folium's ``Popup`` puts its HTML into a JavaScript
+  template literal handed to jQuery (``$(`…`)``): a title with a backtick or ``${`` would run
+  as script, and it needs jQuery. Premises are therefore drawn by :class:`PointsLayer`: light
+  GeoJSON (only what a popup or tooltip shows) embedded with ``tojson`` (``<``, ``>``, ``&``
+  and quotes escaped, so no ``</script>`` can close the tag), and ``api/static/maps.js``
+  builds popups and tooltips with DOM nodes and ``textContent``. Folium layers that show
+  properties through ``innerHTML`` (``GeoJsonTooltip``, ``GeoJsonPopup``) must get them through
+  :func:`escape_properties`.
+
+What ``style-src`` needs: ``'self'`` for Leaflet's and the site's stylesheets. Leaflet and
+markercluster position tiles and markers through ``element.style`` (the CSSOM, which CSP
+does not restrict); the ``'unsafe-inline'`` kept in the default policy is for ``style=``
+attributes of server-rendered markup (legend swatches and the like); no ``<style>`` element
+of folium is emitted.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import folium
+import folium.plugins
+import numpy as np
+from branca.element import CssLink, Figure, JavascriptLink, MacroElement
+from folium.elements import JSCSSMixin
+from jinja2 import Template
+from markupsafe import Markup, escape
+
+from geodata.schemas import label
+from matcher._codes import KINDS, REMOVED, STATUS_CODE
+from matcher.criteria.base import day_number
+from matcher.index import MatchIndex
+
+from .settings import MapSettings
+
+__all__ = [
+    "STATIC_URL",
+    "VENDOR_URL",
+    "MapParts",
+    "PointsLayer",
+    "escape_properties",
+    "heat_map",
+    "marker_cluster",
+    "new_map",
+    "point_features",
+    "premises_features",
+    "public_rows",
+    "render_map",
+    "vendor_available",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Where ``api/static`` is served (see :mod:`api.docs`).
+STATIC_URL = "/static/app"
+#: Where the npm assets copied by ``make vendor`` are served.
+VENDOR_URL = f"{STATIC_URL}/vendor"
+VENDOR_DIR = Path(__file__).parent / "static" / "vendor"
+
+LEAFLET_JS = [("leaflet", f"{VENDOR_URL}/leaflet/leaflet.js")]
+LEAFLET_CSS = [("leaflet_css", f"{VENDOR_URL}/leaflet/leaflet.css")]
+CLUSTER_JS = [("markerclusterjs", f"{VENDOR_URL}/markercluster/leaflet.markercluster.js")]
+CLUSTER_CSS = [
+    ("markerclustercss", f"{VENDOR_URL}/markercluster/MarkerCluster.css"),
+    ("markerclusterdefaultcss", f"{VENDOR_URL}/markercluster/MarkerCluster.Default.css"),
+]
+HEAT_JS = [("leaflet-heat.js", f"{VENDOR_URL}/heat/leaflet-heat.js")]
+#: The site's own map code (popups, tooltips, colours, list-marker highlighting).
+MAPS_JS = [("implanter_maps", f"{STATIC_URL}/maps.js")]
+
+#: The territory's centre, used when a map has nothing to fit.
+DEFAULT_CENTER = (48.77, 2.40)
+
+
+@functools.cache
+def vendor_available() -> bool:
+    """Whether Leaflet's files are in ``api/static/vendor``; logged once when they are not."""
+    present = (VENDOR_DIR / "leaflet" / "leaflet.js").is_file()
+    if not present:
+        logger.warning(
+            "maps: %s is missing, so pages show their data without maps; run `make vendor` "
+            "(npm ci in web/ and a copy of Leaflet's files) to bring the map assets",
+            "api/static/vendor/leaflet/leaflet.js",
+        )
+    return present
+
+
+def new_map(
+    settings: MapSettings,
+    *,
+    location: Sequence[float] = DEFAULT_CENTER,
+    zoom: int = 12,
+    prefer_canvas: bool = True,
+    tiles_name: str = "OpenStreetMap",
+) -> folium.Map:
+    """A folium map with the local Leaflet and the configured tiles (no folium CDN asset).
+
+    ``prefer_canvas`` draws vector markers on one canvas (fast for thousands of points).
+    """
+    m = folium.Map(
+        location=list(location),
+        zoom_start=zoom,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=prefer_canvas,
+    )
+    m.default_js = list(LEAFLET_JS)
+    m.default_css = list(LEAFLET_CSS)
+    folium.TileLayer(
+        tiles=settings.tiles_url,
+        attr=settings.tiles_attribution,
+        name=tiles_name,
+        max_zoom=19,
+        control=False,
+    ).add_to(m)
+    return m
+
+
+def marker_cluster(**options: Any) -> folium.plugins.MarkerCluster:
+    """folium's ``MarkerCluster`` with the local markercluster files."""
+    cluster = folium.plugins.MarkerCluster(**options)
+    cluster.default_js = list(CLUSTER_JS)
+    cluster.default_css = list(CLUSTER_CSS)
+    return cluster
+
+
+def heat_map(data: Iterable[Sequence[float]], **options: Any) -> folium.plugins.HeatMap:
+    """folium's ``HeatMap`` (``[[lat, lon, weight], …]``) with the local leaflet.heat."""
+    heat = folium.plugins.HeatMap(list(data), **options)
+    heat.default_js = list(HEAT_JS)
+    return heat
+
+
+def escape_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """HTML-escape the string values, for folium layers that show them through ``innerHTML``.
+
+    Examples
+    --------
+    >>> escape_properties({"name": "<b>x</b>", "n": 3})
+    {'name': '&lt;b&gt;x&lt;/b&gt;', 'n': 3}
+    """
+    return {k: str(escape(v)) if isinstance(v, str) else v for k, v in properties.items()}
+
+
+def point_features(
+    lon: Sequence[float], lat: Sequence[float], properties: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """A light GeoJSON FeatureCollection of points (coordinates rounded to about 1 m)."""
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]},
+                "properties": dict(p),
+            }
+            for x, y, p in zip(lon, lat, properties, strict=True)
+        ],
+    }
+
+
+def public_rows(index: MatchIndex, visible_since: datetime) -> np.ndarray:
+    """Rows of the index the public sees: neither withdrawn nor removed nor hidden as stale
+    (confirmed before ``visible_since``), as anonymous ``GET /premises`` lists them."""
+    status = index.cols["status"]
+    keep = (status != STATUS_CODE["withdrawn"]) & (status != REMOVED)
+    keep &= ~(index.cols["verified_day"] < day_number(visible_since))
+    return np.flatnonzero(keep)
+
+
+def premises_features(
+    index: MatchIndex,
+    rows: np.ndarray,
+    lang: str,
+    *,
+    scores: Sequence[float] | None = None,
+    href: str = "/locaux/{id}?lang={lang}",
+) -> dict[str, Any]:
+    """Light GeoJSON of listings of the index: only what a popup and a tooltip show.
+
+    Properties: ``id``, ``title``, ``lines`` (kind and surface; commune), ``href`` (the
+    detail page) and, when given, ``score`` (rounded). Texts are data for ``maps.js``, which
+    shows them as text; the page embeds them with ``tojson``.
+    """
+    from .pages import fmt_number
+
+    cols = index.cols
+    kind_names = np.array([label(k, lang) for k in KINDS], dtype=object)
+    commune_names = np.array(
+        [index.commune_names.get(c, c) for c in index.communes] + ["—"], dtype=object
+    )
+    kinds = kind_names[cols["kind"][rows]]
+    communes = commune_names[cols["commune"][rows]]  # -1 (unknown) takes the last, "—"
+    surfaces = cols["surface_m2"][rows]
+    ids = cols["id"][rows]
+    titles = cols["title"][rows]
+    properties = [
+        {
+            "id": int(i),
+            "title": title or f"#{i}",
+            "lines": [f"{kind} · {fmt_number(float(surface), lang)} m²", commune],  # type: ignore[arg-type]
+            "href": href.format(id=int(i), lang=lang),
+        }
+        for i, title, kind, surface, commune in zip(
+            ids, titles, kinds, surfaces, communes, strict=True
+        )
+    ]
+    if scores is not None:
+        for p, score in zip(properties, scores, strict=True):
+            p["score"] = round(float(score))
+    return point_features(cols["lon"][rows], cols["lat"][rows], properties)
+
+
+class PointsLayer(JSCSSMixin, MacroElement):
+    """Premises (or any points) drawn by ``Implanter.points`` of ``api/static/maps.js``.
+
+    Each feature's properties are data, shown as text: ``title`` (popup heading and tooltip),
+    ``lines`` (a list of text lines), ``href`` (the detail page, a site path), ``score``
+    (0–100, colours the marker; none: one colour), ``id`` (ties the marker to the list item
+    with ``data-premises-id``).
+
+    Parameters
+    ----------
+    data
+        A GeoJSON FeatureCollection of points (see :func:`point_features`).
+    name
+        The layer's name in a layer control.
+    cluster
+        Group nearby markers (markercluster) — for large catalogues.
+    link_text
+        The text of the popup's link to ``href``.
+    fit
+        Fit the map to the points once drawn.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = Implanter.points(
+            {{ this._parent.get_name() }}, {{ this.data|tojson }}, {{ this.options|tojson }}
+        );
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        *,
+        name: str = "premises",
+        cluster: bool = False,
+        link_text: str = "",
+        fit: bool = False,
+    ) -> None:
+        super().__init__()
+        self._name = "PointsLayer"
+        self.data = data
+        self.layer_name = name
+        self.options = {"cluster": cluster, "linkText": link_text, "fit": fit, "name": name}
+        self.default_js = list(CLUSTER_JS if cluster else []) + list(MAPS_JS)
+        self.default_css = list(CLUSTER_CSS if cluster else [])
+
+
+@dataclass(frozen=True)
+class MapParts:
+    """What a page puts in its ``<head>`` (``css``), where the map goes (``html``) and at the
+    end of ``<body>`` (``scripts``: the asset scripts, then the map's own, with the nonce)."""
+
+    css: Markup
+    html: Markup
+    scripts: Markup
+    name: str
+
+
+def render_map(m: folium.Map, nonce: str, *, label: str = "") -> MapParts:
+    """Render a folium map into parts for our templates (no folium page, no inline header).
+
+    When the map assets are absent (``make vendor`` not run), the parts carry a visible note
+    instead of a map, and the page still shows its data.
+    """
+    name = m.get_name()
+    if not vendor_available():
+        note = Markup('<p class="map-missing" role="note">{}</p>').format(
+            label or "Carte indisponible : les fichiers de Leaflet ne sont pas installés."
+        )
+        return MapParts(css=Markup(""), html=note, scripts=Markup(""), name=name)
+    figure = m.get_root()
+    assert isinstance(figure, Figure)
+    figure.render()
+    css: list[str] = []
+    scripts: list[str] = []
+    for child in figure.header._children.values():
+        # Only the asset links are kept; folium's inline header (meta, styles, script) is not.
+        if isinstance(child, CssLink):
+            css.append(f'<link rel="stylesheet" href="{escape(child.url)}">')
+        elif isinstance(child, JavascriptLink):
+            scripts.append(f'<script src="{escape(child.url)}"></script>')
+    for url in (*css, *scripts):
+        if "//" in url:  # an element of folium left with its CDN default
+            msg = f"maps: a map asset is not served by the app: {url}"
+            raise ValueError(msg)
+    body = figure.html.render()
+    code = figure.script.render()
+    scripts.append(f'<script nonce="{escape(nonce)}">\n{code}\n</script>')
+    return MapParts(
+        css=Markup("\n".join(css)),
+        html=Markup(body),
+        scripts=Markup("\n".join(scripts)),
+        name=name,
+    )

@@ -1,0 +1,80 @@
+"""The map helper: local assets only, the nonce on the map's script, user text kept as data."""
+
+from __future__ import annotations
+
+import re
+
+import folium
+import pytest
+
+from api import maps
+from api.pages import policy_with_nonce, switch_lang, url_with_lang
+from api.settings import MapSettings
+
+EVIL = "<img src=x onerror=alert(1)>`${alert(2)}`</script>"
+
+
+def _parts(**layer: object) -> maps.MapParts:
+    m = maps.new_map(MapSettings(tiles_url="https://tiles.example.org/{z}/{x}/{y}.png"))
+    data = maps.point_features([2.39], [48.78], [{"id": 7, "title": EVIL, "href": "/locaux/7"}])
+    maps.PointsLayer(data, link_text="Voir", **layer).add_to(m)  # type: ignore[arg-type]
+    maps.heat_map([[48.78, 2.39, 1.0]]).add_to(m)
+    return maps.render_map(m, "n0nce")
+
+
+@pytest.mark.skipif(not maps.vendor_available(), reason="make vendor not run")
+def test_a_map_loads_only_the_apps_assets_and_its_script_carries_the_nonce() -> None:
+    parts = _parts(cluster=True)
+    page = parts.css + parts.html + parts.scripts
+    urls = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert urls, page
+    assert all(u.startswith("/static/app/") for u in urls), urls
+    for needed in ("leaflet/leaflet.js", "markercluster/leaflet.markercluster.js", "maps.js"):
+        assert any(u.endswith(needed) for u in urls), needed
+    assert "heat/leaflet-heat.js" in page
+    assert "cdn" not in page.lower() and "jquery" not in page.lower()
+    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", page)
+    assert inline == [' nonce="n0nce"'], inline
+    # The configured tiles, and no folium page-wide style or meta.
+    assert "https://tiles.example.org/{z}/{x}/{y}.png" in page
+    assert "<style" not in page and "<meta" not in page
+    assert f'id="{parts.name}"' in parts.html
+
+
+@pytest.mark.skipif(not maps.vendor_available(), reason="make vendor not run")
+def test_user_text_reaches_the_script_only_as_escaped_json() -> None:
+    page = str(_parts().scripts)
+    assert EVIL not in page
+    assert "</script>" not in page.split("n0nce", 1)[1].rsplit("</script>", 1)[0]
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in page
+
+
+def test_folium_defaults_are_not_changed_for_later_maps() -> None:
+    maps.new_map(MapSettings())
+    maps.marker_cluster()
+    assert any("cdn" in url for _, url in folium.Map.default_js)
+    assert any("cdn" in url for _, url in folium.plugins.MarkerCluster.default_js)
+
+
+def test_without_the_assets_the_map_is_a_note_and_the_reason_is_logged(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(maps, "VENDOR_DIR", tmp_path)
+    maps.vendor_available.cache_clear()
+    try:
+        parts = _parts()
+    finally:
+        maps.vendor_available.cache_clear()
+    assert "map-missing" in parts.html
+    assert parts.scripts == ""
+    assert "make vendor" in caplog.text
+
+
+def test_links_keep_the_language_and_the_policy_gets_the_nonce() -> None:
+    assert url_with_lang("/recherche", "en", {"commune": ["94041", "94081"]}) == (
+        "/recherche?commune=94041&commune=94081&lang=en"
+    )
+    assert switch_lang("surface_min=500&lang=en", "fr") == "?surface_min=500&lang=fr"
+    policy = policy_with_nonce("default-src 'self'; script-src 'self'; object-src 'none'", "x")
+    assert "script-src 'self' 'nonce-x';" in policy
+    assert "unsafe-inline" not in policy
