@@ -18,12 +18,12 @@ import functools
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geodata.storage import accounts, sessions
@@ -66,6 +66,19 @@ KEY_PREFIX = "imp_"
 
 _hasher = PasswordHasher()  # argon2id
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer imp_…`")
+_session_cookie = APIKeyCookie(
+    name=web.SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="SessionCookie",
+    description="The web session opened at /login (pages); an unsafe request (POST, PATCH, "
+    f"PUT, DELETE) must also send the session's CSRF token in `{web.CSRF_HEADER}` or the "
+    "`csrf_token` form field.",
+)
+#: ``openapi_extra`` of a route that reads the caller's account when there is one
+#: (:data:`OptionalAccount`) but serves anonymous callers too: ``{}`` is "no security".
+OPTIONAL_AUTH: dict[str, Any] = {
+    "security": [{}, {"HTTPBearer": []}, {_session_cookie.scheme_name: []}]
+}
 
 
 class AuthError(Exception):
@@ -164,6 +177,7 @@ def get_optional_account(
     request: Request,
     repo: RepoDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    session_cookie: Annotated[str | None, Depends(_session_cookie)],
     csrf_sent: CsrfSent,
 ) -> Account | None:
     """The account of the request's API key, else of its session cookie; None without either.
@@ -182,7 +196,7 @@ def get_optional_account(
                     "Authorization: use the Bearer scheme with an API key",
                 )
             )
-        return _session_account(request, repo, csrf_sent)
+        return _session_account(request, repo, session_cookie, csrf_sent)
     with repo.connect() as conn:
         found = accounts.account_for_key(conn, hash_key(credentials.credentials))
     if found is None:
@@ -204,9 +218,10 @@ def get_optional_account(
     return account
 
 
-def _session_account(request: Request, repo: RepoDep, csrf_sent: str | None) -> Account | None:
+def _session_account(
+    request: Request, repo: RepoDep, cookie: str | None, csrf_sent: str | None
+) -> Account | None:
     """The account of a live session cookie, checking the CSRF token of an unsafe request."""
-    cookie = request.cookies.get(web.SESSION_COOKIE)
     if not cookie:
         return None
     keys = web.session_keys(request)

@@ -22,7 +22,7 @@ from geodata.storage import accounts, sessions
 from geodata.storage.accounts import Account
 
 from .. import sessions as web
-from ..auth import OptionalAccount, check_password
+from ..auth import OPTIONAL_AUTH, OptionalAccount, check_password
 from ..deps import RepoDep, SettingsDep
 from ..errors import PROBLEM_JSON, Lang, ProblemError, Text, request_language
 from ..pages import render
@@ -33,8 +33,6 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["sign-in"])
 
-#: A key is optional (``{}``: no security); the session cookie is read too.
-_OPTIONAL_KEY: dict[str, Any] = {"security": [{}, {"HTTPBearer": []}]}
 
 _PROBLEM = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
@@ -91,7 +89,7 @@ def _form_page(
     return response
 
 
-@router.get("/login", response_class=HTMLResponse, openapi_extra=_OPTIONAL_KEY)
+@router.get("/login", response_class=HTMLResponse, openapi_extra=OPTIONAL_AUTH)
 def login_form(request: Request, account: OptionalAccount, next: str | None = None) -> Response:
     """The sign-in form (or, when signed in, who you are and a sign-out button)."""
     return _form_page(request, _lang(request), account=account, next_path=_safe_next(next))
@@ -214,7 +212,7 @@ def login(
     "/logout",
     status_code=204,
     response_class=Response,
-    openapi_extra=_OPTIONAL_KEY,
+    openapi_extra=OPTIONAL_AUTH,
     responses={
         303: {"description": "Signed out (browser): redirected to the sign-in page"},
         403: {"description": "The session's CSRF token is missing or wrong", "content": _PROBLEM},

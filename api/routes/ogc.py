@@ -32,7 +32,7 @@ from geodata.schemas import Premises, PremisesPublic
 from geodata.storage import NotFoundError, PremisesQuery
 from geodata.territory import LAYERS, Layer, Territory
 
-from ..auth import OptionalAccount, can_edit
+from ..auth import OPTIONAL_AUTH, OptionalAccount, can_edit
 from ..deps import MAX_INT32, NowDep, PremisesFiltersDep, RepoDep, SettingsDep, TerritoryDep
 from ..freshness import hide_before
 from ..pages import Lang, render
@@ -73,9 +73,6 @@ _MAX_LIMIT = 10_000
 _JSON_OR_HTML: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/json": {}, "text/html": {}}}
 }
-#: Reads work without a key (the public view) and with one (staff, owners): the OpenAPI
-#: document says the key is optional (``{}`` is "no security").
-OPTIONAL_KEY: dict[str, Any] = {"security": [{}, {"HTTPBearer": []}]}
 Format = Literal["json", "html"]
 FormatQuery = Annotated[Format | None, Query(description="json (default for clients) or html")]
 LangQuery = Annotated[Lang, Query(description="Language of the HTML view")]
@@ -457,7 +454,7 @@ def _layer_features(
 @router.get(
     "/collections/premises/items",
     responses={200: {"content": {GEOJSON: {}, "text/html": {}}}},
-    openapi_extra=OPTIONAL_KEY,
+    openapi_extra=OPTIONAL_AUTH,
 )
 def premises_items(
     request: Request,
@@ -561,7 +558,7 @@ def _find(features: list[dict[str, Any]], feature_id: str) -> dict[str, Any] | N
 @router.get(
     "/collections/{collection_id}/items/{feature_id}",
     responses={200: {"content": {GEOJSON: {}, "text/html": {}}}},
-    openapi_extra=OPTIONAL_KEY,
+    openapi_extra=OPTIONAL_AUTH,
 )
 def feature(
     request: Request,

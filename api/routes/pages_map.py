@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from .. import maps
-from ..auth import OptionalAccount
+from ..auth import OPTIONAL_AUTH, OptionalAccount
 from ..deps import NowDep, SettingsDep
 from ..freshness import hide_before
 from ..pages import Lang, csp_nonce, render
@@ -18,7 +18,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["pages"])
 
 
-@router.get("/carte", response_class=HTMLResponse)
+@router.get("/carte", response_class=HTMLResponse, openapi_extra=OPTIONAL_AUTH)
 @router.get("/map", response_class=HTMLResponse, include_in_schema=False)
 def catalogue_map(
     request: Request,

@@ -27,7 +27,7 @@ from geodata.storage.accounts import Account
 from geodata.storage.audit import AuditEntry
 
 from ..alerts import ListingAlerts, ListingAlertsDep
-from ..auth import CurrentAccount, OptionalAccount, can_edit, forbid
+from ..auth import OPTIONAL_AUTH, CurrentAccount, OptionalAccount, can_edit, forbid
 from ..deps import NowDep, PremisesIdPath, PremisesQueryDep, RepoDep, SettingsDep, TerritoryDep
 from ..errors import ProblemError, Text
 from ..freshness import freshness_of, public_query
@@ -37,9 +37,6 @@ __all__ = ["PremisesPage", "StatusChange", "router"]
 
 router = APIRouter(prefix="/premises", tags=["premises"])
 
-#: Reads work without a key (the public view) and with one (the owner's and staff's view):
-#: the OpenAPI document says the key is optional (``{}`` is "no security").
-_OPTIONAL_KEY: dict[str, Any] = {"security": [{}, {"HTTPBearer": []}]}
 
 _AUTH: dict[int | str, dict[str, Any]] = {
     401: {"description": "No or bad API key (WWW-Authenticate: Bearer)"}
@@ -195,7 +192,7 @@ IfMatch = Annotated[
 # public item as a full one (with ``owner_account: null``): the read routes serialise each
 # item once, in its own view, and declare their models for the OpenAPI document only.
 @router.get(
-    "", response_model=None, responses={200: {"model": PremisesPage}}, openapi_extra=_OPTIONAL_KEY
+    "", response_model=None, responses={200: {"model": PremisesPage}}, openapi_extra=OPTIONAL_AUTH
 )
 def list_premises(
     request: Request,
@@ -234,7 +231,7 @@ def list_premises(
             "description": "The public view; its owner and the staff get the full Premises.",
         }
     },
-    openapi_extra=_OPTIONAL_KEY,
+    openapi_extra=OPTIONAL_AUTH,
 )
 def get_premises(
     premises_id: PremisesIdPath,

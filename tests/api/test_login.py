@@ -480,3 +480,21 @@ def test_a_short_secret_is_refused() -> None:
 
     with pytest.raises(ValidationError, match="session_secret: shorter than 32"):
         AuthSettings(session_secret="short")
+
+
+def test_openapi_documents_the_session_cookie_beside_the_api_key(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["SessionCookie"] == {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "implanter_session",
+        "description": schemes["SessionCookie"]["description"],
+    }
+    assert "X-CSRF-Token" in schemes["SessionCookie"]["description"]
+    # A route that takes an account accepts either: a key or the web session.
+    security = doc["paths"]["/me"]["get"]["security"]
+    assert {"HTTPBearer": []} in security and {"SessionCookie": []} in security
+    # A route open to anonymous callers says so ({} is "no security").
+    assert {} in doc["paths"]["/premises"]["get"]["security"]
+    assert {} not in security
