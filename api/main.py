@@ -23,9 +23,11 @@ from .routes import (
     accounts,
     contacts,
     demand,
+    exports,
     freshness,
     health,
     home,
+    imports,
     login,
     match,
     needs,
@@ -148,4 +150,6 @@ def create_app(
     app.include_router(ogc.router)
     add_offline_docs(app)
     app.include_router(notifications.router)
+    app.include_router(exports.router)
+    app.include_router(imports.router)
     return app
