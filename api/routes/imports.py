@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -194,7 +195,9 @@ def _check_gpkg_layers(path: Path, name: str) -> None:
     import pyogrio
 
     try:
-        layers = [(str(n), str(g)) for n, g in pyogrio.list_layers(path)]
+        with warnings.catch_warnings():  # GDAL's warnings about a foreign SQLite file
+            warnings.simplefilter("ignore")
+            layers = [(str(n), str(g)) for n, g in pyogrio.list_layers(path)]
     except Exception as exc:  # pyogrio raises its own DataSourceError on a broken file
         raise _file_error(
             f"« {name} » ne peut pas être lu comme GeoPackage ({type(exc).__name__}).",
@@ -209,6 +212,19 @@ def _check_gpkg_layers(path: Path, name: str) -> None:
             f"'{name}' has no layer of points or polygons (layers: "
             f"{shown.replace('aucune', 'none')}); export the listings as points from the GIS",
         )
+
+
+def _note_only_sheet(report: ImportReport, path: Path) -> None:
+    """Name the sheet of a one-sheet workbook in the report too (the importer names the sheet
+    only when it had to choose), so that the report always says what it read."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True)  # reads workbook.xml only, through defusedxml
+    try:
+        if len(book.sheetnames) == 1:
+            report.notes["sheet"] = book.sheetnames[0]
+    finally:
+        book.close()
 
 
 def _report_json(report: ImportReport, name: str, lang: Lang) -> dict[str, Any]:
@@ -359,6 +375,8 @@ def import_premises(
                 f"« {name} » est refusé : {translate_reason(reason, 'fr')}.",
                 f"'{name}' is refused: {reason}",
             ) from exc
+        if fmt == "xlsx" and "sheet" not in report.notes:
+            _note_only_sheet(report, path)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     if dry_run:
