@@ -22,6 +22,7 @@ import shapely
 
 from api.auth import issue_key
 from api.main import create_app
+from api.routes import imports
 from geodata.io import export_listings
 from geodata.schemas import NeedIn, PremisesCreate
 from geodata.storage import Repository, accounts, needs
@@ -159,6 +160,17 @@ def test_a_developer_owns_what_it_imports_and_alerts_fire(world: World) -> None:
     notes = world.client.get("/me/notifications", headers=world.headers("company")).json()
     fitted = [n for n in notes["items"] if n["need_id"] == saved.id]
     assert [n["premises_id"] for n in fitted] == [body["created"][0]]
+    assert body["notified"] >= 1
+
+
+def test_an_upload_too_large_to_notify_says_so(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imports, "ALERT_ROWS", 1)
+    items = [_listing("MANY-1"), _listing("MANY-2", surface_m2=300)]
+    response = world.upload("developer", world.file("many.csv", items), dry_run="false")
+    assert response.status_code == 200, response.text
+    assert len(response.json()["created"]) == 2 and response.json()["notified"] is None
 
 
 def test_a_developer_may_not_overwrite_another_owners_listing(world: World) -> None:
