@@ -111,6 +111,9 @@ def _pages(repo: Repository, query: PremisesQuery) -> Iterator[pd.DataFrame]:
     """The listings of ``query`` by id, :data:`BATCH` at a time, from one read transaction;
     always at least one (maybe empty) page, so that every file gets its header."""
     with repo.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # One snapshot for every page (SQLite's read transaction already is one).
+            conn.execution_options(isolation_level="REPEATABLE READ")
         offset = 0
         while True:
             page = query.model_copy(update={"limit": BATCH, "offset": offset, "order_by": "id"})

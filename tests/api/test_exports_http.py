@@ -339,3 +339,40 @@ def test_the_route_is_documented(world: World) -> None:
     names = {p["name"] for p in operation["parameters"]}
     assert {"format", "commune", "kind", "bbox", "q", "min_surface_m2"} <= names
     assert "application/geo+json" in operation["responses"]["200"]["content"]
+
+
+#: Every free-text field a listing accepts a formula in (an e-mail address cannot be one).
+TEXT_FIELDS = (
+    "external_ref",
+    "title",
+    "address",
+    "lot_ref",
+    "contact_name",
+    "contact_phone",
+    "description",
+    "owner_account",
+)
+
+
+def test_every_text_field_is_neutralised_in_every_spreadsheet_format(
+    world: World, tmp_path: Path
+) -> None:
+    """A formula in any text field reaches a spreadsheet as text (last test of the module:
+    it adds a listing)."""
+    values = {name: f'=HYPERLINK("http://zzqq/{name}")' for name in TEXT_FIELDS}
+    world.repo.add_premises(_listing(**values), actor="fixture")
+    staff = {"Authorization": f"Bearer {world.keys['staff']}"}
+    url = "/exports/premises?q=zzqq&format="
+    [row] = _csv_rows(world.client.get(url + "csv", headers=staff))
+    assert {name: row[name] for name in TEXT_FIELDS} == {k: "'" + v for k, v in values.items()}
+    [french] = _csv_rows(world.client.get(url + "csv-fr", headers=staff), sep=";")
+    neutralised = {"'" + v for v in values.values()}
+    assert neutralised <= set(french.values())
+    assert not [v for v in french.values() if v.startswith("=")]
+    path = tmp_path / "all.xlsx"
+    path.write_bytes(world.client.get(url + "xlsx", headers=staff).content)
+    sheet = load_workbook(path).active
+    assert sheet is not None
+    cells = [c for row in sheet.iter_rows(min_row=2) for c in row if c.value is not None]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    assert set(values.values()) <= {c.value for c in cells}
