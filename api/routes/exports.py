@@ -74,7 +74,8 @@ _OPTIONAL_KEY: dict[str, Any] = {"security": [{}, {"HTTPBearer": []}]}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The file, as an attachment (Content-Disposition); X-Total-Count "
-        "gives the number of listings in it.",
+        "gives the number of listings selected (the CNIG tables leave out the withdrawn "
+        "ones and those outside the territory).",
         "content": {media: {} for media in dict.fromkeys(MEDIA_TYPES.values())},
     }
 }
