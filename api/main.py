@@ -24,9 +24,11 @@ from .routes import (
     accounts,
     contacts,
     demand,
+    exports,
     freshness,
     health,
     home,
+    imports,
     login,
     match,
     needs,
@@ -153,4 +155,6 @@ def create_app(
     add_offline_docs(app)
     app.include_router(notifications.router)
     app.include_router(pages_map.router)
+    app.include_router(exports.router)
+    app.include_router(imports.router)
     return app

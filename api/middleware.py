@@ -62,6 +62,8 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _SECRET_KEY = re.compile(r"key|token|pass|secret|session|auth|csrf|signature", re.IGNORECASE)
 _DOCS = ("/docs", "/redoc")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+#: Routes that take a file upload: their body may reach ``max_upload_bytes``.
+UPLOAD_PATHS = frozenset({"/imports"})
 _VARY = ("Accept-Language", "Authorization", "Cookie")
 
 
@@ -176,8 +178,8 @@ class HardeningMiddleware:
                 f"{s.max_url_length}; drop filters or shorten their values.",
             )
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > s.max_body_bytes:
-            return (413, "body", self._too_large(lang()))
+        if declared.isdigit() and int(declared) > self._body_limit(scope):
+            return (413, self._body_field(scope), self._too_large(lang(), scope))
         if scope["method"] in _BODY_METHODS:
             has_body = headers.get("content-length", "0") not in ("", "0") or (
                 "transfer-encoding" in headers
@@ -196,8 +198,30 @@ class HardeningMiddleware:
                 )
         return None
 
-    def _too_large(self, lang: Lang) -> str:
-        limit = self.settings.max_body_bytes
+    def _body_limit(self, scope: Scope) -> int:
+        """The largest body of this request: an upload's, or any other request's."""
+        if scope["path"] in UPLOAD_PATHS and scope["method"] == "POST":
+            return self.settings.max_upload_bytes
+        return self.settings.max_body_bytes
+
+    @staticmethod
+    def _body_field(scope: Scope) -> str:
+        """What a 413 names: the uploaded ``file``, or the ``body``."""
+        return "file" if scope["path"] in UPLOAD_PATHS else "body"
+
+    def _too_large(self, lang: Lang, scope: Scope) -> str:
+        limit = self._body_limit(scope)
+        if self._body_field(scope) == "file":
+            mib = f"{limit / 2**20:.3g}"
+            if lang == "en":
+                return (
+                    f"file: the upload exceeds {limit} bytes ({mib} MiB, "
+                    "IMPLANTER_HTTP__MAX_UPLOAD_BYTES); split the file into smaller files."
+                )
+            return (
+                f"file : le fichier envoyé dépasse {limit} octets ({mib} Mio, "
+                "IMPLANTER_HTTP__MAX_UPLOAD_BYTES) ; découpez-le en plusieurs fichiers."
+            )
         if lang == "en":
             return f"body: the request body exceeds {limit} bytes; send less data."
         return f"body : le corps de la requête dépasse {limit} octets ; envoyez moins de données."
@@ -284,26 +308,27 @@ class HardeningMiddleware:
             if method == "HEAD":
                 scope = {**scope, "method": "GET"}
             received = 0
+            limit = self._body_limit(scope)
 
             async def receive_with_limit() -> Message:
                 nonlocal received
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > self.settings.max_body_bytes:
-                        raise _BodyTooLarge(413, self._too_large(lang()))
+                    if received > limit:
+                        raise _BodyTooLarge(413, self._too_large(lang(), scope))
                 return message
 
             await self.app(scope, receive_with_limit, send_wrapper)
         except _BodyTooLarge:
             if state["status"]:
                 raise
-            detail = self._too_large(lang())
+            detail = self._too_large(lang(), scope)
             response = problem(
                 413,
                 detail,
                 lang=lang(),
-                errors=[{"field": "body", "reason": detail}],
+                errors=[{"field": self._body_field(scope), "reason": detail}],
                 instance=path,
                 request_id=request_id,
             )

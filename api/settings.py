@@ -85,6 +85,13 @@ class HttpSettings(BaseModel):
     max_body_bytes: int = Field(
         default=1_048_576, ge=0, description="Largest request body accepted (413 above)."
     )
+    max_upload_bytes: int = Field(
+        default=20 * 2**20,
+        ge=0,
+        le=100 * 2**20,
+        description="Largest request body of a file upload (POST /imports, multipart), "
+        "413 above; other requests keep max_body_bytes.",
+    )
     max_url_length: int = Field(
         default=4096, ge=64, le=60_000, description="Longest path and query accepted (414 above)."
     )

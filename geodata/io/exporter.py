@@ -30,6 +30,7 @@ __all__ = [
     "FORMULA_TRIGGERS",
     "canonical_frame",
     "export_listings",
+    "export_table",
     "frame_from_listings",
     "neutralise",
 ]
@@ -346,14 +347,40 @@ def export_listings(
     fmt = detect_format(path, fmt)
     if fmt not in FORMATS:  # pragma: no cover - detect_format raises first
         raise AssertionError(fmt)
-    frame = canonical_frame(frame_or_repo, status=status)
-    frame = frame[[c for c in _order(frame) if c in frame]]
+    frame = _ordered(canonical_frame(frame_or_repo, status=status))
+    table = _table(frame, fmt, french=french)
+    if fmt == "csv":
+        write_csv_table(table, path, sep=";" if french else ",")
+        return path
+    if fmt == "xlsx":
+        _write_xlsx(table, path, sheet="annonces" if french else "premises")
+        return path
+    lon, lat = _lonlat(frame)
+    if fmt == "geojson":
+        write_geojson(table, lon, lat, path)
+        return path
+    footprints = shapely.from_geojson(table["footprint"].to_numpy(dtype=object))
+    write_gpkg(table, lon, lat, footprints, path)
+    return path
+
+
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[[c for c in _order(frame) if c in frame]]
+
+
+def _lonlat(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    lon = np.array([np.nan if v is None else v for v in frame["lon"]], dtype=float)
+    lat = np.array([np.nan if v is None else v for v in frame["lat"]], dtype=float)
+    return lon, lat
+
+
+def _table(frame: pd.DataFrame, fmt: str, *, french: bool) -> pd.DataFrame:
+    """The cells of an export of an ordered canonical frame (see :func:`export_table`)."""
     if fmt == "csv":
         table = _text_table(frame, french=french, quote=True)
         if french:
             table.columns = _french_headers(list(table.columns))
-        write_csv_table(table, path, sep=";" if french else ",")
-        return path
+        return table
     if fmt == "xlsx":
         table = _typed_table(frame, french=french, geo=False)
         for name in _DATETIMES:
@@ -361,17 +388,56 @@ def export_listings(
                 table[name] = table[name].replace("", None)
         if french:
             table.columns = _french_headers(list(table.columns))
-        _write_xlsx(table, path, sheet="annonces" if french else "premises")
-        return path
-    lon = np.array([np.nan if v is None else v for v in frame["lon"]], dtype=float)
-    lat = np.array([np.nan if v is None else v for v in frame["lat"]], dtype=float)
+        return table
     table = _typed_table(frame.drop(columns=["lon", "lat"]), french=False, geo=True)
-    if fmt == "geojson":
-        write_geojson(table, lon, lat, path)
-        return path
-    footprints = shapely.from_geojson(
-        np.array([None if v is None else json.dumps(v) for v in frame["footprint"]], object)
-    )
-    table["footprint"] = [None if v is None else json.dumps(v) for v in frame["footprint"]]
-    write_gpkg(table, lon, lat, footprints, path)
-    return path
+    if fmt == "gpkg":
+        texts = [None if v is None else json.dumps(v) for v in frame["footprint"]]
+        table["footprint"] = pd.Series(texts, index=table.index, dtype=object)
+    return table
+
+
+def export_table(
+    source: Any, fmt: str, *, french: bool = False, exclude: Sequence[str] = ()
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The cells :func:`export_listings` writes for ``fmt``, and each listing's point.
+
+    For a caller that writes an export in parts (the HTTP export streams its files batch by
+    batch): every batch gets the same columns, conversions and CSV-injection neutralisation
+    as a whole-file export.
+
+    Parameters
+    ----------
+    source
+        Listings, as :func:`export_listings` takes them (a repository, a frame, models).
+    fmt
+        ``csv`` (text cells, formula-like text neutralised, French headers and values with
+        ``french``), ``xlsx`` (typed cells), ``geojson`` (typed properties, ``footprint`` a
+        nested dict) or ``gpkg`` (typed properties, ``footprint`` as GeoJSON text).
+    french
+        CSV and XLSX only, as in :func:`export_listings`.
+    exclude
+        Fields to leave out of the table (e.g. ``owner_account`` in a public export).
+
+    Returns
+    -------
+    table, lon, lat
+        One row per listing in file order (the columns named as in the file), and the
+        WGS84 coordinates of each (the geometry of GeoJSON and GeoPackage features).
+
+    Examples
+    --------
+    >>> from geodata.schemas import PremisesCreate
+    >>> item = PremisesCreate.model_validate(
+    ...     {"title": "=1+1", "kind": "warehouse", "surface_m2": 800, "tenure": "rent",
+    ...      "lon": 2.4, "lat": 48.75})
+    >>> table, lon, lat = export_table([item], "csv")
+    >>> table["title"].tolist(), lon.tolist()
+    (["'=1+1"], [2.4])
+    """
+    if fmt not in FORMATS:
+        msg = f"fmt: {fmt!r} is not one of {', '.join(FORMATS)}"
+        raise ValueError(msg)
+    frame = _ordered(canonical_frame(source))
+    lon, lat = _lonlat(frame)
+    frame = frame.drop(columns=[c for c in exclude if c in frame])
+    return _table(frame, fmt, french=french), lon, lat
