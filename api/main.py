@@ -21,6 +21,7 @@ from .index_state import IndexHolder
 from .middleware import HardeningMiddleware
 from .routes import (
     accounts,
+    analytics,
     contacts,
     demand,
     freshness,
@@ -144,6 +145,7 @@ def create_app(
     app.include_router(match.router)
     app.include_router(needs.router)
     app.include_router(demand.router)
+    app.include_router(analytics.router)
     app.include_router(contacts.router)
     app.include_router(ogc.router)
     add_offline_docs(app)
