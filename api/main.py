@@ -33,6 +33,7 @@ from .routes import (
     notifications,
     ogc,
     premises,
+    similar,
 )
 from .sessions import SessionKeys, resolve_secret
 from .settings import Settings
@@ -146,6 +147,7 @@ def create_app(
     app.include_router(needs.router)
     app.include_router(demand.router)
     app.include_router(analytics.router)
+    app.include_router(similar.router)
     app.include_router(contacts.router)
     app.include_router(ogc.router)
     add_offline_docs(app)
