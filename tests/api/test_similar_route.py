@@ -54,41 +54,43 @@ def _add(repo: Repository, **extra: Any) -> int:
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    with backend_url(request, tmp_path_factory, "similar") as url:
-        with TestClient(create_app(empty_settings(url))) as client:
-            repo: Repository = client.app.state.repo  # type: ignore[attr-defined]
-            now = datetime.now(UTC)
-            fresh = {"last_verified_at": now}
-            ids = {
-                "base": _add(repo, **fresh),
-                "twin": _add(repo, surface_m2=495, lat=48.7870 + 150 / 111_000, **fresh),
-                "let": _add(repo, status="let", **fresh),
-                "withdrawn": _add(repo, status="withdrawn", **fresh),
-                "stale": _add(repo, last_verified_at=now - timedelta(days=120)),
-            }
-            rng = np.random.default_rng(5)
-            lon, lat = rng.uniform(2.33, 2.42, 200), rng.uniform(48.72, 48.80, 200)
-            inside = default_territory().contains(lon, lat)
-            lon, lat = lon[inside], lat[inside]
-            kinds = ["warehouse", "workshop", "land", "lab", "industrial_building"]
-            for k in range(30):
-                _add(
-                    repo,
-                    title=f"Autre {k}",
-                    kind=kinds[k % len(kinds)],
-                    uses=[],
-                    surface_m2=float(rng.choice([150, 900, 3000, 12000])),
-                    rent_eur_m2_year=float(rng.integers(60, 170)),
-                    lon=float(lon[k]),
-                    lat=float(lat[k]),
-                    **fresh,
-                )
-            with repo.begin() as conn:
-                account = accounts.create_account(
-                    conn, name=OWNER, email="sci@exemple.invalid", role="developer"
-                )
-                key = issue_key(conn, account.id).key
-            yield World(client, repo, ids, key)
+    with (
+        backend_url(request, tmp_path_factory, "similar") as url,
+        TestClient(create_app(empty_settings(url))) as client,
+    ):
+        repo: Repository = client.app.state.repo  # type: ignore[attr-defined]
+        now = datetime.now(UTC)
+        fresh = {"last_verified_at": now}
+        ids = {
+            "base": _add(repo, **fresh),
+            "twin": _add(repo, surface_m2=495, lat=48.7870 + 150 / 111_000, **fresh),
+            "let": _add(repo, status="let", **fresh),
+            "withdrawn": _add(repo, status="withdrawn", **fresh),
+            "stale": _add(repo, last_verified_at=now - timedelta(days=120)),
+        }
+        rng = np.random.default_rng(5)
+        lon, lat = rng.uniform(2.33, 2.42, 200), rng.uniform(48.72, 48.80, 200)
+        inside = default_territory().contains(lon, lat)
+        lon, lat = lon[inside], lat[inside]
+        kinds = ["warehouse", "workshop", "land", "lab", "industrial_building"]
+        for k in range(30):
+            _add(
+                repo,
+                title=f"Autre {k}",
+                kind=kinds[k % len(kinds)],
+                uses=[],
+                surface_m2=float(rng.choice([150, 900, 3000, 12000])),
+                rent_eur_m2_year=float(rng.integers(60, 170)),
+                lon=float(lon[k]),
+                lat=float(lat[k]),
+                **fresh,
+            )
+        with repo.begin() as conn:
+            account = accounts.create_account(
+                conn, name=OWNER, email="sci@exemple.invalid", role="developer"
+            )
+            key = issue_key(conn, account.id).key
+        yield World(client, repo, ids, key)
 
 
 def test_the_near_twin_first_and_only_public_available_listings(world: World) -> None:
