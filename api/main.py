@@ -24,6 +24,7 @@ from .routes import (
     analytics,
     contacts,
     demand,
+    developments,
     freshness,
     health,
     home,
@@ -148,6 +149,7 @@ def create_app(
     app.include_router(demand.router)
     app.include_router(analytics.router)
     app.include_router(similar.router)
+    app.include_router(developments.router)
     app.include_router(contacts.router)
     app.include_router(ogc.router)
     add_offline_docs(app)
