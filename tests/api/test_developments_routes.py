@@ -160,11 +160,8 @@ def test_a_planted_optimum_serves_everyone_where_first_come_refuses_one(world: W
 
 def test_bad_applicants_name_the_field(world: World) -> None:
     url = f"/staff/developments/{CODE}/allocation"
-    bad = world.client.post(
-        url,
-        json={"applicants": [_applicant("A", ["craft"]), _applicant("B", ["craft"], communes=["Atlantide"])]},
-        headers=world.headers("staff"),
-    )  # fmt: skip
+    applicants = [_applicant("A", ["craft"]), _applicant("B", ["craft"], communes=["Atlantide"])]
+    bad = world.client.post(url, json={"applicants": applicants}, headers=world.headers("staff"))
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"].startswith("applicants.1.communes")
     for body in ({"max_lots": 9}, {"demo_applicants": -1}):
