@@ -24,7 +24,8 @@ from api.routes.analytics import SMALL_COUNT, Balance, Hotspots, TimeToLet, Unme
 from geodata.storage import Repository, accounts
 from geodata.storage import needs as needs_store
 from matcher import match
-from tests.api.conftest import make_settings
+from tests.api.conftest import backend_url, empty_settings, make_settings
+from tests.conftest import BACKENDS
 
 ROUTES = {
     "/analytics/hotspots": Hotspots,
@@ -220,3 +221,65 @@ def test_time_to_let_appears_once_a_listing_is_let(world: World) -> None:
     assert group["kind"] == str(listing.kind)
     assert group["median_days"] >= 0
     assert np.isfinite(group["q3_days"])
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def bare(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """The app without the demo on each backend, with a staff key."""
+    with (
+        backend_url(request, tmp_path_factory, "analytics_bare") as url,
+        TestClient(create_app(empty_settings(url))) as client,
+    ):
+        repo: Repository = client.app.state.repo  # type: ignore[attr-defined]
+        with repo.begin() as conn:
+            account = accounts.create_account(
+                conn, name="eco", email="eco@exemple.invalid", role="staff"
+            )
+            keys = {"staff": issue_key(conn, account.id).key}
+        yield World(client, repo, keys)
+
+
+def test_on_each_backend_a_let_and_a_need_show_in_the_figures(bare: World) -> None:
+    headers = {"Authorization": f"Bearer {bare.keys['staff']}"}
+    listing = {
+        "title": "Atelier",
+        "kind": "workshop",
+        "uses": ["craft"],
+        "surface_m2": 300,
+        "tenure": "rent",
+        "rent_eur_m2_year": 150,
+        "lon": 2.3920,
+        "lat": 48.7870,
+        "owner_account": "eco",
+    }
+    created = bare.client.post("/premises", json=listing, headers=headers)
+    assert created.status_code == 201, created.text
+    item = created.json()
+    need = {
+        "company_name": "Ébénisterie Test",
+        "surface_min_m2": 250,
+        "surface_max_m2": 350,
+        "uses": ["craft"],
+        "communes": ["94081"],
+        "max_rent_eur_m2_year": 160,
+    }
+    assert bare.client.post("/needs", json=need, headers=headers).status_code == 201
+    balance = bare.client.get("/analytics/balance", headers=headers).json()
+    vitry = {c["commune"]: c for c in balance["communes"]}["94081"]
+    assert (vitry["listings_building"], vitry["building_m2"]) == (1, 300)
+    assert (vitry["needs_building"], vitry["wanted_building_m2"]) == (1, 300)
+    unmet = bare.client.get("/analytics/unmet", headers=headers).json()
+    assert unmet["n_unmet"] == 0  # the workshop serves the need well
+    let = bare.client.post(
+        f"/premises/{item['id']}/status",
+        json={"status": "let"},
+        headers={**headers, "If-Match": f'"{item["version"]}"'},
+    )
+    assert let.status_code == 200, let.text
+    times = bare.client.get("/analytics/time-to-let", headers=headers).json()["groups"]
+    assert [(g["kind"], g["band"], g["n_let"]) for g in times] == [("workshop", "200-400", 1)]
+    # Let, the listing leaves the supply and the need is unmet.
+    unmet = bare.client.get("/analytics/unmet", headers=headers).json()
+    assert unmet["n_unmet"] == 1
