@@ -253,8 +253,8 @@ class Hotspots(BaseModel):
     method: Literal["dbscan", "hdbscan"]
     eps_m: float
     min_needs: int
-    n_active_needs: int
-    n_placed: int = Field(description="Active needs that name a place or a commune.")
+    n_active_needs: int | None = Field(description="Active needs (null: 1 to 4, suppressed).")
+    n_placed: int | None = Field(description="Active needs that name a place or a commune.")
     hotspots: list[Hotspot]
     note: str
 
@@ -314,8 +314,8 @@ def get_hotspots(
         method=method,
         eps_m=eps_m,
         min_needs=min_needs,
-        n_active_needs=state.n_active,
-        n_placed=int(places["need_id"].nunique()),
+        n_active_needs=_count(state.n_active, staff),
+        n_placed=_count(places["need_id"].nunique(), staff),
         hotspots=spots,
         note=note,
     )
@@ -350,7 +350,7 @@ class Unmet(BaseModel):
     detail: bool
     threshold: float
     by: list[str]
-    n_active_needs: int
+    n_active_needs: int | None = Field(description="Active needs (null: 1 to 4, suppressed).")
     n_unmet: int | None = Field(description="Distinct active needs unmet (suppressed if 1-4).")
     groups: list[UnmetGroup]
     note: str
@@ -430,7 +430,7 @@ def get_unmet(
         detail=staff,
         threshold=threshold,
         by=by,
-        n_active_needs=state.n_active,
+        n_active_needs=_count(state.n_active, staff),
         n_unmet=_count(n_unmet, staff),
         groups=groups,
         note=Text(
@@ -473,7 +473,7 @@ class Balance(BaseModel):
     """Supply and demand per commune of the territory."""
 
     detail: bool
-    n_active_needs: int
+    n_active_needs: int | None = Field(description="Active needs (null: 1 to 4, suppressed).")
     needs_without_commune: int | None
     communes: list[CommuneBalance]
     note: str
@@ -519,7 +519,7 @@ def get_balance(request: Request, account: ReaderDep, lang: LangDep, now: NowDep
     without = int((act["communes"].map(len) == 0).sum())
     return Balance(
         detail=staff,
-        n_active_needs=state.n_active,
+        n_active_needs=_count(state.n_active, staff),
         needs_without_commune=_count(without, staff),
         communes=rows,
         note=Text(
@@ -553,7 +553,7 @@ class Wanted(BaseModel):
     """The most wanted and least supplied bands, first."""
 
     detail: bool
-    n_active_needs: int
+    n_active_needs: int | None = Field(description="Active needs (null: 1 to 4, suppressed).")
     min_needs: int
     bands: list[WantedBand]
 
@@ -591,7 +591,12 @@ def get_wanted(
         )
         for row in table.head(limit).to_dict("records")
     ]
-    return Wanted(detail=staff, n_active_needs=state.n_active, min_needs=min_needs, bands=bands)
+    return Wanted(
+        detail=staff,
+        n_active_needs=_count(state.n_active, staff),
+        min_needs=min_needs,
+        bands=bands,
+    )
 
 
 # --- time to let ---------------------------------------------------------------------------

@@ -104,7 +104,7 @@ def test_developers_get_aggregates_without_personal_data(world: World) -> None:
         assert not any(email in text for email in emails), path
         assert all(v is None for v in _all_counts(body, "need_ids")), path
         assert all(v is None for v in _all_counts(body, "unmet_ids")), path
-        for key in ("n_needs", "n_unmet", "needs_building", "needs_land"):
+        for key in ("n_needs", "n_unmet", "needs_building", "needs_land", "n_active_needs"):
             counts = [v for v in _all_counts(body, key) if v is not None]
             assert all(v == 0 or v >= SMALL_COUNT for v in counts), (path, key)
     hot = world.get("developer", "/analytics/hotspots", min_needs=2).json()
