@@ -14,13 +14,13 @@ and reused by every analytics request until one of them changes.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
-import pandas as pd
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from pydantic import BaseModel, Field
 
@@ -32,7 +32,6 @@ from geodata.storage import needs as needs_store
 from geodata.storage.accounts import Account
 from geodata.territory import Territory, to_wgs84
 from matcher import MatchIndex
-from matcher import analytics as an
 from matcher._codes import KINDS
 from matcher._geo import to_lambert93
 from matcher.engine import matchable_mask
@@ -44,6 +43,12 @@ from ..freshness import hide_before
 from ..settings import FreshnessSettings
 from .demand import active_needs
 from .match import request_language
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas, scikit-learn and matcher.analytics are imported on the first analytics request,
+# not when the app starts: serving the catalogue and matching need none of them.
 
 __all__ = [
     "SMALL_COUNT",
@@ -168,6 +173,10 @@ def _compute(
     territory: Territory,
     since: datetime,
 ) -> _State:
+    import pandas as pd
+
+    from matcher import analytics as an
+
     centres, bounds = _territory_geometry(territory)
 
     def commune_at(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -214,16 +223,20 @@ NowDep = Annotated[datetime, Depends(_now)]
 
 
 def _use_label(use: str, lang: Lang) -> str:
-    if use == an.NO_USE:
+    from matcher.analytics import NO_USE
+
+    if use == NO_USE:
         return "Sans usage précisé" if lang == "fr" else "No use stated"
     return USE_LABELS[use][0 if lang == "fr" else 1]
 
 
 def _band_text(band: int, lang: Lang) -> str:
     """``200–400 m²``, ``moins de 200 m²``, ``10 000 m² ou plus`` (or in English)."""
-    edges = [fmt_number(e, lang) for e in (0.0, *an.SIZE_BANDS)]
+    from matcher.analytics import SIZE_BANDS
+
+    edges = [fmt_number(e, lang) for e in (0.0, *SIZE_BANDS)]
     fr = lang == "fr"
-    if band >= len(an.SIZE_BANDS):
+    if band >= len(SIZE_BANDS):
         return f"{edges[-1]}\u00a0m² {'ou plus' if fr else 'or more'}"
     if band == 0:
         return f"{'moins de' if fr else 'under'} {edges[1]}\u00a0m²"
@@ -283,7 +296,9 @@ def get_hotspots(
     state = _state(request, now)
     active_ids = state.needs.index[state.needs["active"]]
     places = state.places[state.places["need_id"].isin(active_ids)].reset_index(drop=True)
-    _, clusters = an.hotspots(places, method=method, eps_m=eps_m, min_needs=min_needs)
+    from matcher.analytics import hotspots
+
+    _, clusters = hotspots(places, method=method, eps_m=eps_m, min_needs=min_needs)
     spots: list[Hotspot] = []
     if len(clusters):
         lon, lat = to_wgs84(clusters["x"].to_numpy(), clusters["y"].to_numpy())
@@ -396,7 +411,9 @@ def get_unmet(
     names. Developers: no need ids, counts of 1 to 4 needs suppressed."""
     staff = account.role == "staff"
     state = _state(request, now)
-    table = an.unmet_demand(state.needs, state.best, threshold=threshold, by=by)
+    from matcher.analytics import band_label, unmet_demand
+
+    table = unmet_demand(state.needs, state.best, threshold=threshold, by=by)
     names = request.app.state.territory.commune_names
     groups = []
     for row in table.to_dict("records"):
@@ -408,7 +425,7 @@ def get_unmet(
                 commune_name=names.get(commune) if commune else None,
                 use=row.get("use"),
                 use_label=_use_label(row["use"], lang) if "use" in by else None,
-                band=an.band_label(int(row["band"])) if "band" in by else None,
+                band=band_label(int(row["band"])) if "band" in by else None,
                 band_label=_band_text(int(row["band"]), lang) if "band" in by else None,
                 region=(row["region"] or None) if "region" in by else None,
                 n_needs=n,
@@ -416,7 +433,7 @@ def get_unmet(
                 share_unmet=float(row["share_unmet"]) if n is not None and u is not None else None,
                 median_best=(
                     None
-                    if n is None or pd.isna(row["median_best"])
+                    if n is None or _missing(row["median_best"])
                     else round(float(row["median_best"]), 1)
                 ),
                 suppressed=n is None or u is None,
@@ -480,7 +497,12 @@ class Balance(BaseModel):
 
 
 def _num(v: Any) -> float | None:
-    return None if v is None or pd.isna(v) else round(float(v), 3)
+    return None if _missing(v) else round(float(v), 3)
+
+
+def _missing(v: Any) -> bool:
+    """None or NaN."""
+    return v is None or math.isnan(float(v))
 
 
 @router.get("/balance", response_model=Balance, responses=_AUTH)
@@ -490,7 +512,9 @@ def get_balance(request: Request, account: ReaderDep, lang: LangDep, now: NowDep
     never added. Developers: demand figures of 1 to 4 needs suppressed."""
     staff = account.role == "staff"
     state = _state(request, now)
-    table = an.balance(state.supply, state.needs)
+    from matcher.analytics import balance
+
+    table = balance(state.supply, state.needs)
     names = request.app.state.territory.commune_names
     full = table.reindex(list(names)).fillna(
         {c: 0 for c in table.columns if not c.endswith("_ratio")}
@@ -575,7 +599,9 @@ def get_wanted(
     if not staff:
         min_needs = max(min_needs, SMALL_COUNT)
     state = _state(request, now)
-    table = an.most_wanted(state.needs, state.supply, by_region=by_region, min_needs=min_needs)
+    from matcher.analytics import most_wanted
+
+    table = most_wanted(state.needs, state.supply, by_region=by_region, min_needs=min_needs)
     bands = [
         WantedBand(
             band=str(row["band_label"]),
@@ -636,8 +662,12 @@ def get_time_to_let(
     state = _state(request, now)
     with request.app.state.repo.connect() as conn:
         changes = audit.status_changes(conn)
+    import pandas as pd
+
+    from matcher.analytics import time_to_let
+
     history = pd.DataFrame(changes, columns=["listing_id", "status", "changed_at"])
-    table = an.time_to_let(history, state.listings, min_cases=min_cases)
+    table = time_to_let(history, state.listings, min_cases=min_cases)
     idx = 0 if lang == "fr" else 1
     groups = [
         LetTime(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from pydantic import BaseModel, Field, ValidationError
@@ -22,19 +22,18 @@ from geodata.developments import Development, development_applicants, load_devel
 from geodata.schemas import NeedIn, error_details
 from geodata.storage.accounts import Account
 from geodata.territory import Territory, TerritoryError
-from matcher.allocation import (
-    Allocation,
-    AllocationProblem,
-    compare,
-    first_come_first_served,
-    optimal,
-)
 
 from ..auth import CurrentAccount, forbid
 from ..deps import TerritoryDep
 from ..errors import Lang, ProblemError, Text
 from ..index_cache import access_points
 from .match import request_language
+
+if TYPE_CHECKING:
+    from matcher.allocation import Allocation
+
+# matcher.allocation (and scipy) are imported on the first allocation, not when the app
+# starts: serving the catalogue and matching need neither.
 
 __all__ = ["AllocationBody", "AllocationResponse", "DevelopmentView", "router"]
 
@@ -333,6 +332,8 @@ def _applicants(raw: list[dict[str, Any]], territory: Territory) -> list[NeedIn]
 def _allocate(
     dev: Development, body: AllocationBody, territory: Territory, lang: Lang
 ) -> AllocationResponse:
+    from matcher.allocation import AllocationProblem, compare, first_come_first_served, optimal
+
     demo = body.applicants is None
     applicants = (
         development_applicants(dev, body.demo_applicants, seed=body.seed)
