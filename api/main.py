@@ -22,8 +22,10 @@ from .middleware import HardeningMiddleware
 from .reminders import ReminderSchedule
 from .routes import (
     accounts,
+    analytics,
     contacts,
     demand,
+    developments,
     exports,
     freshness,
     health,
@@ -36,6 +38,7 @@ from .routes import (
     ogc,
     pages_map,
     premises,
+    similar,
 )
 from .sessions import SessionKeys, resolve_secret
 from .settings import Settings
@@ -150,6 +153,9 @@ def create_app(
     app.include_router(match.router)
     app.include_router(needs.router)
     app.include_router(demand.router)
+    app.include_router(analytics.router)
+    app.include_router(similar.router)
+    app.include_router(developments.router)
     app.include_router(contacts.router)
     app.include_router(ogc.router)
     add_offline_docs(app)

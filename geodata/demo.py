@@ -113,7 +113,6 @@ class _KindSpec:
     docks_per_1000: tuple[float, float]
     doors: tuple[int, int]
     power: tuple[float, float] | None
-    rent: tuple[float, float]
     sale_eur_m2: tuple[float, float]
     charges: tuple[float, float] | None
     activity: tuple[float, float]
@@ -139,7 +138,6 @@ _SPECS: dict[str, _KindSpec] = {
         docks_per_1000=(0.6, 1.2),
         doors=(1, 3),
         power=(150, 600),
-        rent=(60, 110),
         sale_eur_m2=(1_000, 1_600),
         charges=(8, 15),
         activity=(0.0, 0.0),
@@ -162,7 +160,6 @@ _SPECS: dict[str, _KindSpec] = {
         docks_per_1000=(0.1, 0.6),
         doors=(2, 4),
         power=(250, 1_500),
-        rent=(70, 120),
         sale_eur_m2=(1_000, 1_800),
         charges=(8, 18),
         activity=(0.6, 0.8),
@@ -185,7 +182,6 @@ _SPECS: dict[str, _KindSpec] = {
         docks_per_1000=(0.0, 0.0),
         doors=(1, 3),
         power=(36, 250),
-        rent=(110, 190),
         sale_eur_m2=(1_400, 2_500),
         charges=(12, 25),
         activity=(0.7, 0.88),
@@ -214,7 +210,6 @@ _SPECS: dict[str, _KindSpec] = {
         docks_per_1000=(0.0, 0.0),
         doors=(0, 0),
         power=None,
-        rent=(15, 40),
         sale_eur_m2=(300, 900),
         charges=None,
         activity=(0.0, 0.0),
@@ -237,7 +232,6 @@ _SPECS: dict[str, _KindSpec] = {
         docks_per_1000=(0.0, 0.0),
         doors=(0, 1),
         power=(150, 600),
-        rent=(180, 260),
         sale_eur_m2=(1_800, 2_500),
         charges=(25, 45),
         activity=(0.55, 0.7),
@@ -260,7 +254,6 @@ _SPECS: dict[str, _KindSpec] = {
         docks_per_1000=(0.0, 0.0),
         doors=(0, 0),
         power=(36, 100),
-        rent=(140, 220),
         sale_eur_m2=(2_000, 2_500),
         charges=(30, 45),
         activity=(0.0, 0.0),
@@ -283,7 +276,6 @@ _SPECS: dict[str, _KindSpec] = {
         docks_per_1000=(0.0, 0.0),
         doors=(1, 1),
         power=(36, 72),
-        rent=(120, 150),
         sale_eur_m2=(1_800, 2_400),
         charges=(15, 22),
         activity=(0.85, 0.92),
@@ -538,6 +530,12 @@ class DemoTables:
         (``"min"``: a wholesale food market, ``"orly"``: an airport).
     company_suffixes
         Words after the fictitious company names.
+    rent_centre
+        ``(label, lon, lat)`` of the centre rents fall from with distance (for GOSB, Paris),
+        or None for no gradient.
+    ring_roads
+        The roads whose interchanges draw the ring inside which rents are higher (for GOSB,
+        the A86 and its stretch signed N186); empty for none.
     """
 
     plan: dict[str, dict[str, int]]
@@ -552,6 +550,8 @@ class DemoTables:
     campus: tuple[str, float, float, str] | None
     landmarks: dict[str, tuple[str, ...]]
     company_suffixes: tuple[str, ...]
+    rent_centre: tuple[str, float, float] | None = None
+    ring_roads: tuple[str, ...] = ()
 
     @classmethod
     def generic(cls) -> DemoTables:
@@ -606,6 +606,8 @@ class DemoTables:
             raw = json.loads(path.read_text(encoding="utf-8"))
             village = raw.get("village")
             campus = raw.get("campus")
+            gradient = raw.get("rent_gradient") or {}
+            centre = gradient.get("centre")
             return cls(
                 plan={
                     str(c): {str(k): int(w) for k, w in p.items()} for c, p in raw["plan"].items()
@@ -641,6 +643,12 @@ class DemoTables:
                 ),
                 landmarks={str(k): tuple(v) for k, v in raw.get("landmarks", {}).items()},
                 company_suffixes=tuple(raw["company_suffixes"]),
+                rent_centre=(
+                    (str(centre["label"]), float(centre["lon"]), float(centre["lat"]))
+                    if centre
+                    else None
+                ),
+                ring_roads=tuple(str(r) for r in gradient.get("ring_roads", ())),
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             msg = f"{path}: not valid demo tables ({type(exc).__name__}: {exc})"
@@ -1032,13 +1040,148 @@ def _round_step(value: float, step: float) -> float:
     return float(max(step, round(value / step) * step))
 
 
+# --------------------------------------------------------------------------------------------
+# Rents
+# --------------------------------------------------------------------------------------------
+#
+# Published market figures the demo rents are calibrated on (rents excluding tax and service
+# charges, €/m²/year, 2024–2025; rounded as quoted by the brokers' market reports):
+#
+# - logistics: the prime rent of Greater Paris (Grand Paris) warehouses is about 85 €/m²/year
+#   (JLL and CBRE, Île-de-France logistics market reports, 2024–2025). Prime means large,
+#   modern, well-placed platforms; small urban cells near Paris let dearer per m², large
+#   platforms cheaper: a discount with size.
+# - activity premises ("locaux d'activités"): about 122 €/m²/year on average in
+#   Île-de-France, about 150–160 inside the A86 ring, about 143 for new buildings (JLL and
+#   CBRE, Île-de-France activity premises market reports, 2024–2025).
+# - small-business village units are usually 150–400 m² (developers' programmes).
+#
+# Each rent is  reference × ring × distance × size × noise :
+#
+# - reference: the kind's median rent inside the A86 ring, 8 km from the centre of Paris
+#   (:data:`_RENT_MODEL`; for warehouses, at 5 000 m²);
+# - ring: 1 inside the A86, the kind's ``outside`` factor beyond it (workshops: 0.85, so that
+#   inside ≈ 150–160 and the outer communes ≈ 110–125, about the Île-de-France average);
+# - distance: ``exp(-gradient × (d - 8 km))`` with ``d`` the distance to the centre of Paris
+#   (Notre-Dame, the kilometre zero of French roads): -1.2 % per km;
+# - size: ``(surface / reference surface) ** elasticity`` (warehouses -0.08: a 600 m² cell
+#   ≈ +19 %, a 20 000 m² platform ≈ -10 % against 5 000 m²; land -0.05);
+# - noise: a uniform ±10 % (one draw, where the demo drew a uniform rent before).
+#
+# "Inside the A86" is read from the territory's interchanges layer: the ring road's exits and
+# junctions (the GOSB stretch is the southern arc, Antony – Fresnes – Rungis – Thiais –
+# Choisy-le-Roi – Créteil; Travel Mapping waypoints, see the folder's SOURCES.md) joined by
+# straight lines; a listing north of that line, between its two ends, is inside. Which roads
+# draw the ring, and the centre, come from the territory's demo tables
+# (``rent_gradient`` in demo.json); without them rents have no gradient.
+#
+# The demo stays FICTITIOUS: these are plausible levels for a believable demonstration, not
+# a valuation of any property.
+
+
+@dataclass(frozen=True)
+class _RentModel:
+    """The rent of one kind: median inside the ring at 8 km, factors beyond it."""
+
+    reference: float
+    outside: float = 0.85
+    gradient_per_km: float = 0.012
+    size_reference_m2: float = 1.0
+    size_elasticity: float = 0.0
+    spread: float = 0.10
+
+
+_RENT_MODEL: dict[str, _RentModel] = {
+    # Large platforms outside the A86 ≈ 70–80 €, around the 85 € prime; small urban cells
+    # inside the ring ≈ 110–125 €.
+    "warehouse": _RentModel(
+        reference=100.0, outside=0.82, size_reference_m2=5_000.0, size_elasticity=-0.08
+    ),
+    "industrial_building": _RentModel(
+        reference=115.0, outside=0.85, size_reference_m2=4_000.0, size_elasticity=-0.05
+    ),
+    # Activity premises: ≈ 150–160 inside the A86 (nearer Paris, dearer), ≈ 110–125 in the
+    # outer communes.
+    "workshop": _RentModel(reference=150.0, outside=0.85),
+    "land": _RentModel(
+        reference=36.0, outside=0.8, size_reference_m2=15_000.0, size_elasticity=-0.05
+    ),
+    "lab": _RentModel(reference=230.0, outside=0.85),
+    "office_annex": _RentModel(reference=190.0, outside=0.85),
+    # New units of one development: about the 143 € of new activity premises, a little less
+    # outside the A86; the same place for every lot, so no gradient.
+    "business_village_lot": _RentModel(reference=136.0, outside=1.0, gradient_per_km=0.0),
+}
+
+#: Distance (km) to the centre at which :attr:`_RentModel.reference` holds.
+_RENT_REFERENCE_KM = 8.0
+
+
+def _ring_inside(
+    territory: Territory, roads: Sequence[str], x: NDArray[np.float64], y: NDArray[np.float64]
+) -> NDArray[np.bool_]:
+    """Whether Lambert-93 points lie inside a ring road, from its interchanges' waypoints.
+
+    The waypoints of ``roads`` (their ``road``, or the road named in a junction's name) are
+    joined from west to east; a point between the first and last one and north of the line
+    is inside. Fewer than two waypoints: nothing is inside.
+    """
+    out = np.zeros(len(x), dtype=bool)
+    if not roads:
+        return out
+    layer = territory.layer("interchanges")
+    if not len(layer):
+        return out
+    road = layer.column("road") if "road" in layer.columns else np.full(len(layer), None)
+    name = layer.column("name") if "name" in layer.columns else np.full(len(layer), None)
+    keep = np.array(
+        [
+            str(r) in roads or any(t in str(n) for t in roads)
+            for r, n in zip(road, name, strict=True)
+        ],
+        dtype=bool,
+    )
+    if keep.sum() < 2:
+        return out
+    wx, wy = to_lambert93(shapely.get_x(layer.geometry[keep]), shapely.get_y(layer.geometry[keep]))
+    order = np.argsort(wx)
+    wx, wy = wx[order], wy[order]
+    return (x >= wx[0]) & (x <= wx[-1]) & (y > np.interp(x, wx, wy))
+
+
+def _rent(kind: str, surface: float, distance_km: float, inside: bool, u: float) -> float:
+    """The demo rent (€/m²/year) of a listing; ``u`` is a uniform draw in [0, 1).
+
+    Examples
+    --------
+    >>> _rent("workshop", 300, 8.0, True, 0.5), _rent("workshop", 300, 8.0, False, 0.5)
+    (150.0, 128.0)
+    >>> _rent("warehouse", 600, 14.0, False, 0.5) > _rent("warehouse", 20_000, 14.0, False, 0.5)
+    True
+    """
+    m = _RENT_MODEL[kind]
+    rent = m.reference * (1.0 if inside else m.outside)
+    rent *= math.exp(-m.gradient_per_km * (distance_km - _RENT_REFERENCE_KM))
+    if m.size_elasticity:
+        rent *= (surface / m.size_reference_m2) ** m.size_elasticity
+    rent *= 1.0 + m.spread * (2.0 * u - 1.0)
+    return float(round(rent))
+
+
 def _premises_record(
     rng: np.random.Generator,
     kind: str,
     insee: str,
     boost: dict[str, float],
+    *,
+    distance_km: float = _RENT_REFERENCE_KM,
+    inside_ring: bool = False,
 ) -> dict[str, Any]:
-    """Size, equip and price one listing of ``kind`` (everything but place and texts)."""
+    """Size, equip and price one listing of ``kind`` (everything but place and texts).
+
+    ``distance_km`` (to the centre the rents fall from) and ``inside_ring`` (inside the A86)
+    place its rent on the gradient (see "Rents" above).
+    """
     spec = _SPECS[kind]
     lo, hi = spec.surface
     surface = _round_step(math.exp(rng.uniform(math.log(lo), math.log(hi))), spec.step)
@@ -1090,7 +1233,9 @@ def _premises_record(
     tenure = str(rng.choice(_TENURES, p=spec.tenure_p))
     rec["tenure"] = tenure
     if tenure in ("rent", "both"):
-        rec["rent_eur_m2_year"] = float(round(rng.uniform(*spec.rent)))
+        # One uniform draw, as when rents were drawn uniformly per kind: the stream, hence
+        # every other value of the catalogue, stays that of the same seed.
+        rec["rent_eur_m2_year"] = _rent(kind, surface, distance_km, inside_ring, rng.uniform())
         if spec.charges is not None:
             rec["charges_eur_m2_year"] = float(round(rng.uniform(*spec.charges)))
     if tenure in ("sale", "both"):
@@ -1275,13 +1420,27 @@ def demo_premises(
     st_j, st_d = _nearest(xy, places.station_xy)
     ic_j, ic_d = _nearest(xy, places.interchange_xy)
     campus_d = np.hypot(x - campus_xy[0], y - campus_xy[1])
+    # Where each listing stands on the rent gradient (see "Rents").
+    if tables.rent_centre is not None:
+        centre_x, centre_y = to_lambert93(tables.rent_centre[1], tables.rent_centre[2])
+        centre_km = np.hypot(x - centre_x[0], y - centre_y[0]) / 1000.0
+    else:
+        centre_km = np.full(m, _RENT_REFERENCE_KM)
+    inside_ring = _ring_inside(territory, tables.ring_roads, x, y)
 
     out: list[PremisesCreate] = []
     lot = 0
     context = {"territory": territory}
     for i, (c, kind) in enumerate(rows):
         boost = {"food_processing": 0.5} if c in tables.food_communes else {}
-        rec = _premises_record(rng, kind, c, boost)
+        rec = _premises_record(
+            rng,
+            kind,
+            c,
+            boost,
+            distance_km=float(centre_km[i]),
+            inside_ring=bool(inside_ring[i]),
+        )
         _dates(rng, rec, reference_date, kind == "business_village_lot")
         account, owner = _owner(rng, kind, tables)
         commune_name = places.names[c]

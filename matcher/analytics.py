@@ -298,7 +298,7 @@ def hotspots(
     places: pd.DataFrame,
     *,
     method: str = "dbscan",
-    eps_m: float = 1_500.0,
+    eps_m: float = 800.0,
     min_needs: int = 5,
     min_strength: float = 0.1,
 ) -> tuple[np.ndarray, pd.DataFrame]:
@@ -313,7 +313,8 @@ def hotspots(
         ``eps_m``) or ``"hdbscan"`` (clusters of varying density, at least ``min_needs``).
     eps_m, min_needs
         DBSCAN's radius in metres and the weight a core place needs around it (a need with
-        two places counts half at each); HDBSCAN's smallest cluster.
+        two places counts half at each); HDBSCAN's smallest cluster. Either way a cluster
+        must gather ``min_needs`` distinct needs.
     min_strength
         HDBSCAN only: places whose membership strength (``probabilities_``) is under this
         are noise (HDBSCAN otherwise attaches far lone places to the nearest cluster).
@@ -369,11 +370,17 @@ def hotspots(
     dist = np.hypot(inside["x"].to_numpy() - centre[:, 0], inside["y"].to_numpy() - centre[:, 1])
     agg["radius_m"] = pd.Series(dist, index=inside.index).groupby(inside["cluster"]).quantile(0.9)
     agg["need_ids"] = inside.groupby("cluster")["need_id"].agg(lambda s: sorted(set(s.tolist())))
+    # A cluster of places must gather ``min_needs`` distinct needs (a need with several
+    # places could otherwise make one alone).
+    agg = agg[agg["n_needs"] >= min_needs]
+    labels = np.where(np.isin(labels, agg.index.to_numpy()), labels, -1)
     agg = agg.reset_index().sort_values(["n_needs", "cluster"], ascending=[False, True])
     # Renumber: cluster 0 is the largest.
     renum = dict(zip(agg["cluster"], range(len(agg)), strict=True))
     labels = np.where(labels >= 0, pd.Series(labels).map(renum).fillna(-1).to_numpy(), -1)
     agg["cluster"] = np.arange(len(agg))
+    if agg.empty:
+        return labels.astype(np.int64), pd.DataFrame(columns=cols)
     return labels.astype(np.int64), agg[cols].reset_index(drop=True)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from geodata.storage._tables import ENTITY_NEED, ENTITY_PREMISES, audit_log
 
-__all__ = ["AuditEntry", "audit_trail"]
+__all__ = ["AuditEntry", "audit_trail", "status_changes"]
 
 
 class AuditEntry(BaseModel):
@@ -59,3 +59,30 @@ def audit_trail(conn: Connection, entity: str, entity_id: int) -> list[AuditEntr
         AuditEntry.model_validate({**row, "changes": json.loads(row["changes"])})
         for row in conn.execute(stmt).mappings()
     ]
+
+
+def status_changes(conn: Connection) -> list[tuple[int, str, datetime]]:
+    """Every status a listing took, from the audit trail: ``(listing_id, status, at)``,
+    oldest first.
+
+    A creation gives the listing's first status; a status change (or an update that changed
+    the status) the new one. The outcome data of the time to let
+    (:func:`matcher.analytics.time_to_let`).
+    """
+    stmt = (
+        sa.select(audit_log.c.entity_id, audit_log.c.action, audit_log.c.at, audit_log.c.changes)
+        .where(
+            audit_log.c.entity == ENTITY_PREMISES,
+            audit_log.c.action.in_(("create", "status", "update")),
+            audit_log.c.changes.like('%"status"%'),
+        )
+        .order_by(audit_log.c.id)
+    )
+    out: list[tuple[int, str, datetime]] = []
+    for entity_id, action, at, raw in conn.execute(stmt):
+        value = json.loads(raw).get("status")
+        if action != "create":
+            value = value[1] if isinstance(value, list) and len(value) == 2 else None
+        if isinstance(value, str):
+            out.append((int(entity_id), value, at))
+    return out
