@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -77,18 +79,23 @@ status_table
 
 # %%
 codes = sorted(territory.insee_codes, key=territory.commune_name)
-by_commune = pd.DataFrame(
-    {
-        "Locaux bâtis": available[~available["land"]].groupby("commune_insee").size(),
-        "Surface bâtie disponible (m²)": available[~available["land"]]
-        .groupby("commune_insee")["surface_m2"]
-        .sum(),
-        "Terrains": available[available["land"]].groupby("commune_insee").size(),
-        "Terrains disponibles (m²)": available[available["land"]]
-        .groupby("commune_insee")["surface_m2"]
-        .sum(),
-    }
-).reindex(codes, fill_value=0).fillna(0).astype(int)
+by_commune = (
+    pd.DataFrame(
+        {
+            "Locaux bâtis": available[~available["land"]].groupby("commune_insee").size(),
+            "Surface bâtie disponible (m²)": available[~available["land"]]
+            .groupby("commune_insee")["surface_m2"]
+            .sum(),
+            "Terrains": available[available["land"]].groupby("commune_insee").size(),
+            "Terrains disponibles (m²)": available[available["land"]]
+            .groupby("commune_insee")["surface_m2"]
+            .sum(),
+        }
+    )
+    .reindex(codes, fill_value=0)
+    .fillna(0)
+    .astype(int)
+)
 by_commune.index = pd.Index([territory.commune_name(c) for c in codes], name="Commune")
 by_commune.sort_values("Surface bâtie disponible (m²)", ascending=False).style.format(
     thousands="\u202f"
@@ -220,9 +227,7 @@ rents = rented.pivot_table(
 )
 rents.index.name = "Commune"
 rents.columns.name = "Type de local"
-rents.style.format(precision=0, na_rep="—").set_caption(
-    "Loyer médian (€/m²/an HT hors charges)"
-)
+rents.style.format(precision=0, na_rep="—").set_caption("Loyer médian (€/m²/an HT hors charges)")
 
 # %%
 print("Loyer médian de tout le territoire, par type (€/m²/an HT) :")
@@ -263,9 +268,7 @@ plt.show()
 # ## Communes sans offre disponible, densité de l'offre — gaps and density
 
 # %%
-empty = by_commune.index[
-    (by_commune["Locaux bâtis"] == 0) & (by_commune["Terrains"] == 0)
-].tolist()
+empty = by_commune.index[(by_commune["Locaux bâtis"] == 0) & (by_commune["Terrains"] == 0)].tolist()
 print("Communes sans aucune offre disponible :", ", ".join(empty) if empty else "aucune")
 assert len(by_commune) == len(territory.insee_codes)
 

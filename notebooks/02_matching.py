@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -92,16 +94,16 @@ ranked = pd.DataFrame(
         "Local": [r.title for r in result.results],
         "Score (/100)": [round(r.score, 1) for r in result.results],
         **{
-            f"Utilité : {criterion_label(c, 'fr')}": [round(r.utilities[c], 2) for r in result.results]
+            f"Utilité : {criterion_label(c, 'fr')}": [
+                round(r.utilities[c], 2) for r in result.results
+            ]
             for c in used
         },
         "Complétude de l'annonce": [f"{r.completeness:.0%}" for r in result.results],
     }
 ).set_index("Rang")
 d = result.diagnostics
-print(
-    f"{d.n_matching} locaux passent les critères obligatoires, sur {d.n_matchable} disponibles"
-)
+print(f"{d.n_matching} locaux passent les critères obligatoires, sur {d.n_matchable} disponibles")
 ranked
 
 # %% [markdown]
@@ -116,7 +118,9 @@ weights = {**DEFAULT_WEIGHTS, **(need.weights or {})}
 total_weight = sum(weights[c] for c in used)
 points = pd.DataFrame(
     {
-        criterion_label(c, "fr"): [100 * weights[c] * r.utilities[c] / total_weight for r in result.results]
+        criterion_label(c, "fr"): [
+            100 * weights[c] * r.utilities[c] / total_weight for r in result.results
+        ]
         for c in used
     },
     index=[f"{r.rank}. {r.title}" for r in result.results],
@@ -194,8 +198,10 @@ pd.DataFrame(
 first = few.relaxations[0]
 relaxed = NeedIn.model_validate({**strict.model_dump(), **first.need_update})
 again = match(index, relaxed, k=10)
-print(f"Avant : {few.diagnostics.n_matching} locaux ; après « {first.text['fr']} » : "
-      f"{again.diagnostics.n_matching} locaux")
+print(
+    f"Avant : {few.diagnostics.n_matching} locaux ; après « {first.text['fr']} » : "
+    f"{again.diagnostics.n_matching} locaux"
+)
 assert again.diagnostics.n_matching == few.diagnostics.n_matching + first.brings
 pd.DataFrame(
     {

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -39,10 +41,11 @@ import tempfile
 from pathlib import Path
 
 import folium
-import geopandas as gpd
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+import geopandas as gpd
 
 import matcher.analytics as an
 from api.matching import build_index
@@ -72,6 +75,7 @@ print(f"{len(needs)} besoins actifs, {index.n_rows} locaux au catalogue")
 # territoire (nord, centre, sud). Un besoin qui cite plusieurs usages ou communes compte dans
 # chacun.
 
+
 # %%
 def to_lonlat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lambert-93 metres to WGS84 degrees."""
@@ -87,9 +91,7 @@ def commune_at(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 centres_l93 = territory.communes.representative_point().to_crs(2154)
 commune_xy = {code: (p.x, p.y) for code, p in centres_l93.items()}
 _, ymin, _, ymax = territory.boundary_l93.bounds
-frame = an.need_frame(
-    needs, ids, commune_xy=commune_xy, commune_at=commune_at, bounds=(ymin, ymax)
-)
+frame = an.need_frame(needs, ids, commune_xy=commune_xy, commune_at=commune_at, bounds=(ymin, ymax))
 places = an.need_places(needs, ids, commune_xy=commune_xy)
 
 
@@ -114,8 +116,10 @@ by_use.index = [use_fr(u) for u in by_use.index]
 by_band = frame.groupby("band").size()
 by_band.index = [band_fr(k) for k in by_band.index]
 pd.concat(
-    [by_use.rename("Besoins actifs").rename_axis("Usage").reset_index(),
-     by_band.rename("Besoins actifs").rename_axis("Surface voulue").reset_index()],
+    [
+        by_use.rename("Besoins actifs").rename_axis("Usage").reset_index(),
+        by_band.rename("Besoins actifs").rename_axis("Surface voulue").reset_index(),
+    ],
     axis=1,
 ).fillna("")
 
@@ -129,7 +133,9 @@ pd.concat(
 # %%
 labels, clusters = an.hotspots(places, eps_m=HOTSPOT_RADIUS_M, min_needs=HOTSPOT_MIN_NEEDS)
 clusters["lon"], clusters["lat"] = to_lonlat(clusters["x"].to_numpy(), clusters["y"].to_numpy())
-clusters["commune"] = [commune_label(c) for c in territory.commune_at(clusters["lon"], clusters["lat"])]
+clusters["commune"] = [
+    commune_label(c) for c in territory.commune_at(clusters["lon"], clusters["lat"])
+]
 print(
     f"{len(clusters)} foyers de demande ; {int((labels < 0).sum())} lieux isolés sur {len(places)}"
 )
@@ -201,10 +207,14 @@ print(
 
 fig, ax = plt.subplots(figsize=(8, 3.8))
 ax.hist(best.dropna(), bins=np.arange(0, 105, 5), color="#2171b5", edgecolor="white")
-ax.axvline(UNMET_THRESHOLD, color="#d7301f", linestyle="--", label=f"seuil ({UNMET_THRESHOLD:.0f}/100)")
+ax.axvline(
+    UNMET_THRESHOLD, color="#d7301f", linestyle="--", label=f"seuil ({UNMET_THRESHOLD:.0f}/100)"
+)
 ax.set_xlabel("Meilleur score du besoin (sur 100)")
 ax.set_ylabel("Besoins (nombre)")
-ax.set_title(f"Meilleur score par besoin ({none_pass} besoins sans aucun local possible, hors figure)")
+ax.set_title(
+    f"Meilleur score par besoin ({none_pass} besoins sans aucun local possible, hors figure)"
+)
 ax.legend()
 fig.tight_layout()
 plt.show()
@@ -292,7 +302,9 @@ ax.set_xscale("log")
 ticks = [0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10]
 ax.set_xticks(ticks, [f"{t:g}".replace(".", ",") for t in ticks])
 ax.minorticks_off()
-ax.set_xlabel("m² de plancher offerts par m² demandé (échelle logarithmique ; < 1 : l'offre manque)")
+ax.set_xlabel(
+    "m² de plancher offerts par m² demandé (échelle logarithmique ; < 1 : l'offre manque)"
+)
 ax.set_title("Équilibre de l'offre bâtie et de la demande, par commune")
 fig.tight_layout()
 plt.show()

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -39,11 +41,10 @@ MAX_LOTS = 4
 
 # %%
 import folium
-import geopandas as gpd
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
+import geopandas as gpd
 import shapely
 
 from api.maps import escape_properties
@@ -61,8 +62,10 @@ from matcher.explain import criterion_label, fmt_area, fmt_number
 territory = default_territory()
 dev = load_development("valenton_village", territory=territory)
 applicants = development_applicants(dev, N_APPLICANTS, seed=APPLICANT_SEED)
-print(f"{dev.name} ({territory.commune_name(dev.commune_insee)}) : {len(dev.lots)} lots, "
-      f"{len(applicants)} candidats")
+print(
+    f"{dev.name} ({territory.commune_name(dev.commune_insee)}) : {len(dev.lots)} lots, "
+    f"{len(applicants)} candidats"
+)
 
 # %% [markdown]
 # ## Les lots — the lots
@@ -97,7 +100,9 @@ pd.DataFrame(
             f"{n.surface_min_m2:,.0f}–{n.surface_max_m2:,.0f}".replace(",", "\u202f")
             for n in applicants
         ],
-        "Usages": [", ".join(label(str(getattr(u, "value", u))) for u in n.uses) for n in applicants],
+        "Usages": [
+            ", ".join(label(str(getattr(u, "value", u))) for u in n.uses) for n in applicants
+        ],
         "Loyer maximum (€/m²/an HT)": [n.max_rent_eur_m2_year for n in applicants],
         "Critères obligatoires": [
             ", ".join(criterion_label(str(getattr(c, "value", c)), "fr") for c in n.required)
@@ -225,7 +230,9 @@ for ax, allocation in zip(axes, (best, first), strict=True):
 axes[0].set_xlabel("")
 axes[1].set_xlabel("x (m, Lambert-93)")
 handles = [plt.matplotlib.patches.Patch(color=colour_of[n], label=n) for n in companies]
-handles.append(plt.matplotlib.patches.Patch(color="#eeeeee", label="non attribué ou hors attribution"))
+handles.append(
+    plt.matplotlib.patches.Patch(color="#eeeeee", label="non attribué ou hors attribution")
+)
 fig.legend(handles=handles, loc="center right", fontsize=8, frameon=False)
 fig.suptitle("Lots du village d'entreprises (fictif), colorés par entreprise")
 fig.tight_layout(rect=(0, 0, 0.75, 1))
