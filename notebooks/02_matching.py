@@ -104,7 +104,12 @@ ranked = pd.DataFrame(
 ).set_index("Rang")
 d = result.diagnostics
 print(f"{d.n_matching} locaux passent les critères obligatoires, sur {d.n_matchable} disponibles")
-ranked
+utility_columns = [c for c in ranked.columns if c.startswith("Utilité")]
+(
+    ranked.style.format(subset=["Score (/100)"], precision=1, decimal=",")
+    .format(subset=utility_columns, precision=2, decimal=",")
+    .set_caption(f"Les {len(ranked)} premiers locaux pour {need.company_name}")
+)
 
 # %% [markdown]
 # ## D'où vient le score — where the score comes from
@@ -207,7 +212,7 @@ pd.DataFrame(
     {
         "Local": [r.title for r in again.results],
         "Score (/100)": [round(r.score, 1) for r in again.results],
-        "Nouveau": [r.listing_id not in set(few.ids) for r in again.results],
+        "Nouveau": ["oui" if r.listing_id not in set(few.ids) else "" for r in again.results],
     },
     index=pd.Index([r.rank for r in again.results], name="Rang"),
 )
