@@ -43,7 +43,7 @@ from geodata.storage import catalogue as store
 from geodata.storage import premises as premises_store
 from geodata.storage.accounts import Account
 
-from ..auth import OptionalAccount
+from ..auth import OPTIONAL_AUTH, OptionalAccount
 from ..deps import NowDep, PremisesFiltersDep, RepoDep, SettingsDep, TerritoryDep
 from ..freshness import public_query
 
@@ -70,7 +70,6 @@ _SUFFIX = {"csv-fr": "csv", "cnig": "zip"}
 _PREMISES_LAYER = "premises"
 _FOOTPRINTS_LAYER = "footprints"
 
-_OPTIONAL_KEY: dict[str, Any] = {"security": [{}, {"HTTPBearer": []}]}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The file, as an attachment (Content-Disposition); X-Total-Count "
@@ -269,7 +268,7 @@ def _file_response(
     )
 
 
-@router.get("/premises", response_class=Response, responses=_RESPONSES, openapi_extra=_OPTIONAL_KEY)
+@router.get("/premises", response_class=Response, responses=_RESPONSES, openapi_extra=OPTIONAL_AUTH)
 def export_premises(
     repo: RepoDep,
     settings: SettingsDep,
