@@ -49,7 +49,7 @@ class RankingModel(BaseModel):
     promoted_by: str | None = None
 
 
-def _from_row(row: Mapping[str, Any]) -> RankingModel:
+def _from_row(row: Mapping[Any, Any]) -> RankingModel:
     return RankingModel.model_validate(
         {**row, "weights": json.loads(row["weights"]), "metrics": json.loads(row["metrics"])}
     )
@@ -59,7 +59,7 @@ def add_model(
     conn: Connection,
     *,
     weights: Mapping[str, float],
-    metrics: Mapping[str, Any],
+    metrics: Mapping[Any, Any],
     training_size: int,
     n_needs: int,
     source: str,

@@ -118,7 +118,7 @@ def _check(event: str, reason: str | None) -> None:
         raise ValueError(msg)
 
 
-def _fetch(conn: Connection, need_id: int, premises_id: int) -> Mapping[str, Any] | None:
+def _fetch(conn: Connection, need_id: int, premises_id: int) -> Mapping[Any, Any] | None:
     stmt = sa.select(outcomes).where(
         outcomes.c.need_id == need_id, outcomes.c.premises_id == premises_id
     )
@@ -132,7 +132,7 @@ def _audit(
     version: int,
     actor: str,
     at: datetime,
-    changes: Mapping[str, Any],
+    changes: Mapping[Any, Any],
 ) -> None:
     co.write_audit(
         conn,
@@ -152,7 +152,7 @@ def _audit(
 
 
 def _event_values(
-    old: Mapping[str, Any] | None,
+    old: Mapping[Any, Any] | None,
     event: str,
     reason: str | None,
     note: str | None,
@@ -409,8 +409,19 @@ def outcome_history(conn: Connection, need_id: int) -> list[OutcomeChange]:
 
 
 def training_outcomes(conn: Connection) -> list[tuple[int, int, str]]:
-    """Every recorded (need id, listing id, stage), by need: what calibration learns from."""
-    stmt = sa.select(outcomes.c.need_id, outcomes.c.premises_id, outcomes.c.stage).order_by(
-        outcomes.c.need_id, outcomes.c.premises_id
-    )
-    return [(int(n), int(p), str(s)) for n, p, s in conn.execute(stmt)]
+    """Every recorded (need id, listing id, level), by need: what calibration learns from.
+
+    The level is the furthest positive step ever reached (``"signed"``, ``"visited"``,
+    ``"contacted"``), even when the listing was rejected afterwards; else the stage.
+    """
+    c = outcomes.c
+    stmt = sa.select(
+        c.need_id, c.premises_id, c.stage, c.contacted_at, c.visited_at, c.signed_at
+    ).order_by(c.need_id, c.premises_id)
+    out = []
+    for need_id, premises_id, stage, contacted, visited, signed in conn.execute(stmt):
+        level = (
+            "signed" if signed else "visited" if visited else "contacted" if contacted else stage
+        )
+        out.append((int(need_id), int(premises_id), str(level)))
+    return out
