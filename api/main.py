@@ -28,9 +28,11 @@ from .routes import (
     home,
     login,
     match,
+    models,
     needs,
     notifications,
     ogc,
+    outcomes,
     premises,
 )
 from .sessions import SessionKeys, resolve_secret
@@ -145,6 +147,8 @@ def create_app(
     app.include_router(needs.router)
     app.include_router(demand.router)
     app.include_router(contacts.router)
+    app.include_router(outcomes.router)
+    app.include_router(models.router)
     app.include_router(ogc.router)
     add_offline_docs(app)
     app.include_router(notifications.router)

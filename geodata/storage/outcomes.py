@@ -220,7 +220,7 @@ def record_event(
     old = _fetch(conn, need_id, premises_id)
     if old is None:
         if expected_version not in (None, 0):
-            raise NotFoundError(ENTITY_OUTCOME, premises_id)
+            raise StaleVersionError(ENTITY_OUTCOME, premises_id, int(expected_version or 0), 0)
         row = {
             "need_id": need_id,
             "premises_id": premises_id,
