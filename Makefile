@@ -15,7 +15,7 @@ UV_VERSION := 0.13.9
 LOCK_TOOL := $(VENV)/lock-tool
 UV_LOCK_ARGS ?=
 
-.PHONY: run test lint bench bench-cli bench-http bench-import bench-allocation lock clean-db
+.PHONY: run test lint bench bench-cli bench-http bench-import bench-allocation bench-calibration lock clean-db
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench-import: $(STAMP)
 ## Time the allocation of the Valenton village's lots (40 demo applicants), optimum vs first come.
 bench-allocation: $(STAMP)
 	$(BIN)/python -m bench.bench_allocation
+
+## Learned ranking weights against the defaults on simulated outcomes (NDCG@10, MRR, intervals).
+bench-calibration: $(STAMP)
+	$(BIN)/python -m bench.bench_calibration
 
 ## Re-resolve uv.lock after editing pyproject.toml (keeps current pins unless they no longer
 ## fit; `make lock UV_LOCK_ARGS=--upgrade` takes the newest), then export requirements.lock.

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .models_cli import build_model_app
+
 if TYPE_CHECKING:
     from geodata.storage import Repository
 
@@ -639,3 +641,7 @@ def _demo_accounts(repo: Repository) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+
+
+# The `model` group lives in its own module, handed the opener and settings reader above.
+app.add_typer(build_model_app(_open, _settings), name="model")
