@@ -639,9 +639,9 @@ def _demo_accounts(repo: Repository) -> None:
             _show_key(issued)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    app()
-
-
 # The `model` group lives in its own module, handed the opener and settings reader above.
 app.add_typer(build_model_app(_open, _settings), name="model")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
