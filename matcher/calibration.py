@@ -161,7 +161,7 @@ class PairwiseRanker(WeightedMeanRanker):
     >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.2], [0.1, 1.0]])
     >>> r = PairwiseRanker(criteria=["surface", "use"]).fit(X, [1, 0, 1, 0], groups=[0, 0, 1, 1])
     >>> bool(r.weights_[0] > r.weights_[1]), r.n_pairs_
-    (True, 4)
+    (True, 2)
     """
 
     def __init__(
