@@ -1,5 +1,5 @@
 """The ``implanter`` command line: init-db, demo, import, export, match, serve, worker, accounts,
-keys.
+keys, model.
 
 Start-up time is part of every command a user types, so this module imports only typer at
 load time: each command imports what it uses (the catalogue's storage, the matcher, the

@@ -19,10 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from geodata.storage import outcomes as store
 from geodata.storage import premises as premises_store
+from geodata.storage.errors import StaleVersionError
 from geodata.storage.outcomes import Outcome, OutcomeChange
 
 from ..auth import CurrentAccount
 from ..deps import MAX_INT32, RepoDep
+from ..errors import ProblemError, Text
 from ..outcomes import EVENT_LABELS, REASON_LABELS
 from .match import Lang, request_language
 from .needs import LangQuery, NeedIdPath, readable_need
@@ -114,6 +116,21 @@ def _view(item: Outcome, lang: Lang) -> OutcomeView:
     )
 
 
+def _stale(need_id: int, premises_id: int, exc: StaleVersionError) -> ProblemError:
+    """412 naming the field: the pair's outcome changed since the client read it."""
+    return ProblemError(
+        412,
+        Text(
+            f"expected_version : le suivi de l'annonce {premises_id} pour ce besoin est à la "
+            f"version {exc.current}, pas à la version {exc.expected} ; relisez-le "
+            f"(GET /needs/{need_id}/outcomes) et renvoyez l'événement avec la bonne version.",
+            f"expected_version: the outcome of listing {premises_id} for this need is at "
+            f"version {exc.current}, not {exc.expected}; read it again "
+            f"(GET /needs/{need_id}/outcomes) and send the event with that version",
+        ),
+    )
+
+
 @router.post(
     "/needs/{need_id}/outcomes", response_model=OutcomeView, status_code=200, responses=_WRITE
 )
@@ -131,16 +148,19 @@ def record_outcome(
     with repo.begin() as conn:
         readable_need(conn, account, need_id)
         premises_store.get_premises(conn, body.premises_id)
-        item = store.record_event(
-            conn,
-            need_id,
-            body.premises_id,
-            body.event,
-            actor=account.name,
-            reason=body.reason,
-            note=body.note,
-            expected_version=body.expected_version,
-        )
+        try:
+            item = store.record_event(
+                conn,
+                need_id,
+                body.premises_id,
+                body.event,
+                actor=account.name,
+                reason=body.reason,
+                note=body.note,
+                expected_version=body.expected_version,
+            )
+        except StaleVersionError as exc:
+            raise _stale(need_id, body.premises_id, exc) from exc
     assert item is not None
     response.headers["ETag"] = f'"{item.version}"'
     return jsonable_encoder(_view(item, language))

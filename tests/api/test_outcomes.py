@@ -141,6 +141,9 @@ def test_the_funnel_with_versions_reasons_and_labels(world: World) -> None:
     assert contacted.json()["stage"] == "contacted" and contacted.json()["version"] == 2
     stale = world.post(need, premises_id=listing, event="visited", expected_version=1)
     assert stale.status_code == 412
+    assert stale.json()["detail"].startswith(
+        f"expected_version : le suivi de l'annonce {listing} pour ce besoin est à la version 2"
+    )
     rejected = world.post(need, "staff", premises_id=listing, event="rejected", reason="too_dear")
     assert rejected.status_code == 200, rejected.text
     state = world.outcomes(need)[listing]
