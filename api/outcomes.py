@@ -117,6 +117,9 @@ def record_shown(
 ) -> None:
     """Record the listings a match showed for a saved need (``(id, rank, score)``)."""
     try:
+        with repo.connect() as conn:  # a read first: a match shown again takes no write lock
+            if not store.not_yet_shown(conn, need_id, [p for p, _, _ in shown]):
+                return
         with repo.begin() as conn:
             store.record_shown(conn, need_id, shown, actor=account.name, model=model)
     except Exception:  # an outcome missed must not refuse the match

@@ -36,6 +36,7 @@ __all__ = [
     "OutcomeChange",
     "get_outcome",
     "list_outcomes",
+    "not_yet_shown",
     "outcome_history",
     "record_event",
     "record_shown",
@@ -364,6 +365,22 @@ def record_shown(
                 )
                 written += 1
     return written
+
+
+def not_yet_shown(conn: Connection, need_id: int, premises_ids: Sequence[int]) -> list[int]:
+    """Those of ``premises_ids`` never recorded as shown for the need (one read, no lock).
+
+    Lets a caller skip the write transaction of :func:`record_shown` when nothing is new.
+    """
+    if not premises_ids:
+        return []
+    stmt = sa.select(outcomes.c.premises_id).where(
+        outcomes.c.need_id == need_id,
+        outcomes.c.premises_id.in_([int(p) for p in premises_ids]),
+        outcomes.c.shown_at.is_not(None),
+    )
+    seen = {int(p) for p in conn.execute(stmt).scalars()}
+    return [int(p) for p in premises_ids if int(p) not in seen]
 
 
 def get_outcome(conn: Connection, need_id: int, premises_id: int) -> Outcome:

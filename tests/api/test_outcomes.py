@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from api.auth import issue_key
 from api.main import create_app
 from geodata.schemas import PremisesCreate
-from geodata.storage import Repository, accounts
+from geodata.storage import Repository, accounts, outcomes
 from geodata.territory import default_territory
 from tests.api.conftest import backend_url, empty_settings
 from tests.conftest import BACKENDS
@@ -218,3 +218,23 @@ def test_the_app_records_shown_opened_and_contacted(world: World) -> None:
     # A later match shows it again: the stage does not go back.
     world.client.get(f"/needs/{need}/matches", headers=world.headers("company"))
     assert world.outcomes(need)[listing]["stage"] == "contacted"
+
+
+def test_a_listing_contacted_before_it_was_shown_keeps_its_stage(world: World) -> None:
+    need, listing = world.need(), world.listing()
+    with world.repo.begin() as conn:
+        outcomes.record_event(conn, need, listing, "contacted", actor="test", only_new=True)
+        assert outcomes.not_yet_shown(conn, need, [listing]) == [listing]
+        assert outcomes.record_shown(conn, need, [(listing, 3, 71.5)], actor="test", model=4) == 1
+        assert outcomes.not_yet_shown(conn, need, [listing]) == []
+        assert outcomes.record_shown(conn, need, [(listing, 1, 80.0)], actor="test") == 0
+        # A repeated automatic event writes nothing.
+        assert (
+            outcomes.record_event(conn, need, listing, "contacted", actor="test", only_new=True)
+            is None
+        )
+    state = world.outcomes(need)[listing]
+    assert state["stage"] == "contacted" and state["version"] == 2
+    assert (state["shown_rank"], state["shown_score"], state["shown_model"]) == (3, 71.5, 4)
+    with world.repo.connect() as conn:
+        assert outcomes.training_outcomes(conn).count((need, listing, "contacted")) == 1
