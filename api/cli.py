@@ -1,5 +1,5 @@
 """The ``implanter`` command line: init-db, demo, import, export, match, serve, worker, accounts,
-keys.
+keys, model.
 
 Start-up time is part of every command a user types, so this module imports only typer at
 load time: each command imports what it uses (the catalogue's storage, the matcher, the
@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from .models_cli import build_model_app
 
 if TYPE_CHECKING:
     from geodata.storage import Repository
@@ -640,6 +642,10 @@ def _demo_accounts(repo: Repository) -> None:
             issued = issue_key(conn, account.id, label="implanter demo")
             typer.echo(f"- {role}: {account.name} <{account.email}>")
             _show_key(issued)
+
+
+# The `model` group lives in its own module, handed the opener and settings reader above.
+app.add_typer(build_model_app(_open, _settings), name="model")
 
 
 if __name__ == "__main__":  # pragma: no cover

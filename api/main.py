@@ -33,9 +33,11 @@ from .routes import (
     imports,
     login,
     match,
+    models,
     needs,
     notifications,
     ogc,
+    outcomes,
     pages_map,
     premises,
     similar,
@@ -157,6 +159,8 @@ def create_app(
     app.include_router(similar.router)
     app.include_router(developments.router)
     app.include_router(contacts.router)
+    app.include_router(outcomes.router)
+    app.include_router(models.router)
     app.include_router(ogc.router)
     add_offline_docs(app)
     app.include_router(notifications.router)

@@ -35,6 +35,8 @@ _DATA_TABLES = (
     "login_throttle",
     "api_keys",
     "accounts",
+    "outcomes",
+    "ranking_models",
 )
 
 

@@ -23,6 +23,7 @@ from geodata.storage.errors import NotFoundError
 
 from ..auth import CurrentAccount, forbid
 from ..deps import MAX_INT32, PremisesIdPath, RepoDep, SettingsDep
+from ..outcomes import record_contacted
 from .premises import _page_links
 
 __all__ = ["ContactRequestIn", "ContactRequestsPage", "router"]
@@ -133,6 +134,8 @@ def send_contact_request(
             contact_email=body.contact_email,
             contact_phone=body.contact_phone,
         )
+        if body.need_id is not None:
+            record_contacted(conn, account, premises_id, body.need_id)
     response.headers["Location"] = "/me/requests"
     return jsonable_encoder(sent)
 

@@ -23,6 +23,7 @@ from matcher import match as run_match
 from ..deps import NowDep, RepoDep, SettingsDep, TerritoryDep
 from ..freshness import hide_before
 from ..index_state import IndexHolder
+from ..outcomes import ModelRef, live_ranker
 
 __all__ = [
     "MatchDiagnostics",
@@ -95,6 +96,7 @@ class MatchResponse(BaseModel):
 
     lang: Lang
     catalogue_version: int = Field(description="The catalogue version matched against.")
+    model: ModelRef = Field(description="The ranking model that scored the results.")
     results: list[MatchedPremises]
     diagnostics: MatchDiagnostics
     relaxations: list[MatchRelaxation]
@@ -214,8 +216,15 @@ def rank_for_need(
     """
     # One pooled connection for the version check and the listings' public view.
     with repo.connect() as conn:
+        ranker, model = live_ranker(conn, lang)
         result = run_match(
-            holder.current(conn), need, k=k, lang=lang, verified_since=verified_since, now=now
+            holder.current(conn),
+            need,
+            k=k,
+            lang=lang,
+            verified_since=verified_since,
+            now=now,
+            ranker=ranker,
         )
         listings = catalogue.premises_by_ids(conn, result.ids)
     results = [
@@ -245,6 +254,7 @@ def rank_for_need(
     return MatchResponse(
         lang=lang,
         catalogue_version=result.index_version,
+        model=model,
         results=results,
         diagnostics=MatchDiagnostics(
             n_listings=d.n_listings,

@@ -30,6 +30,7 @@ from ..auth import CurrentAccount, forbid
 from ..deps import MAX_INT32, NowDep, RepoDep, SettingsDep, TerritoryDep
 from ..errors import Text
 from ..freshness import hide_before
+from ..outcomes import record_shown
 from .match import MAX_RESULTS, MatchResponse, rank_for_need, request_language
 from .premises import _expected_version, _page_links
 
@@ -332,7 +333,7 @@ def need_matches(
     with repo.connect() as conn:
         need = readable_need(conn, account, need_id)
     language = request_language(lang, accept_language)
-    return rank_for_need(
+    answer = rank_for_need(
         repo,
         request.app.state.match_index,
         need,
@@ -341,6 +342,11 @@ def need_matches(
         verified_since=hide_before(now, settings.freshness),
         now=now,
     )
+    shown = [
+        (int(r.premises.model_dump(include={"id"})["id"]), r.rank, r.score) for r in answer.results
+    ]
+    record_shown(repo, account, need_id, shown, answer.model.version)
+    return answer
 
 
 @router.get(

@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -28,9 +28,18 @@ from geodata.storage.audit import AuditEntry
 
 from ..alerts import ListingAlerts, ListingAlertsDep
 from ..auth import OPTIONAL_AUTH, CurrentAccount, OptionalAccount, can_edit, forbid
-from ..deps import NowDep, PremisesIdPath, PremisesQueryDep, RepoDep, SettingsDep, TerritoryDep
+from ..deps import (
+    MAX_INT32,
+    NowDep,
+    PremisesIdPath,
+    PremisesQueryDep,
+    RepoDep,
+    SettingsDep,
+    TerritoryDep,
+)
 from ..errors import ProblemError, Text
 from ..freshness import freshness_of, public_query
+from ..outcomes import record_opened
 from ..settings import Settings
 
 __all__ = ["PremisesPage", "StatusChange", "router"]
@@ -239,10 +248,19 @@ def get_premises(
     settings: SettingsDep,
     account: OptionalAccount,
     now: NowDep,
+    need_id: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_INT32, description="The reader's need it was proposed for."),
+    ] = None,
 ) -> JSONResponse:
-    """One listing; its ETag carries the version to send back in ``If-Match`` on update."""
+    """One listing; its ETag carries the version to send back in ``If-Match`` on update.
+
+    A company reading it for one of its needs (``need_id``) records it as opened.
+    """
     item = repo.get_premises(premises_id)
     body = _view(item, account, now, settings)
+    if need_id is not None and account is not None:
+        record_opened(repo, account, premises_id, need_id)
     return JSONResponse(body, headers={"ETag": f'"{item.version}"'})
 
 

@@ -4,7 +4,8 @@ The function modules :mod:`~geodata.storage.premises`, :mod:`~geodata.storage.ne
 :mod:`~geodata.storage.audit`, :mod:`~geodata.storage.catalogue`,
 :mod:`~geodata.storage.freshness`,
 :mod:`~geodata.storage.accounts`, :mod:`~geodata.storage.contacts`,
-:mod:`~geodata.storage.sessions`, :mod:`~geodata.storage.outbox` and
+:mod:`~geodata.storage.sessions`, :mod:`~geodata.storage.outbox`,
+:mod:`~geodata.storage.outcomes`, :mod:`~geodata.storage.models` and
 :mod:`~geodata.storage.schema` work on a connection the caller opened, so that several writes
 form one transaction; :class:`Repository` is the facade that opens one per call.
 """
@@ -15,8 +16,10 @@ from geodata.storage import (
     catalogue,
     contacts,
     freshness,
+    models,
     needs,
     outbox,
+    outcomes,
     premises,
     schema,
     sessions,
@@ -59,9 +62,11 @@ __all__ = [
     "dispose_engine",
     "freshness",
     "get_engine",
+    "models",
     "needs",
     "open_repository",
     "outbox",
+    "outcomes",
     "premises",
     "register_hooks",
     "schema",

@@ -9,7 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 __all__ = [
+    "ENTITY_MODEL",
     "ENTITY_NEED",
+    "ENTITY_OUTCOME",
     "ENTITY_PREMISES",
     "ROLES",
     "USE_BITS",
@@ -25,7 +27,9 @@ __all__ = [
     "metadata",
     "needs",
     "notifications",
+    "outcomes",
     "premises",
+    "ranking_models",
     "web_sessions",
     "webhooks",
 ]
@@ -325,5 +329,61 @@ webhooks = sa.Table(
     sa.Column("url", sa.String(2000), nullable=False),
     sa.Column("secret", sa.String(100), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+ENTITY_OUTCOME = "outcome"
+ENTITY_MODEL = "model"
+
+# What happened to one listing proposed for one need: one row per (need, listing), versioned
+# and audited like listings. ``stage`` is the furthest step reached (see
+# geodata.storage.outcomes.STAGES); each ``<event>_at`` is when that step first happened.
+# ``shown_*`` record the rank, score and model (None: the default weights) it was shown with.
+outcomes = sa.Table(
+    "outcomes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("need_id", sa.Integer, nullable=False),
+    sa.Column("premises_id", sa.Integer, nullable=False),
+    sa.Column("stage", sa.String(20), nullable=False),
+    sa.Column("reason", sa.String(40)),
+    sa.Column("note", sa.Text),
+    sa.Column("shown_at", UTCDateTime),
+    sa.Column("opened_at", UTCDateTime),
+    sa.Column("contacted_at", UTCDateTime),
+    sa.Column("visited_at", UTCDateTime),
+    sa.Column("rejected_at", UTCDateTime),
+    sa.Column("signed_at", UTCDateTime),
+    sa.Column("shown_rank", sa.Integer),
+    sa.Column("shown_score", sa.Double),
+    sa.Column("shown_model", sa.Integer),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.CheckConstraint("version >= 1", name="version_positive"),
+    sa.UniqueConstraint("need_id", "premises_id"),
+    sa.Index(None, "premises_id"),
+    sa.Index(None, "stage"),
+    sqlite_autoincrement=True,
+)
+
+# Ranking models: criterion weights learned from outcomes (JSON), the training size and the
+# cross-validated metrics (JSON). At most one is promoted: the live ranking uses its weights,
+# the default weights when none is; only a promotion changes it.
+ranking_models = sa.Table(
+    "ranking_models",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("training_size", sa.Integer, nullable=False),
+    sa.Column("n_needs", sa.Integer, nullable=False),
+    sa.Column("weights", sa.Text, nullable=False),
+    sa.Column("metrics", sa.Text, nullable=False),
+    sa.Column("promoted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("promoted_at", UTCDateTime),
+    sa.Column("promoted_by", sa.String(200)),
+    sa.Index(None, "promoted"),
     sqlite_autoincrement=True,
 )

@@ -1,0 +1,154 @@
+"""Outcomes where the app sees them, the labels of outcomes, and the model the ranking uses.
+
+The routes call these small hooks after doing their own work:
+
+- :func:`record_shown`: ``GET /needs/{id}/matches`` showed listings to the need's owner or
+  the staff (each pair recorded once, with its rank, score and the model that ranked it);
+- :func:`record_opened`: the owner company read a listing's detail for one of its needs
+  (``GET /premises/{id}?need_id=N``);
+- :func:`record_contacted`: a company sent a contact request about a listing for one of its
+  needs (in the request's own transaction).
+
+The match hooks never fail the request they follow: a failed write is logged and the answer
+goes out (an outcome missed is better than a match refused).
+
+:func:`live_ranker` reads the promoted model (:mod:`geodata.storage.models`): the live
+ranking uses its weights, the default ones when none is promoted. It imports no
+scikit-learn: a stored model is a table of weights.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Connection
+
+from geodata.storage import Repository
+from geodata.storage import models as model_store
+from geodata.storage import needs as needs_store
+from geodata.storage import outcomes as store
+from geodata.storage.accounts import Account
+from geodata.storage.errors import NotFoundError
+
+from .errors import Text
+
+__all__ = [
+    "EVENT_LABELS",
+    "REASON_LABELS",
+    "ModelRef",
+    "StoredWeights",
+    "live_ranker",
+    "record_contacted",
+    "record_opened",
+    "record_shown",
+]
+
+logger = logging.getLogger(__name__)
+
+#: What happened, in French and English.
+EVENT_LABELS: dict[str, Text] = {
+    "shown": Text("proposée", "shown"),
+    "opened": Text("consultée", "opened"),
+    "contacted": Text("contact pris", "contacted"),
+    "visited": Text("visitée", "visited"),
+    "rejected": Text("écartée", "rejected"),
+    "signed": Text("signée", "signed"),
+}
+#: Why a company turned a listing down, in French and English.
+REASON_LABELS: dict[str, Text] = {
+    "too_dear": Text("trop cher", "too expensive"),
+    "too_far": Text("trop loin", "too far"),
+    "too_small": Text("trop petit", "too small"),
+    "too_big": Text("trop grand", "too big"),
+    "wrong_use": Text("usage inadapté", "wrong use"),
+    "bad_access": Text("accès insuffisant", "poor access"),
+    "not_available_in_time": Text("pas disponible à temps", "not available in time"),
+    "other": Text("autre raison", "other reason"),
+}
+assert set(EVENT_LABELS) == set(store.EVENTS)
+assert set(REASON_LABELS) == set(store.REJECTION_REASONS)
+
+
+@dataclass(frozen=True)
+class StoredWeights:
+    """A saved model's weights as the engine's ranker (:class:`matcher.scoring.Ranker`)."""
+
+    weights: Mapping[str, float]
+
+    def weights_for(
+        self, names: Sequence[str], fallback: Mapping[str, float] | None = None
+    ) -> np.ndarray:
+        """The model's weight of each criterion; ``fallback`` for one it does not know."""
+        fallback = fallback or {}
+        return np.array(
+            [float(self.weights.get(n, fallback.get(n, 0.0))) for n in names], dtype=np.float64
+        )
+
+
+class ModelRef(BaseModel):
+    """Which model ranked a match: a saved model's version, or the default weights (null)."""
+
+    version: int | None = Field(description="The promoted model's version; null: defaults.")
+    text: str = Field(description="The same, in the answer's language.")
+
+
+def live_ranker(conn: Connection, lang: str = "fr") -> tuple[StoredWeights | None, ModelRef]:
+    """The ranker of the live ranking (None: the default weights) and how to name it."""
+    model = model_store.promoted_model(conn)
+    if model is None:
+        text = Text("pondération par défaut", "default weights")
+        return None, ModelRef(version=None, text=text("en" if lang == "en" else "fr"))
+    text = Text(f"modèle appris n° {model.id}", f"learned model {model.id}")
+    return StoredWeights(model.weights), ModelRef(
+        version=model.id, text=text("en" if lang == "en" else "fr")
+    )
+
+
+def record_shown(
+    repo: Repository,
+    account: Account,
+    need_id: int,
+    shown: Sequence[tuple[int, int, float]],
+    model: int | None,
+) -> None:
+    """Record the listings a match showed for a saved need (``(id, rank, score)``)."""
+    try:
+        with repo.connect() as conn:  # a read first: a match shown again takes no write lock
+            if not store.not_yet_shown(conn, need_id, [p for p, _, _ in shown]):
+                return
+        with repo.begin() as conn:
+            store.record_shown(conn, need_id, shown, actor=account.name, model=model)
+    except Exception:  # an outcome missed must not refuse the match
+        logger.exception("could not record the listings shown for need %s", need_id)
+
+
+def record_opened(repo: Repository, account: Account, premises_id: int, need_id: int) -> None:
+    """Record that a company opened a listing for one of its needs (others are ignored)."""
+    if account.role != "company":
+        return
+    try:
+        with repo.begin() as conn:
+            need = _own_need(conn, account, need_id)
+            if need:
+                store.record_event(
+                    conn, need_id, premises_id, "opened", actor=account.name, only_new=True
+                )
+    except Exception:  # an outcome missed must not refuse the read
+        logger.exception("could not record listing %s opened for need %s", premises_id, need_id)
+
+
+def record_contacted(conn: Connection, account: Account, premises_id: int, need_id: int) -> None:
+    """Record a contact request about a listing for a need, in the request's transaction."""
+    store.record_event(conn, need_id, premises_id, "contacted", actor=account.name, only_new=True)
+
+
+def _own_need(conn: Connection, account: Account, need_id: int) -> bool:
+    try:
+        need = needs_store.get_need(conn, need_id)
+    except NotFoundError:
+        return False
+    return need.owner_account == account.name
