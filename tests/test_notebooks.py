@@ -84,11 +84,24 @@ def _check_allocation(outputs: list[Any]) -> None:
     assert _figures(outputs) >= 1
 
 
+def _check_calibration(outputs: list[Any]) -> None:
+    text = _stream(outputs)
+    html = "".join(_data(outputs, "text/html"))
+    # Learned weights beat the defaults on held-out needs, with the interval above zero.
+    assert "Les poids appris sont meilleurs que les poids par défaut" in text
+    # Access and budget, which the simulated companies weigh more, move toward them.
+    moved = re.search(r"Poids rapprochés des préférences cachées : (.+)", text)
+    assert moved and "accès" in moved.group(1).lower() and "budget" in moved.group(1).lower()
+    assert "préférences cachées" in html and "NDCG@10" in html
+    assert _figures(outputs) >= 1
+
+
 CHECKS = {
     "01_catalogue": _check_catalogue,
     "02_matching": _check_matching,
     "03_demand": _check_demand,
     "04_allocation": _check_allocation,
+    "05_calibration": _check_calibration,
 }
 
 
