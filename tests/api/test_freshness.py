@@ -20,8 +20,8 @@ from api.auth import issue_key
 from api.freshness import Freshness
 from api.main import create_app
 from api.reminders import ReminderSchedule, enqueue_reminders
-from geodata.schemas import Premises, PremisesPublic
-from geodata.storage import Repository, accounts
+from geodata.schemas import NeedIn, Premises, PremisesPublic
+from geodata.storage import Repository, accounts, needs
 from tests.api.conftest import backend_url, empty_settings
 from tests.api.test_premises_write import NAMES, PRINCIPALS, _sample
 from tests.conftest import BACKENDS
@@ -235,6 +235,47 @@ def test_the_reminder_schedule_keeps_its_pace_on_the_app_clock(world: World) -> 
     world.clock.offset = timedelta(days=62)
     assert schedule() == 1
     assert len(_notes(world, "developer")) == 2
+
+
+def test_confirming_a_hidden_listing_alerts_the_needs_it_fits_again(world: World) -> None:
+    """Hidden for staleness, a listing is out of matching; confirmed, it newly fits the saved
+    needs again, so their owners are told once more (and not on a mere re-confirmation)."""
+    pid = world.create()["id"]
+    with world.repo.begin() as conn:
+        [need] = needs.add_many_needs(
+            conn,
+            [
+                NeedIn(
+                    company_name="PME Alpha",
+                    owner_account=NAMES["company"],
+                    surface_min_m2=400,
+                    surface_max_m2=500,
+                    uses=["craft"],
+                    max_rent_eur_m2_year=150,
+                )
+            ],
+            actor="fixture",
+        )
+
+    def match_notes() -> list[dict[str, Any]]:
+        response = world.client.get(
+            "/me/notifications", params={"limit": 500}, headers=world.headers("company")
+        )
+        return [n for n in response.json()["items"] if n["kind"] == "match"]
+
+    # Written before the need existed: no alert yet. An edit that keeps it fitting: none.
+    assert match_notes() == []
+    world.clock.offset = timedelta(days=91)
+    assert pid not in world.matched(NEED)
+    confirmed = world.client.post(f"/premises/{pid}/confirm", headers=world.headers("developer"))
+    assert confirmed.status_code == 200, confirmed.text
+    [note] = match_notes()
+    assert (note["need_id"], note["premises_id"]) == (need.id, pid)
+    # Confirmed again the next day, it fitted all along: no second alert.
+    world.clock.offset = timedelta(days=92)
+    again = world.client.post(f"/premises/{pid}/confirm", headers=world.headers("developer"))
+    assert again.status_code == 200, again.text
+    assert len(match_notes()) == 1
 
 
 def test_edits_and_status_changes_confirm_and_a_client_date_is_ignored(world: World) -> None:
