@@ -366,8 +366,9 @@ def hotspots(
     )
     agg["x"] = agg["wx"] / agg["weight"]
     agg["y"] = agg["wy"] / agg["weight"]
-    centre = agg.loc[inside["cluster"], ["x", "y"]].to_numpy()
-    dist = np.hypot(inside["x"].to_numpy() - centre[:, 0], inside["y"].to_numpy() - centre[:, 1])
+    centre_x = agg.loc[inside["cluster"], "x"].to_numpy()
+    centre_y = agg.loc[inside["cluster"], "y"].to_numpy()
+    dist = np.hypot(inside["x"].to_numpy() - centre_x, inside["y"].to_numpy() - centre_y)
     agg["radius_m"] = pd.Series(dist, index=inside.index).groupby(inside["cluster"]).quantile(0.9)
     agg["need_ids"] = inside.groupby("cluster")["need_id"].agg(lambda s: sorted(set(s.tolist())))
     # A cluster of places must gather ``min_needs`` distinct needs (a need with several
