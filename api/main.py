@@ -32,6 +32,7 @@ from .routes import (
     needs,
     notifications,
     ogc,
+    pages_listings,
     pages_map,
     premises,
 )
@@ -138,7 +139,11 @@ def create_app(
             expose_headers=["ETag", "Location", "X-Request-ID"],
         )
     # Added last, so outermost: it sees every response, CORS preflights and errors included.
-    app.add_middleware(HardeningMiddleware, settings=settings.http)
+    app.add_middleware(
+        HardeningMiddleware,
+        settings=settings.http,
+        large_bodies=pages_listings.large_bodies(settings),
+    )
     app.include_router(home.router)
     app.include_router(health.router)
     app.include_router(premises.router)
@@ -153,4 +158,5 @@ def create_app(
     add_offline_docs(app)
     app.include_router(notifications.router)
     app.include_router(pages_map.router)
+    app.include_router(pages_listings.router)
     return app

@@ -124,9 +124,13 @@ class HardeningMiddleware:
         The limits, hosts and header policies.
     """
 
-    def __init__(self, app: ASGIApp, settings: HttpSettings) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: HttpSettings, large_bodies: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.settings = settings
+        #: Paths whose body may be larger than ``max_body_bytes`` (uploads), and their limit.
+        self.large_bodies = dict(large_bodies or {})
         # Header blocks built once: this runs on every response.
         always = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
         if settings.hsts_max_age:
@@ -176,8 +180,8 @@ class HardeningMiddleware:
                 f"{s.max_url_length}; drop filters or shorten their values.",
             )
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > s.max_body_bytes:
-            return (413, "body", self._too_large(lang()))
+        if declared.isdigit() and int(declared) > self._limit(scope["path"]):
+            return (413, "body", self._too_large(lang(), scope["path"]))
         if scope["method"] in _BODY_METHODS:
             has_body = headers.get("content-length", "0") not in ("", "0") or (
                 "transfer-encoding" in headers
@@ -196,8 +200,11 @@ class HardeningMiddleware:
                 )
         return None
 
-    def _too_large(self, lang: Lang) -> str:
-        limit = self.settings.max_body_bytes
+    def _limit(self, path: str) -> int:
+        return self.large_bodies.get(path, self.settings.max_body_bytes)
+
+    def _too_large(self, lang: Lang, path: str = "") -> str:
+        limit = self._limit(path)
         if lang == "en":
             return f"body: the request body exceeds {limit} bytes; send less data."
         return f"body : le corps de la requête dépasse {limit} octets ; envoyez moins de données."
@@ -284,21 +291,22 @@ class HardeningMiddleware:
             if method == "HEAD":
                 scope = {**scope, "method": "GET"}
             received = 0
+            body_limit = self._limit(path)
 
             async def receive_with_limit() -> Message:
                 nonlocal received
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > self.settings.max_body_bytes:
-                        raise _BodyTooLarge(413, self._too_large(lang()))
+                    if received > body_limit:
+                        raise _BodyTooLarge(413, self._too_large(lang(), path))
                 return message
 
             await self.app(scope, receive_with_limit, send_wrapper)
         except _BodyTooLarge:
             if state["status"]:
                 raise
-            detail = self._too_large(lang())
+            detail = self._too_large(lang(), path)
             response = problem(
                 413,
                 detail,
