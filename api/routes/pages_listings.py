@@ -207,7 +207,9 @@ def my_listings(
         return refused
     assert account is not None
     owner = None if account.role == "staff" else account.name
-    page = repo.list_premises(PremisesQuery(owner=owner, limit=PAGE, offset=offset))
+    # The listings changed last come first (a new or just edited one is at the top).
+    query = PremisesQuery(owner=owner, limit=PAGE, offset=offset, order_by="-updated_at")
+    page = repo.list_premises(query)
     items = list(page.items)
     rules = settings.freshness
     fresh = {item.id: freshness_of(item, now, rules) for item in items}
@@ -720,7 +722,7 @@ def upload(
     )
 
 
-@router.post(f"{UPLOAD_PATH}/confirmer", response_class=HTMLResponse)
+@router.post(f"{UPLOAD_PATH}/enregistrer", response_class=HTMLResponse)
 def upload_commit(
     request: Request,
     repo: RepoDep,
