@@ -483,6 +483,14 @@ _FRENCH: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^'(?P<v>.*)' is not an http\(s\) URL$"), "« {v} » n'est pas une adresse http(s)"),
     (re.compile(r"^contains a control character$"), "contient un caractère de contrôle"),
     (
+        re.compile(
+            r"^the reference '(?P<v>.*)' belongs to a listing of another account; give this "
+            r"row a reference of your own$"
+        ),
+        "la référence « {v} » est celle d'une annonce d'un autre compte ; donnez à cette "
+        "ligne une référence à vous",
+    ),
+    (
         re.compile(r"^unknown INSEE code '(?P<c>\w+)': not a commune of the territory (?P<t>.+)$"),
         "code INSEE {c} inconnu : pas une commune du territoire {t}",
     ),

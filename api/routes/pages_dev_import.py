@@ -120,11 +120,12 @@ def stage_file(
             if size > settings.max_bytes:
                 out.close()
                 path.unlink(missing_ok=True)
-                mb = settings.max_bytes / 1_048_576
+                kb = settings.max_bytes // 1024
                 raise ImportRefusedError(
-                    f"fichier : « {filename} » dépasse la taille maximale de {mb:g} Mo ; "
+                    f"fichier : « {filename} » dépasse la taille maximale ({kb} Kio) ; "
                     "découpez-le en plusieurs fichiers.",
-                    f"file: '{filename}' is over the {mb:g} MB limit; split it into several files.",
+                    f"file: '{filename}' is over the size limit ({kb} KiB); split it into "
+                    "several files.",
                 )
             out.write(chunk)
     if size == 0:

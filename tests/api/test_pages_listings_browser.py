@@ -119,7 +119,8 @@ def _click_map_at(page: Any, frame: str, lon: float, lat: float) -> None:
     name = page.locator("#listing-form").get_attribute("data-map")
     page.wait_for_function(f"document.querySelector('{frame} .folium-map')?.dataset.picker")
     xy = page.evaluate(
-        f"(() => {{ const p = window['{name}'].latLngToContainerPoint([{lat}, {lon}]); return [p.x, p.y]; }})()"
+        f"(() => {{ const p = window['{name}'].latLngToContainerPoint([{lat}, {lon}]); "
+        "return [p.x, p.y]; })()"
     )
     page.locator(frame).scroll_into_view_if_needed()
     box = page.locator(f"{frame} .folium-map").bounding_box()
