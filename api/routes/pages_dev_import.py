@@ -36,6 +36,7 @@ from geodata.territory import Territory
 from ..settings import UploadSettings
 
 __all__ = [
+    "FOREIGN_NOTE",
     "SUFFIXES",
     "ImportRefusedError",
     "StagedFile",
@@ -52,6 +53,10 @@ SUFFIXES = {
     ".json": "geojson",
     ".gpkg": "gpkg",
 }
+
+#: The note of a report naming the references of other accounts' listings (nothing of such
+#: a file can be imported: fix those rows first).
+FOREIGN_NOTE = "foreign_refs"
 
 #: How long a checked file waits for its "Importer" (seconds).
 STAGING_SECONDS = 3600
@@ -261,6 +266,7 @@ def run_import(
             report.errors = sorted([*report.errors, *extra], key=lambda e: (e.row, e.field))
             report.valid_rows = max(0, report.valid_rows - len({e.row for e in extra}))
             report.skip_invalid = skip_invalid
+            report.notes[FOREIGN_NOTE] = ", ".join(sorted(own.foreign))
         if dry_run or own.foreign or (report.errors and not skip_invalid):
             return report
         return import_listings(

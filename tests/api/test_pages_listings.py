@@ -377,12 +377,14 @@ def test_an_upload_never_touches_another_accounts_listing(site: Site) -> None:
     body = (
         "external_ref;Titre;kind;surface_m2;tenure;lon;lat\n"
         "REF-PREMIER;Atelier volé;workshop;300;rent;2.3901;48.7902\n"
+        "REF-AUTRE;Atelier de l'autre;workshop;310;rent;2.3911;48.7912\n"
     )
     page = _upload(other, other_csrf, body)
     table = page.text[page.text.index('id="import-errors"') :].split("</table>")[0]
     assert "Ligne 2" in table and "REF-PREMIER" in table and "un autre compte" in table
-    # Nothing can be imported: the row is an error, and the listing is unchanged.
+    # Nothing can be imported, not even the valid row, until that row is fixed.
     assert 'name="token"' not in page.text
+    assert site.repo.list_premises(q="Atelier de l'autre").total == 0
     [item] = site.repo.list_premises(q="Atelier référencé").items
     assert item.owner_account == site.owner and item.version == 1
 

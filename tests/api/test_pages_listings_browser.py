@@ -89,6 +89,11 @@ def page(browser: Any, site: Site) -> Iterator[Any]:
     dialogs: list[str] = []
     p = context.new_page()
     p.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    # No page needs its Content-Security-Policy loosened: Chromium reports any refusal.
+    p.on(
+        "console",
+        lambda m: dialogs.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     p.blocked = blocked
     p.dialogs = dialogs
     yield p
@@ -239,6 +244,7 @@ def test_journey_b(page: Any, site: Site, tmp_path: Path) -> None:
     _no_axe(page)
     # The tiles were asked for and blocked; nothing else left the machine.
     assert all("tile" in u for u in page.blocked), page.blocked
+    assert page.dialogs == []  # no alert, no CSP refusal
 
 
 def test_a_point_outside_the_territory_is_refused_in_the_page(page: Any, site: Site) -> None:
