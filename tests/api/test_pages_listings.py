@@ -401,3 +401,30 @@ def test_an_upload_over_the_limit_or_of_an_unknown_type_is_refused(site: Site) -
     assert page.status_code == 422 and "dépasse la taille maximale" in page.text
     odd = _upload(client, csrf, "hello", "offres.pdf")
     assert odd.status_code == 422 and "n&#39;est ni un CSV" in odd.text
+
+
+def test_a_clean_file_is_imported_by_its_button(site: Site) -> None:
+    client, csrf = site.signed_in("developer")
+    body = CSV.format(ref="NET").splitlines()[:2]
+    page = _upload(client, csrf, "\n".join(body) + "\n")
+    assert "Le fichier est correct" in page.text and 'id="import-errors"' not in page.text
+    before = site.repo.count_premises()
+    done = client.post(
+        "/mes-annonces/import/enregistrer", data={"token": _token_of(page.text), "csrf_token": csrf}
+    )
+    assert "1 créée(s)" in done.text
+    assert site.repo.count_premises() == before + 1
+
+
+def test_only_the_upload_takes_a_body_over_the_api_limit(site: Site) -> None:
+    client, csrf = site.signed_in("developer")
+    big = "x" * (site.app.state.settings.http.max_body_bytes + 1000)
+    # Through the middleware to the page, which refuses the file for its type, not its size.
+    page = _upload(client, csrf, big, "offres.pdf")
+    assert page.status_code == 422 and "n&#39;est ni un CSV" in page.text
+    other = client.post(
+        "/mes-annonces/nouvelle",
+        data={"csrf_token": csrf},
+        files={"file": ("offres.pdf", big.encode(), "text/csv")},
+    )
+    assert other.status_code == 413
