@@ -355,6 +355,9 @@ def _form_page(
         style_function=lambda _: {"color": "#12365a", "weight": 2, "fillOpacity": 0.04},
         interactive=False,
     ).add_to(m)
+    if commune is None:  # no point yet: the whole territory
+        west, south, east, north = territory.boundary.bounds
+        m.fit_bounds([[south, west], [north, east]])
     parts = maps.render_map(m, csp_nonce(request))
     shown_errors = dict(errors)
     location_error = " ".join(
