@@ -428,3 +428,18 @@ def test_only_the_upload_takes_a_body_over_the_api_limit(site: Site) -> None:
         files={"file": ("offres.pdf", big.encode(), "text/csv")},
     )
     assert other.status_code == 413
+
+
+def test_the_staff_list_for_a_developer_and_see_every_listing(site: Site) -> None:
+    staff, csrf = site.signed_in("staff")
+    page = staff.get("/mes-annonces?lang=en")
+    assert "Every listing of the catalogue" in page.text
+    assert 'id="f-owner_account"' in staff.get("/mes-annonces/nouvelle").text
+    listing = _create(staff, csrf, title="Atelier confié", owner_account="autre-promoteur")
+    assert site.repo.get_premises(listing).owner_account == "autre-promoteur"
+    other, other_csrf = site.signed_in("other")
+    assert f'id="listing-{listing}"' in other.get("/mes-annonces").text
+    # A developer's form has no owner field, and one added by hand is ignored.
+    assert 'id="f-owner_account"' not in other.get("/mes-annonces/nouvelle").text
+    own = _create(other, other_csrf, title="Atelier à soi", owner_account=site.owner)
+    assert site.repo.get_premises(own).owner_account == "autre-promoteur"
