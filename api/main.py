@@ -38,6 +38,7 @@ from .routes import (
     notifications,
     ogc,
     outcomes,
+    pages_listings,
     pages_map,
     premises,
     similar,
@@ -145,7 +146,11 @@ def create_app(
             expose_headers=["ETag", "Location", "X-Request-ID"],
         )
     # Added last, so outermost: it sees every response, CORS preflights and errors included.
-    app.add_middleware(HardeningMiddleware, settings=settings.http)
+    app.add_middleware(
+        HardeningMiddleware,
+        settings=settings.http,
+        large_bodies=pages_listings.large_bodies(settings),
+    )
     app.include_router(home.router)
     app.include_router(health.router)
     app.include_router(premises.router)
@@ -167,4 +172,5 @@ def create_app(
     app.include_router(pages_map.router)
     app.include_router(exports.router)
     app.include_router(imports.router)
+    app.include_router(pages_listings.router)
     return app

@@ -126,9 +126,13 @@ class HardeningMiddleware:
         The limits, hosts and header policies.
     """
 
-    def __init__(self, app: ASGIApp, settings: HttpSettings) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: HttpSettings, large_bodies: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.settings = settings
+        #: Paths whose body may be larger than ``max_body_bytes`` (uploads), and their limit.
+        self.large_bodies = dict(large_bodies or {})
         # Header blocks built once: this runs on every response.
         always = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
         if settings.hsts_max_age:
@@ -202,7 +206,7 @@ class HardeningMiddleware:
         """The largest body of this request: an upload's, or any other request's."""
         if scope["path"] in UPLOAD_PATHS and scope["method"] == "POST":
             return self.settings.max_upload_bytes
-        return self.settings.max_body_bytes
+        return self.large_bodies.get(scope["path"], self.settings.max_body_bytes)
 
     @staticmethod
     def _body_field(scope: Scope) -> str:

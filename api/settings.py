@@ -17,6 +17,7 @@ __all__ = [
     "HttpSettings",
     "MapSettings",
     "Settings",
+    "UploadSettings",
 ]
 
 DEFAULT_DATABASE_URL = "sqlite:///var/implanter.db"
@@ -261,6 +262,23 @@ class FreshnessSettings(BaseModel):
         return self
 
 
+class UploadSettings(BaseModel):
+    """Listing files sent from the pages ("Mes annonces": import of a spreadsheet)."""
+
+    max_bytes: int = Field(
+        default=20 * 1_048_576,
+        ge=1024,
+        le=100 * 1_048_576,
+        description="Largest listing file accepted from a page (bytes); the page says so "
+        "above it. Its request may exceed http.max_body_bytes by this much.",
+    )
+    staging_dir: str | None = Field(
+        default=None,
+        description="Where a checked file waits for its owner's 'Importer' (default: a "
+        "folder in the system's temporary directory); files are removed after an hour.",
+    )
+
+
 class Settings(BaseSettings):
     """All settings, e.g. ``IMPLANTER_DATABASE__URL`` or ``IMPLANTER_API__DEMO_ON_FIRST_RUN``."""
 
@@ -281,3 +299,4 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
 
     freshness: FreshnessSettings = FreshnessSettings()
+    uploads: UploadSettings = UploadSettings()

@@ -8,6 +8,7 @@ left before they leave the public search; ``GET /staff/stale`` the whole backlog
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -15,16 +16,17 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 
 from geodata.schemas import Premises
-from geodata.storage import freshness
+from geodata.storage import Repository, freshness
 from geodata.storage import premises as store
+from geodata.storage.accounts import Account
 
-from ..alerts import ListingAlertsDep
+from ..alerts import ListingAlerts, ListingAlertsDep
 from ..auth import CurrentAccount, forbid
 from ..deps import MAX_INT32, NowDep, PremisesIdPath, RepoDep, SettingsDep
 from ..freshness import Freshness, flag_before, freshness_of, hide_before
 from .premises import _AUTH, _WRITE, IfMatch, _check_editor, _etag, _expected_version, _page_links
 
-__all__ = ["StaleListing", "StalePage", "router"]
+__all__ = ["StaleListing", "StalePage", "confirm_listing", "router"]
 
 router = APIRouter()
 
@@ -83,16 +85,30 @@ def confirm_premises(
     no field, so it overwrites nothing). Answers the listing with its new ETag.
     """
     expected = None if if_match is None or not if_match.strip() else _expected_version(if_match)
+    item = confirm_listing(repo, account, alerts, now, premises_id, expected)
+    _etag(response, item)
+    return jsonable_encoder(item)
+
+
+def confirm_listing(
+    repo: Repository,
+    account: Account,
+    alerts: ListingAlerts,
+    now: datetime,
+    premises_id: int,
+    expected_version: int | None = None,
+) -> Premises:
+    """Confirm a listing as its owner or the staff (``POST /premises/{id}/confirm`` and the
+    pages): its freshness date becomes ``now``, a compare-and-set when a version is given."""
     with repo.begin() as conn:
         current = store.get_premises(conn, premises_id)
         _check_editor(account, current)
         item = store.confirm_premises(
-            conn, premises_id, at=now, actor=account.name, expected_version=expected
+            conn, premises_id, at=now, actor=account.name, expected_version=expected_version
         )
         # A listing hidden for want of confirmation comes back: its saved searches hear of it.
         alerts.written(conn, current, item)
-    _etag(response, item)
-    return jsonable_encoder(item)
+    return item
 
 
 def _page(

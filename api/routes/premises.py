@@ -25,6 +25,7 @@ from geodata.storage import premises as store
 from geodata.storage._tables import ENTITY_PREMISES
 from geodata.storage.accounts import Account
 from geodata.storage.audit import AuditEntry
+from geodata.territory import Territory
 
 from ..alerts import ListingAlerts, ListingAlertsDep
 from ..auth import OPTIONAL_AUTH, CurrentAccount, OptionalAccount, can_edit, forbid
@@ -42,7 +43,14 @@ from ..freshness import freshness_of, public_query
 from ..outcomes import record_opened
 from ..settings import Settings
 
-__all__ = ["PremisesPage", "StatusChange", "router"]
+__all__ = [
+    "PremisesPage",
+    "StatusChange",
+    "create_listing",
+    "patch_listing",
+    "router",
+    "set_listing_status",
+]
 
 router = APIRouter(prefix="/premises", tags=["premises"])
 
@@ -192,6 +200,79 @@ def _check_owner_field(account: Account, owner: str | None) -> None:
         )
 
 
+def create_listing(
+    repo: Repository,
+    territory: Territory,
+    account: Account,
+    alerts: ListingAlerts,
+    now: dt.datetime,
+    data: dict[str, Any],
+) -> Premises:
+    """Create a listing from its fields as ``PremisesCreate`` reads them (``POST /premises``
+    and the listing form of the pages): developers own what they create, staff choose the
+    owner; its freshness date is ``now``; the saved searches it fits are notified.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        When a field is invalid or the point lies outside the territory.
+    """
+    if account.role not in ("developer", "staff"):
+        raise forbid(
+            Text(
+                "premises : seuls les comptes développeur et staff publient des annonces.",
+                "premises: only developer and staff accounts list premises",
+            )
+        )
+    _check_owner_field(account, data.get("owner_account"))
+    data = {**data, "last_verified_at": now}
+    if account.role == "developer":
+        data["owner_account"] = account.name
+    item = PremisesCreate.model_validate(data, context={"territory": territory})
+    with repo.begin() as conn:
+        created = store.add_many_premises(conn, [item], actor=account.name)[0]
+        alerts.written(conn, None, created)
+    return created
+
+
+def patch_listing(
+    repo: Repository,
+    territory: Territory,
+    account: Account,
+    alerts: ListingAlerts,
+    now: dt.datetime,
+    premises_id: int,
+    changes: dict[str, Any],
+    expected_version: int,
+) -> Premises:
+    """Change some fields of a listing at ``expected_version`` (``PATCH /premises/{id}`` and
+    the listing form of the pages); the edit confirms it (freshness date ``now``).
+
+    Raises
+    ------
+    pydantic.ValidationError
+        When the merged listing is invalid.
+    StaleVersionError
+        When the listing is no longer at ``expected_version``.
+    """
+    changes = {**changes, "last_verified_at": now}
+    with repo.begin() as conn:
+        current = store.get_premises(conn, premises_id)
+        _check_editor(account, current)
+        if "owner_account" in changes:
+            _check_owner_field(account, changes["owner_account"])
+        item = store.patch_premises(
+            conn,
+            premises_id,
+            changes,
+            expected_version=expected_version,
+            actor=account.name,
+            context={"territory": territory},
+        )
+        alerts.written(conn, current, item)
+    return item
+
+
 IfMatch = Annotated[
     str | None, Header(description="The ETag of the version the change is based on")
 ]
@@ -278,22 +359,7 @@ def create_premises(
 
     Its freshness date (``last_verified_at``) is now, whatever the body says.
     """
-    if account.role not in ("developer", "staff"):
-        raise forbid(
-            Text(
-                "premises : seuls les comptes développeur et staff publient des annonces.",
-                "premises: only developer and staff accounts list premises",
-            )
-        )
-    _check_owner_field(account, body.owner_account)
-    data = body.model_dump()
-    data["last_verified_at"] = now
-    if account.role == "developer":
-        data["owner_account"] = account.name
-    item = PremisesCreate.model_validate(data, context={"territory": territory})
-    with repo.begin() as conn:
-        created = store.add_many_premises(conn, [item], actor=account.name)[0]
-        alerts.written(conn, None, created)
+    created = create_listing(repo, territory, account, alerts, now, body.model_dump())
     _etag(response, created)
     response.headers["Location"] = f"/premises/{created.id}"
     return jsonable_encoder(created)
@@ -316,21 +382,9 @@ def patch_premises(
     An edit confirms the listing: its freshness date (``last_verified_at``) becomes now.
     """
     expected = _expected_version(if_match)
-    changes = {**body.changes(), "last_verified_at": now}
-    with repo.begin() as conn:
-        current = store.get_premises(conn, premises_id)
-        _check_editor(account, current)
-        if "owner_account" in changes:
-            _check_owner_field(account, changes["owner_account"])
-        item = store.patch_premises(
-            conn,
-            premises_id,
-            changes,
-            expected_version=expected,
-            actor=account.name,
-            context={"territory": territory},
-        )
-        alerts.written(conn, current, item)
+    item = patch_listing(
+        repo, territory, account, alerts, now, premises_id, body.changes(), expected
+    )
     _etag(response, item)
     return jsonable_encoder(item)
 
@@ -350,7 +404,10 @@ def change_status(
 
     It also confirms the listing (freshness date now).
     """
-    return _set_status(repo, account, response, premises_id, body.status, if_match, alerts, now)
+    expected = _expected_version(if_match)
+    item = set_listing_status(repo, account, alerts, now, premises_id, body.status, expected)
+    _etag(response, item)
+    return jsonable_encoder(item)
 
 
 @router.delete("/{premises_id}", response_model=Premises, responses=_WRITE)
@@ -364,24 +421,24 @@ def withdraw_premises(
     if_match: IfMatch = None,
 ) -> Any:
     """Withdraw a listing: its status becomes ``withdrawn``; the listing and its history stay."""
-    return _set_status(
-        repo, account, response, premises_id, Status.withdrawn, if_match, alerts, now
-    )
+    expected = _expected_version(if_match)
+    item = set_listing_status(repo, account, alerts, now, premises_id, Status.withdrawn, expected)
+    _etag(response, item)
+    return jsonable_encoder(item)
 
 
-def _set_status(
+def set_listing_status(
     repo: Repository,
     account: Account,
-    response: Response,
-    premises_id: int,
-    status: Status,
-    if_match: str | None,
     alerts: ListingAlerts,
     now: dt.datetime,
-) -> Any:
+    premises_id: int,
+    status: Status,
+    expected_version: int,
+) -> Premises:
     """Check the editor and the version, set the status and audit it (and notify the saved
-    searches the listing newly fits), in one transaction."""
-    expected = _expected_version(if_match)
+    searches the listing newly fits), in one transaction (the status routes and the pages).
+    """
     with repo.begin() as conn:
         current = store.get_premises(conn, premises_id)
         _check_editor(account, current)
@@ -389,13 +446,12 @@ def _set_status(
             conn,
             premises_id,
             status,
-            expected_version=expected,
+            expected_version=expected_version,
             actor=account.name,
             verified_at=now,
         )
         alerts.written(conn, current, item)
-    _etag(response, item)
-    return jsonable_encoder(item)
+    return item
 
 
 @router.get(

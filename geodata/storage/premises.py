@@ -549,6 +549,8 @@ def where_clauses(conn: Connection, query: PremisesQuery) -> list[sa.ColumnEleme
         texts = [fold(premises.c[n]) for n in ("title", "description", "address")]
         for word in fold_text(query.q).split():
             where.append(sa.or_(*(t.contains(word, autoescape=True) for t in texts)))
+    if query.owner is not None:
+        where.append(premises.c.owner_account == query.owner)
     if query.visible_since is not None:
         verified = premises.c.last_verified_at
         public = sa.and_(

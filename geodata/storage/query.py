@@ -79,6 +79,8 @@ class PremisesQuery(BaseModel):
         after this time (a listing without a freshness date counts as fresh).
     visible_owner : str or None
         With ``visible_since``, the account whose own listings are all read all the same.
+    owner : str or None
+        Only the listings of this owner account (``owner_account``).
 
     Examples
     --------
@@ -111,6 +113,7 @@ class PremisesQuery(BaseModel):
     order_by: str = "id"
     visible_since: datetime | None = None
     visible_owner: str | None = None
+    owner: str | None = Field(default=None, max_length=120)
 
     @classmethod
     def parse(cls, **values: Any) -> Self:
