@@ -32,6 +32,7 @@ from .routes import (
     needs,
     notifications,
     ogc,
+    pages_dashboard,
     pages_map,
     premises,
 )
@@ -153,4 +154,5 @@ def create_app(
     add_offline_docs(app)
     app.include_router(notifications.router)
     app.include_router(pages_map.router)
+    app.include_router(pages_dashboard.router)
     return app
