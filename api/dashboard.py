@@ -66,6 +66,11 @@ BANDS: list[tuple[str, float, float | None]] = [
 ]
 
 
+#: Hot spots of demand: DBSCAN's radius (m) and the fewest needs a hot spot gathers.
+HOTSPOT_EPS_M = 1_000.0
+HOTSPOT_MIN_NEEDS = 4
+
+
 def tr(lang: Lang, fr: str, en: str) -> str:
     return fr if lang == "fr" else en
 
@@ -296,7 +301,14 @@ def compute(
         if len(unmet) else pd.DataFrame({"commune": [], "n_unmet": []})
     )  # fmt: skip
     wanted = analytics.most_wanted(frame, supply)
-    _, spots = analytics.hotspots(places) if len(places) else (None, pd.DataFrame())
+    # Hot spots: places within 1 km, enough of them to stand out from the territory's
+    # background (one need in 25, at least 4).
+    min_needs = max(HOTSPOT_MIN_NEEDS, -(-len(frame) // 25))
+    _, spots = (
+        analytics.hotspots(places, eps_m=HOTSPOT_EPS_M, min_needs=min_needs)
+        if len(places)
+        else (None, pd.DataFrame())
+    )
     n_good = int(np.count_nonzero(best.to_numpy(dtype=np.float64) >= f.threshold))
     return Figures(
         supply=supply,

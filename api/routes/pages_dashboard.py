@@ -32,6 +32,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from folium.elements import JSCSSMixin
+from folium.template import Template as FoliumTemplate
 from jinja2 import Template
 from markupsafe import escape
 
@@ -50,7 +51,7 @@ from ..errors import request_language
 from ..pages import Lang, csp_nonce, fmt_number, render
 from .demand import active_needs
 
-__all__ = ["DashboardLayer", "build_map", "router"]
+__all__ = ["DashboardLayer", "LayerControl", "build_map", "router"]
 
 router = APIRouter(tags=["pages"])
 
@@ -136,6 +137,41 @@ class DashboardLayer(JSCSSMixin, folium.map.Layer):
         self.default_js = list(DASHBOARD_JS)
 
 
+class LayerControl(folium.LayerControl):
+    """folium's layer control, folded behind its button on a narrow screen (where it would
+    hide the map) and open on a wide one, its button named in the reader's language."""
+
+    _template = FoliumTemplate(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.control.layers(
+            {
+            {%- for key, val in this.base_layers.items() %}
+                {{ key|tojson }}: {{ val }},
+            {%- endfor %}
+            },
+            {
+            {%- for key, val in this.overlays.items() %}
+                {{ key|tojson }}: {{ val }},
+            {%- endfor %}
+            },
+            Object.assign({{ this.options|tojavascript }},
+                          {collapsed: window.matchMedia("(max-width: 700px)").matches})
+        ).addTo({{ this._parent.get_name() }});
+        (function (toggle) {
+            if (!toggle) return;
+            toggle.title = {{ this.toggle_text|tojson }};
+            toggle.setAttribute("aria-label", {{ this.toggle_text|tojson }});
+        })({{ this.get_name() }}.getContainer().querySelector(".leaflet-control-layers-toggle"));
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, toggle_text: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.toggle_text = toggle_text
+
+
 def _classes(values: np.ndarray, n: int = 5) -> np.ndarray:
     """Upper edges of up to ``n`` classes of the positive values (quantiles, rounded up)."""
     positive = values[values > 0]
@@ -198,6 +234,7 @@ def build_map(
     """The folium map with its layer control, and the legends of its layers."""
     settings = request.app.state.settings
     m = maps.new_map(settings.maps, prefer_canvas=False)
+    m.options["zoom_snap"] = 0.25  # fit the territory closely
     layer = territory.layer("communes")
     codes = [str(c) for c in layer.column("insee")]
     names = [str(n) for n in layer.column("name")]
@@ -249,6 +286,7 @@ def build_map(
         data,
         name=tr(lang, "Offre disponible, par type", "Available supply, by kind"),
         key="supply",
+        show=False,
         linkText=tr(lang, "Voir le local", "See the premises"),
         stroke="#333333",
         weight=1,
@@ -267,6 +305,8 @@ def build_map(
             radius=22,
             blur=18,
             min_opacity=0.3,
+            # Warm colours, apart from the blue, green and purple choropleths.
+            gradient={0.3: "#ffffb2", 0.55: "#fecc5c", 0.75: "#fd8d3c", 1.0: "#e31a1c"},
         ).add_to(m)
 
     # Unmet needs at their place.
@@ -380,7 +420,7 @@ def build_map(
         stroke="#6d4c41", weight=2, dashArray="5 4",
     ).add_to(m)  # fmt: skip
 
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    LayerControl(tr(lang, "Couches de la carte", "Map layers"), position="topright").add_to(m)
     minx, miny, maxx, maxy = territory.boundary.bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     label_text = tr(lang, "Carte indisponible.", "Map unavailable.")
@@ -393,7 +433,7 @@ def build_map(
 def _commune_label(territory: Territory, lang: Lang) -> Any:
     def name(code: str) -> str:
         if not code:
-            return tr(lang, "Hors territoire", "Outside the territory")
+            return tr(lang, "Hors territoire ou sans commune", "Outside or no commune named")
         return territory.commune_names.get(code, code)
 
     return name
