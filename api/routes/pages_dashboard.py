@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -51,7 +52,7 @@ from ..errors import request_language
 from ..pages import Lang, csp_nonce, fmt_number, render
 from .demand import active_needs
 
-__all__ = ["DashboardLayer", "LayerControl", "build_map", "router"]
+__all__ = ["DashboardLayer", "LayerControl", "MapView", "build_map", "router"]
 
 router = APIRouter(tags=["pages"])
 
@@ -102,15 +103,20 @@ class DashboardLayer(JSCSSMixin, folium.map.Layer):
     (areas, points or circles), listed in the layer control under ``name``.
 
     The data is GeoJSON whose properties are shown as text (``title``, ``lines``, ``href``)
-    or used as style (``fill``, ``colour``, ``radius``, ``radius_m``, ``hollow``); it reaches
-    the page through ``tojson``, so no user text is ever parsed as HTML or script.
+    or used as style (``fill``, ``colour``, ``radius``, ``radius_m``, ``hollow``). It is not
+    in the map's script: the page puts it in a ``<script type="application/json"
+    id="{data_id}">`` block (``tojson``: no ``<`` can close the element; a data block is never
+    executed, so it needs no nonce), which ``dashboard.js`` parses. No user text is ever
+    parsed as HTML or script, and the map's script stays small (folium passes it through
+    Jinja's lexer, slow on megabytes of GeoJSON).
     """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = ImplanterDashboard.{{ this.function }}(
-            {{ this._parent.get_name() }}, {{ this.data|tojson }}, {{ this.options|tojson }}
+            {{ this._parent.get_name() }}, ImplanterDashboard.data({{ this.data_id|tojson }}),
+            {{ this.options|tojson }}
         );
         {% endmacro %}
         """
@@ -133,6 +139,7 @@ class DashboardLayer(JSCSSMixin, folium.map.Layer):
         assert function in ("areas", "points", "circles")
         self.function = function
         self.data = data
+        self.data_id = f"data-{self.get_name()}"
         self.options = {"key": key, **options}
         self.default_js = list(DASHBOARD_JS)
 
@@ -223,6 +230,17 @@ def _area_features(geometries: Sequence[dict[str, Any]], props: list[dict[str, A
     }
 
 
+@dataclass(frozen=True)
+class MapView:
+    """The map's parts for the page, its layers' data blocks (id → GeoJSON; none when the
+    map assets are missing), and the legends (key → items) with their titles."""
+
+    parts: maps.MapParts
+    data: dict[str, Any]
+    legends: dict[str, list[dict[str, Any]]]
+    titles: dict[str, str]
+
+
 def build_map(
     request: Request,
     figures: Figures,
@@ -230,8 +248,8 @@ def build_map(
     territory: Territory,
     lang: Lang,
     threshold: float,
-) -> tuple[maps.MapParts, dict[str, list[dict[str, Any]]], dict[str, str]]:
-    """The folium map with its layer control, and the legends of its layers."""
+) -> MapView:
+    """The folium map with its layer control, its layers' data and legends."""
     settings = request.app.state.settings
     m = maps.new_map(settings.maps, prefer_canvas=False)
     m.options["zoom_snap"] = 0.25  # fit the territory closely
@@ -424,7 +442,13 @@ def build_map(
     minx, miny, maxx, maxy = territory.boundary.bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     label_text = tr(lang, "Carte indisponible.", "Map unavailable.")
-    return maps.render_map(m, csp_nonce(request), label=label_text), legends, titles
+    parts = maps.render_map(m, csp_nonce(request), label=label_text)
+    data = {
+        layer.data_id: layer.data
+        for layer in m._children.values()
+        if isinstance(layer, DashboardLayer)
+    }
+    return MapView(parts=parts, data=data if parts.scripts else {}, legends=legends, titles=titles)
 
 
 # --- the page -------------------------------------------------------------------------------
@@ -469,7 +493,7 @@ def dashboard(
     figures = _cache(request).figures(
         index, needs, table, territory, now, settings.freshness, filters
     )
-    parts, legends, titles = build_map(request, figures, index, territory, lang, filters.threshold)
+    view = build_map(request, figures, index, territory, lang, filters.threshold)
     premises = filters.premises_params()
     downloads = {
         "csv": "/exports/premises?" + urlencode({"format": "csv", **premises}),
@@ -485,9 +509,10 @@ def dashboard(
         "dashboard.html",
         lang,
         account=account,
-        map=parts,
-        legends=legends,
-        legend_titles=titles,
+        map=view.parts,
+        map_data=view.data,
+        legends=view.legends,
+        legend_titles=view.titles,
         fig=figures,
         filters=filters,
         errors=errors,

@@ -108,5 +108,11 @@
     return counted(map, group, opts.key || "circles", data.features.length);
   }
 
-  window.ImplanterDashboard = { areas: areas, points: points, circles: circles };
+  // A layer's GeoJSON, from its <script type="application/json"> block in the page.
+  function data(id) {
+    var el = document.getElementById(id);
+    return el ? JSON.parse(el.textContent) : { type: "FeatureCollection", features: [] };
+  }
+
+  window.ImplanterDashboard = { areas: areas, points: points, circles: circles, data: data };
 })();
