@@ -284,3 +284,42 @@ def test_user_text_reaches_the_map_only_as_escaped_data(world: World) -> None:
     assert "<img src=x" not in html
     # The unmet need's company name is in the map's data, escaped for the script.
     assert "\\u003cimg src=x onerror=alert(1)\\u003e" in html
+
+
+def test_a_new_listing_shows_at_the_next_view(world: World) -> None:
+    """The figures are kept per catalogue version: a write is counted at once, as land."""
+    territory = world.client.app.state.territory  # type: ignore[attr-defined]
+    hall = next(p for p in territory.layer("communes").properties if p["insee"] == "94081")
+    before = _cells(_get(world, "/tableau-de-bord").text, "balance")["94081"]  # type: ignore[attr-defined]
+    created = world.client.post(
+        "/premises",
+        headers={"Authorization": f"Bearer {world.keys['staff']}"},
+        json={
+            "title": "Terrain Démo du tableau de bord",
+            "kind": "land",
+            "surface_m2": 12_345,
+            "tenure": "sale",
+            "sale_price_eur": 1_500_000,
+            "lon": hall["town_hall_lon"] + 0.001,
+            "lat": hall["town_hall_lat"] + 0.001,
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["commune_insee"] == "94081"
+    after = _cells(_get(world, "/tableau-de-bord").text, "balance")["94081"]  # type: ignore[attr-defined]
+    assert after[0:2] == before[0:2]  # buildings unchanged
+    assert after[2] == before[2] + 1  # type: ignore[operator]
+    assert after[3] == pytest.approx(before[3] + 12_345)  # type: ignore[operator]
+
+
+def test_an_empty_catalogue_shows_an_empty_dashboard(tmp_path: Path) -> None:
+    with TestClient(create_app(make_settings(tmp_path / "empty.db", demo=False))) as client:
+        with client.app.state.repo.begin() as conn:  # type: ignore[attr-defined]
+            account = accounts.create_account(
+                conn, name="equipe-vide", email="vide@exemple.invalid", role="staff"
+            )
+            key = issue_key(conn, account.id).key
+        r = client.get("/tableau-de-bord", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200
+    assert "Rien à montrer avec ces filtres." in r.text
+    assert "Aucun besoin actif avec ces filtres." in unescape(r.text)
