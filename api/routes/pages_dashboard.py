@@ -435,7 +435,7 @@ def build_map(
     DashboardLayer(
         "areas", _area_features(zgeoms, props),
         name=tr(lang, "Zones d'activité", "Activity zones"), key="zones", show=False,
-        stroke="#6d4c41", weight=2, dashArray="5 4",
+        stroke="#6d4c41", weight=2, dashArray="5 4", pane="implanter-zones", zIndex=360,
     ).add_to(m)  # fmt: skip
 
     LayerControl(tr(lang, "Couches de la carte", "Map layers"), position="topright").add_to(m)

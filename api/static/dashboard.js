@@ -39,10 +39,18 @@
     return layer;
   }
 
+  // A pane below Leaflet's overlay pane (z-index 400), so that polygons stay under the
+  // points whichever layer the control adds last.
+  function pane(map, name, zIndex) {
+    if (!map.getPane(name)) map.createPane(name).style.zIndex = String(zIndex);
+    return name;
+  }
+
   // Communes (or any polygons) filled with each feature's `fill` colour.
   function areas(map, data, opts) {
     opts = opts || {};
     var layer = L.geoJSON(data, {
+      pane: pane(map, opts.pane || "implanter-areas", opts.zIndex || 350),
       style: function (feature) {
         var p = feature.properties || {};
         return {
@@ -92,10 +100,12 @@
   function circles(map, data, opts) {
     opts = opts || {};
     var group = L.featureGroup();
+    var circlePane = pane(map, opts.pane || "implanter-circles", opts.zIndex || 370);
     data.features.forEach(function (feature) {
       var p = feature.properties || {};
       var c = feature.geometry.coordinates;
       var circle = L.circle([c[1], c[0]], {
+        pane: circlePane,
         radius: p.radius_m || 500,
         color: opts.colour || "#5e3c99",
         weight: 2,

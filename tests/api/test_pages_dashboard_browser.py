@@ -64,7 +64,7 @@ def _control_labels(page: Any) -> list[str]:
 def _filled_paths(page: Any) -> list[str]:
     """The fill colours of the vector paths Leaflet drew (SVG)."""
     return page.eval_on_selector_all(
-        "#main .leaflet-overlay-pane path.leaflet-interactive",
+        "#main .leaflet-map-pane path.leaflet-interactive",
         "els => els.map(e => e.getAttribute('fill'))",
     )
 
@@ -146,6 +146,17 @@ def test_journey_c_staff_read_the_territory(browser: Any, live_server: str, staf
     assert frame.get_attribute("data-layer-communes-land") == "24"
     assert frame.get_attribute("data-layer-communes-building") is None
     assert set(RAMPS["land"][1:]) & set(_filled_paths(page))
+    # The choropleth added last still lies under the points: each unmet need's marker is
+    # what a pointer at its centre reaches.
+    on_top = page.eval_on_selector_all(
+        "#main path.leaflet-interactive[fill='#a4161a']",
+        """els => els.map(e => {
+            const r = e.getBoundingClientRect();
+            const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+            return hit === e || (hit && hit.getAttribute('fill') === '#a4161a');
+        })""",
+    )
+    assert on_top and all(on_top), on_top
     page.screenshot(path=str(SHOTS / "journey-c-2-land-choropleth.png"))
 
     # The same figures are in tables (the map is not the only way to read them).
