@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -323,3 +324,29 @@ def test_an_empty_catalogue_shows_an_empty_dashboard(tmp_path: Path) -> None:
     assert r.status_code == 200
     assert "Rien à montrer avec ces filtres." in r.text
     assert "Aucun besoin actif avec ces filtres." in unescape(r.text)
+
+
+def _staff_key(client: TestClient, name: str) -> str:
+    with client.app.state.repo.begin() as conn:  # type: ignore[attr-defined]
+        account = accounts.create_account(
+            conn, name=name, email=f"{name}@exemple.invalid", role="staff"
+        )
+        return issue_key(conn, account.id).key
+
+
+@pytest.mark.postgis
+def test_postgis_gives_the_same_figures_as_sqlite(pg_scratch: Any, client: TestClient) -> None:
+    """The same demo (same seed, same day) on PostGIS: the same tables, cell for cell."""
+    key = _staff_key(client, "equipe-sqlite")
+    on_sqlite = client.get("/tableau-de-bord", headers={"Authorization": f"Bearer {key}"}).text
+    with pg_scratch() as url:
+        settings = make_settings(Path("unused.db"))
+        settings.database.url = url
+        with TestClient(create_app(settings)) as pg:
+            assert pg.get("/health").json()["database"] == "postgresql"
+            pg_key = _staff_key(pg, "equipe-postgis")
+            on_pg = pg.get("/tableau-de-bord", headers={"Authorization": f"Bearer {pg_key}"}).text
+    for table in ("balance", "by-kind", "rent", "stale", "unmet"):
+        assert _cells(on_pg, table) == _cells(on_sqlite, table), table
+    share = r'id="good-share" data-value="([^"]*)"'
+    assert re.search(share, on_pg).group(1) == re.search(share, on_sqlite).group(1)  # type: ignore[union-attr]
