@@ -107,15 +107,6 @@ class Filters:
                 return (lo if lo > 0 else None), hi
         return None, None
 
-    def page_params(self) -> dict[str, Any]:
-        """This view's query parameters (without the language)."""
-        return {
-            "kind": self.kind,
-            "use": self.use,
-            "band": self.band,
-            "threshold": None if self.threshold == 50.0 else fmt_number(self.threshold, "en"),
-        }
-
     def premises_params(self) -> dict[str, Any]:
         """The ``GET /premises`` filters selecting the listings the figures count."""
         lo, hi = self.bounds

@@ -519,10 +519,7 @@ def dashboard(
         bands=[(v, band_text(v, lang)) for v, _, _ in BANDS],
         kinds=KINDS,
         uses=USES,
-        kind_colours=KIND_COLOURS,
         unmet_colour=UNMET_COLOUR,
-        commune_label=_commune_label(territory, lang),
-        band_text=lambda v: band_text(str(v), lang),
         num=lambda v, d=0: fmt_number(float(v), lang, d),
         downloads=downloads,
         tables=tables(
@@ -533,8 +530,6 @@ def dashboard(
             settings.freshness,
         ),
         freshness=settings.freshness,
-        communes_order=list(territory.commune_names),
-        page_params=filters.page_params(),
     )
     if errors:
         response.status_code = 422
