@@ -72,11 +72,20 @@ HOTSPOT_MIN_NEEDS = 4
 
 
 def tr(lang: Lang, fr: str, en: str) -> str:
+    """The French or the English text."""
     return fr if lang == "fr" else en
 
 
 def band_text(value: str, lang: Lang) -> str:
-    """A size band as words: ``"200–400 m²"``, ``"moins de 200 m²"``, ``"10 000 m² ou plus"``."""
+    """A size band of :data:`BANDS` as words.
+
+    Examples
+    --------
+    >>> band_text("200-400", "fr"), band_text("0-200", "en")
+    ('200–400 m²', 'under 200 m²')
+    >>> band_text("10000+", "fr")
+    '10\u202f000 m² ou plus'
+    """
     for v, lo, hi in BANDS:
         if v == value:
             if hi is None:
@@ -108,7 +117,13 @@ class Filters:
         return None, None
 
     def premises_params(self) -> dict[str, Any]:
-        """The ``GET /premises`` filters selecting the listings the figures count."""
+        """The ``GET /premises`` filters selecting the listings the figures count.
+
+        Examples
+        --------
+        >>> Filters(kind="warehouse", band="1000-2500").premises_params()  # doctest: +ELLIPSIS
+        {'status': 'available', 'kind': 'warehouse', 'min_surface_m2': '1000', 'max_surface_m2': ...}
+        """
         lo, hi = self.bounds
         params = {
             "status": "available",
