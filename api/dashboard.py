@@ -121,8 +121,8 @@ class Filters:
 
         Examples
         --------
-        >>> Filters(kind="warehouse", band="1000-2500").premises_params()  # doctest: +ELLIPSIS
-        {'status': 'available', 'kind': 'warehouse', 'min_surface_m2': '1000', 'max_surface_m2': ...}
+        >>> Filters(use="craft", band="1000-2500").premises_params()
+        {'status': 'available', 'use': 'craft', 'min_surface_m2': '1000', 'max_surface_m2': '2500'}
         """
         lo, hi = self.bounds
         params = {
