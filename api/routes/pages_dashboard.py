@@ -196,12 +196,28 @@ def _fills(values: np.ndarray, edges: np.ndarray, ramp: list[str]) -> list[str |
     return [colours[i] if v > 0 else None for v, i in zip(values, k, strict=True)]
 
 
-def _legend(edges: np.ndarray, ramp: list[str], unit: str, lang: Lang) -> list[dict[str, Any]]:
-    items = [{"colour": None, "text": tr(lang, "aucun", "none")}]
+def _legend(
+    edges: np.ndarray, ramp: list[str], unit: str, lang: Lang, *, counts: bool = False
+) -> list[dict[str, Any]]:
+    """The classes of a choropleth in words; ``counts``: whole numbers (``1``, ``2 – 5``).
+
+    Examples
+    --------
+    >>> [i["text"] for i in _legend(np.array([1.0, 2.0, 6.0]), RAMPS["demand"], "", "fr",
+    ...                             counts=True)]
+    ['aucun', '1', '2', '3 – 6']
+    >>> [i["text"] for i in _legend(np.array([900.0, 2500.0]), RAMPS["land"], " m²", "en")]
+    ['none', 'up to 900 m²', '900 – 2,500 m²']
+    """
+    items: list[dict[str, Any]] = [{"colour": None, "text": tr(lang, "aucun", "none")}]
     colours = ramp[len(ramp) - edges.size :]
     lo = 0.0
     for colour, hi in zip(colours, edges, strict=True):
-        if lo == 0:
+        if counts:
+            first = lo + 1
+            text = fmt_number(hi, lang) if first >= hi else f"{fmt_number(first, lang)} – "
+            text += "" if first >= hi else fmt_number(hi, lang)
+        elif lo == 0:
             text = f"{tr(lang, 'jusqu’à', 'up to')} {fmt_number(hi, lang)}{unit}"
         else:
             text = f"{fmt_number(lo, lang)} – {fmt_number(hi, lang)}{unit}"
@@ -291,7 +307,7 @@ def build_map(
             overlay=False,
             show=show,
         ).add_to(m)
-        legends[key] = _legend(edges, RAMPS[key], unit, lang)
+        legends[key] = _legend(edges, RAMPS[key], unit, lang, counts=key == "demand")
         titles[key] = what
 
     # Supply by kind.
