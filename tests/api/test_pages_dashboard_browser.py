@@ -210,3 +210,31 @@ def test_a_phone_reads_the_dashboard(browser: Any, live_server: str, staff: str)
     assert serious_violations(page) == []
     page.screenshot(path=str(SHOTS / "journey-c-4-phone.png"))
     context.close()
+
+
+def test_a_company_is_told_the_dashboard_is_for_staff(
+    browser: Any, live_server: str, demo_db: Path
+) -> None:
+    repo = Repository(f"sqlite:///{demo_db}")
+    with repo.begin() as conn:
+        accounts.create_account(
+            conn,
+            name="pme-curieuse",
+            email="pme-curieuse@exemple.invalid",
+            role="company",
+            password_hash=hash_password(PASSWORD),
+        )
+    repo.dispose()
+    context = browser.new_context(locale="fr-FR")
+    _closed_network(context, live_server)
+    page = context.new_page()
+    page.goto(live_server + "/login?next=/tableau-de-bord")
+    page.get_by_label("Adresse e-mail").fill("pme-curieuse@exemple.invalid")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    with page.expect_response("**/tableau-de-bord") as answer:
+        page.get_by_role("button", name="Se connecter").click()
+    assert answer.value.status == 403
+    assert "réservé" in page.locator("h1").inner_text()
+    assert page.locator(".leaflet-container").count() == 0
+    assert serious_violations(page) == []
+    context.close()
