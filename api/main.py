@@ -38,6 +38,7 @@ from .routes import (
     notifications,
     ogc,
     outcomes,
+    pages_dashboard,
     pages_listings,
     pages_map,
     premises,
@@ -173,4 +174,5 @@ def create_app(
     app.include_router(exports.router)
     app.include_router(imports.router)
     app.include_router(pages_listings.router)
+    app.include_router(pages_dashboard.router)
     return app
