@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from listing_items import GOSB
+from pydantic import ValidationError
 
-from geodata.schemas import PremisesCreate
+from geodata.demo import demo_premises
+from geodata.io import canonical_frame, export_listings, importer, read_listings
+from geodata.schemas import PremisesCreate, error_details
 from geodata.storage import Repository, StorageError
 from geodata.storage import premises as store
 from geodata.storage._tables import audit_log
@@ -99,3 +105,98 @@ def test_a_refused_row_late_in_a_large_upsert_writes_nothing(
     assert repo.catalogue_version() == 0
     with repo.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(audit_log)).scalar() == 0
+
+
+# -- reading: the territory checked in bulk, a chunk at a time ---------------------------------
+
+
+@dataclass
+class DemoFile:
+    path: Path  # the file imported
+    names: dict[int, str]  # row -> the commune name it gives instead of a code
+    formed: Path  # the same file without those names, to read each row's form without a territory
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> DemoFile:
+    """The demo catalogue as a CSV, zones left to the territory, with rows placed wrong.
+
+    Every fifth listing gives no commune (derived from the point); a few are outside the
+    territory, have their longitude and latitude swapped, or give a commune the point is not
+    in, by code or by name.
+    """
+    frame = canonical_frame(demo_premises(territory=GOSB))
+    frame["zone_id"] = None
+    frame.loc[frame.index[::5], "commune_insee"] = None
+    lon, lat = frame["lon"].to_numpy(float), frame["lat"].to_numpy(float)
+    for k in (3, 40, 41, 199):  # outside, at growing distances
+        frame.loc[frame.index[k], "lon"] = lon[k] + 0.05 * (k % 7 + 1)
+    for k in (7, 250):  # swapped
+        frame.loc[frame.index[k], ["lon", "lat"]] = [lat[k], lon[k]]
+    other = "94065" if frame.loc[frame.index[11], "commune_insee"] != "94065" else "94081"
+    frame.loc[frame.index[11], "commune_insee"] = other
+    folder = tmp_path_factory.mktemp("bulk")
+    export_listings(frame, folder / "formed.csv", fmt="csv")
+    names = {14: "Rungis", 15: "Paris"}  # file rows; Paris is not in the territory
+    for row, name in names.items():
+        frame.loc[frame.index[row - 2], "commune_insee"] = name
+    export_listings(frame, folder / "demo.csv", fmt="csv")
+    return DemoFile(folder / "demo.csv", names, folder / "formed.csv")
+
+
+def _one_by_one(
+    demo: DemoFile,
+) -> tuple[dict[int, PremisesCreate], dict[int, set[tuple[str, str]]]]:
+    """Each row of the file validated alone against the territory, as a form would."""
+    formed = read_listings(demo.formed, territory=None)
+    assert not formed.errors
+    good: dict[int, PremisesCreate] = {}
+    bad: dict[int, set[tuple[str, str]]] = {}
+    for item, row in zip(formed.items, formed.rows, strict=True):
+        data = item.model_dump(exclude_unset=True)
+        if row in demo.names:
+            data["commune_insee"] = demo.names[row]
+        try:
+            good[row] = PremisesCreate.model_validate(data, context={"territory": GOSB})
+        except ValidationError as exc:
+            bad[row] = {(d["field"], d["reason"]) for d in error_details(exc)}
+    return good, bad
+
+
+def test_bulk_territory_check_gives_what_one_row_at_a_time_gives(demo_file: DemoFile) -> None:
+    """The same communes and zones, and the same errors (distances included), as row by row."""
+    parsed = read_listings(demo_file.path, territory=GOSB)
+    good, bad = _one_by_one(demo_file)
+    assert dict(zip(parsed.rows, parsed.items, strict=True)) == good
+    found: dict[int, set[tuple[str, str]]] = {}
+    for error in parsed.errors:
+        found.setdefault(error.row, set()).add((error.field, error.reason))
+    assert found == bad
+    assert sorted(bad) == [5, 9, 13, 14, 15, 42, 43, 201, 252]  # each misplaced row
+    reasons = " ".join(reason for row in bad.values() for _, reason in row)
+    assert "km from its boundary" in reasons and "swapped" in reasons
+    assert "disagrees with the point" in reasons
+    assert sum(item.zone_id is not None for item in parsed.items) > 20
+
+
+def test_validation_chunks_do_not_change_the_result(
+    demo_file: DemoFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of 7 rows (misplaced rows in several chunks) give what one chunk gives."""
+    whole = read_listings(demo_file.path, territory=GOSB)
+    monkeypatch.setattr(importer, "VALIDATION_CHUNK", 7)
+    chunked = read_listings(demo_file.path, territory=GOSB)
+    assert chunked.items == whole.items
+    assert chunked.rows == whole.rows
+    assert chunked.errors == whole.errors
+    assert chunked.warnings == whole.warnings
+
+
+def test_compacted_listings_keep_their_given_fields(demo_file: DemoFile) -> None:
+    """The smaller set of given fields is the same set, and each listing has its own."""
+    parsed = read_listings(demo_file.path, territory=GOSB)
+    first, second = parsed.items[:2]
+    assert first.model_fields_set is not second.model_fields_set
+    given = first.model_dump(exclude_unset=True)
+    assert {"title", "lon", "lat", "surface_m2"} <= set(given)
+    assert PremisesCreate.model_validate(given, context={"territory": GOSB}) == first
