@@ -191,8 +191,9 @@ def upsert_premises_by_ref(
             to_insert: list[dict[str, Any]] = []
             new_items: list[PremisesCreate] = []
             to_update: list[dict[str, Any]] = []
-            for item in batch:
-                row = cv.premises_row(item)
+            rows = [cv.premises_row(item, check=False) for item in batch]
+            cv.check_storable_many(rows)
+            for item, row in zip(batch, rows, strict=True):
                 old = stored.get(row["external_ref"]) if row["external_ref"] else None
                 if old is None:
                     to_insert.append({**row, "version": 1, "created_at": at, "updated_at": at})

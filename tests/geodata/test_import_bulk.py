@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,7 +15,14 @@ from listing_items import GOSB
 from pydantic import ValidationError
 
 from geodata.demo import demo_premises
-from geodata.io import canonical_frame, export_listings, importer, read_listings
+from geodata.io import (
+    ListingsFileError,
+    canonical_frame,
+    export_listings,
+    import_listings,
+    importer,
+    read_listings,
+)
 from geodata.schemas import PremisesCreate, error_details
 from geodata.storage import Repository, StorageError
 from geodata.storage import premises as store
@@ -88,6 +96,7 @@ def test_upsert_of_several_batches_keeps_order_counts_and_one_version(
     ("bad", "message"),
     [
         ({"loading_docks": 2**40}, "loading_docks: .* too large"),  # refused before the SQL
+        ({"title": "Local\x00 4"}, "title: contains a NUL character"),
         ({"lon": 500.0}, "the database refused the change"),  # refused by the database
     ],
 )
@@ -200,3 +209,18 @@ def test_compacted_listings_keep_their_given_fields(demo_file: DemoFile) -> None
     given = first.model_dump(exclude_unset=True)
     assert {"title", "lon", "lat", "surface_m2"} <= set(given)
     assert PremisesCreate.model_validate(given, context={"territory": GOSB}) == first
+
+
+def test_imports_leave_the_garbage_collector_as_they_found_it(
+    repo: Repository, demo_file: DemoFile, tmp_path: Path
+) -> None:
+    """What an import freezes for its own speed is unfrozen when it ends, even on an error."""
+    assert gc.get_freeze_count() == 0
+    report = import_listings(repo, demo_file.path, actor="t", territory=GOSB, skip_invalid=True)
+    assert report.written and len(report.created) == 351
+    assert gc.get_freeze_count() == 0
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not a workbook")
+    with pytest.raises(ListingsFileError):
+        import_listings(repo, broken, actor="t", territory=GOSB)
+    assert gc.get_freeze_count() == 0
