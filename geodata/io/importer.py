@@ -23,7 +23,7 @@ import threading
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 from scipy.spatial import cKDTree
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 import pyogrio
@@ -69,6 +70,7 @@ from geodata.io._vocab import (
 )
 from geodata.io.limits import Deadline, ImportLimitError, ImportLimits
 from geodata.schemas import Premises, PremisesCreate, error_details
+from geodata.storage.catalogue import premises_columns
 from geodata.storage.errors import StaleVersionError
 from geodata.territory import CommuneNameError, Territory
 
@@ -274,6 +276,8 @@ class ImportReport:
 
 
 class _Repository(Protocol):  # the part of geodata.storage.Repository used here
+    def connect(self) -> AbstractContextManager[Connection]: ...
+
     def premises_frame(self, *, status: str | None = None) -> pd.DataFrame: ...
 
     def upsert_premises_by_ref(
@@ -1148,6 +1152,21 @@ def _frame_lonlat(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return shapely.get_x(geoms), shapely.get_y(geoms)
 
 
+#: The stored columns :func:`find_probable_duplicates` compares a file with.
+_DUPLICATE_COLUMNS = ("lon", "lat", "surface_m2", "external_ref", "title", "lot_ref")
+
+
+def _stored_for_duplicates(repo: _Repository) -> pd.DataFrame:
+    """The stored listings as :func:`find_probable_duplicates` reads them (index = id).
+
+    Only the columns it compares, as arrays: not the whole catalogue as a GeoDataFrame.
+    """
+    with repo.connect() as conn:
+        columns = premises_columns(conn, _DUPLICATE_COLUMNS)
+    ids = pd.Index(columns.pop("id"), name="id")
+    return pd.DataFrame(columns, index=ids)
+
+
 # Fields derived from the point by validation: they are "carried" whenever the point is.
 _DERIVED = {"commune_insee", "zone_id"}
 _PLACE = {"lon", "lat", "footprint"}
@@ -1169,30 +1188,35 @@ def _keep_stored_fields(
     if parsed.fmt in ("geojson", "gpkg") or carried & {"lon", "lat", "geometry"}:
         carried |= _PLACE | _DERIVED
     absent = [f for f in PremisesCreate.model_fields if f not in carried and f != "external_ref"]
-    refs = [item.external_ref for item in parsed.items if item.external_ref]
-    stored = repo.premises_by_refs(refs) if refs and absent else {}
-    if not stored:
+    if not absent or not any(item.external_ref for item in parsed.items):
         return list(parsed.items), {}, []
     items: list[PremisesCreate] = []
     versions: dict[str, int] = {}
     errors: list[RowError] = []
-    for item, row in zip(parsed.items, parsed.rows, strict=True):
-        old = stored.get(item.external_ref or "")
-        if old is not None:
-            data = item.model_dump() | {f: getattr(old, f) for f in absent}
-            try:
-                # The point was checked against the territory, in the file or when stored.
-                item = PremisesCreate.model_validate(data)
-            except ValidationError as exc:
-                for detail in error_details(exc):
-                    reason = (
-                        f"{detail['reason']} (with the stored values of the fields the file "
-                        "has no column for)"
-                    )
-                    errors.append(RowError(row, detail["field"], reason))
-                continue
-            versions[old.external_ref or ""] = old.version
-        items.append(item)
+    # A chunk of stored listings at a time: a re-import of the whole catalogue does not hold
+    # a second copy of it as models.
+    for start in range(0, len(parsed.items), VALIDATION_CHUNK):
+        chunk = parsed.items[start : start + VALIDATION_CHUNK]
+        refs = [item.external_ref for item in chunk if item.external_ref]
+        stored = repo.premises_by_refs(refs) if refs else {}
+        rows = parsed.rows[start : start + VALIDATION_CHUNK]
+        for item, row in zip(chunk, rows, strict=True):
+            old = stored.get(item.external_ref or "")
+            if old is not None:
+                data = item.model_dump() | {f: getattr(old, f) for f in absent}
+                try:
+                    # The point was checked against the territory, in the file or when stored.
+                    item = _compact(PremisesCreate.model_validate(data))
+                except ValidationError as exc:
+                    for detail in error_details(exc):
+                        reason = (
+                            f"{detail['reason']} (with the stored values of the fields the "
+                            "file has no column for)"
+                        )
+                        errors.append(RowError(row, detail["field"], reason))
+                    continue
+                versions[old.external_ref or ""] = old.version
+            items.append(item)
     return items, versions, errors
 
 
@@ -1279,13 +1303,15 @@ def _import_listings(
     parsed = read_listings(path, fmt=fmt, territory=territory, sheet=sheet, limits=limits)
     if parsed.total_rows == 0 and not parsed.errors:
         parsed.errors.append(RowError(parsed.header_row, "(file)", NO_LISTING))
-    existing = repo.premises_frame()
+    existing = _stored_for_duplicates(repo)
     warnings = list(parsed.warnings)
     warnings += find_probable_duplicates(parsed.items, parsed.rows, existing)
     warnings.sort(key=lambda w: w.row)
     items, versions, merge_errors = (
         _keep_stored_fields(repo, parsed) if parsed.items else ([], {}, [])
     )
+    file_refs = [item.external_ref for item in parsed.items]
+    parsed.items = []  # those merged with stored values are replaced in ``items``
     errors = sorted([*parsed.errors, *merge_errors], key=lambda e: (e.row, e.field))
     report = ImportReport(
         path=str(path),
@@ -1321,7 +1347,7 @@ def _import_listings(
     except StaleVersionError as exc:
         # Someone edited a listing between our read and our write: write nothing, say which.
         ref = repo.get_premises(exc.entity_id).external_ref
-        row_of = dict(zip([i.external_ref for i in parsed.items], parsed.rows, strict=True))
+        row_of = dict(zip(file_refs, parsed.rows, strict=True))
         report.errors.append(
             RowError(
                 row_of.get(ref, parsed.header_row),

@@ -174,20 +174,25 @@ def upsert_premises_by_ref(
     if not items:
         return result
     at = co.now()
+    expected_versions = expected_versions or {}
     with co.guard(conn, [{"external_ref": ref} for ref in refs], _taken_by()):
-        stored = {row["external_ref"]: row for row in _rows_by_refs(conn, refs, for_update=True)}
-        for ref, expected in (expected_versions or {}).items():
-            old_row = stored.get(ref)
-            if old_row is not None and old_row["version"] != expected:
-                raise StaleVersionError(
-                    ENTITY_PREMISES, old_row["id"], expected, old_row["version"]
-                )
-        # Batches of rows, so that a large import never holds every row, parameter set and
-        # audit text at once; the whole upsert is still one transaction.
+        # Batches of rows, so that a large import never holds every row, stored row,
+        # parameter set and audit text at once; the whole upsert is still one transaction,
+        # so a stale listing found in a later batch writes nothing either.
         created: list[tuple[int, PremisesCreate]] = []
         changed: list[tuple[int, int, dict[str, Any]]] = []
         for start in range(0, len(items), BATCH):
             batch = items[start : start + BATCH]
+            batch_refs = [item.external_ref for item in batch if item.external_ref]
+            stored = {
+                row["external_ref"]: row for row in _rows_by_refs(conn, batch_refs, for_update=True)
+            }
+            for ref, old_row in stored.items():
+                expected = expected_versions.get(ref)
+                if expected is not None and old_row["version"] != expected:
+                    raise StaleVersionError(
+                        ENTITY_PREMISES, old_row["id"], expected, old_row["version"]
+                    )
             to_insert: list[dict[str, Any]] = []
             new_items: list[PremisesCreate] = []
             to_update: list[dict[str, Any]] = []

@@ -24,7 +24,7 @@ from geodata.io import (
     read_listings,
 )
 from geodata.schemas import PremisesCreate, error_details
-from geodata.storage import Repository, StorageError
+from geodata.storage import Repository, StaleVersionError, StorageError
 from geodata.storage import premises as store
 from geodata.storage._tables import audit_log
 from tests.geodata.test_storage import (
@@ -224,3 +224,48 @@ def test_imports_leave_the_garbage_collector_as_they_found_it(
     with pytest.raises(ListingsFileError):
         import_listings(repo, broken, actor="t", territory=GOSB)
     assert gc.get_freeze_count() == 0
+
+
+def test_a_stale_listing_in_a_later_batch_writes_nothing(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stored rows are read a batch at a time; a stale one found late still rolls all back."""
+    monkeypatch.setattr(store, "BATCH", 2)
+    (pid,) = repo.upsert_premises_by_ref([make_premises(external_ref="S-9")], actor="t").created
+    version = repo.catalogue_version()
+    items = [make_premises(PLACES[k], external_ref=f"S-{k}") for k in range(5)]
+    items.append(make_premises(external_ref="S-9", surface_m2=999.0))
+    with pytest.raises(StaleVersionError):
+        repo.upsert_premises_by_ref(items, actor="t", expected_versions={"S-9": 0})
+    assert repo.counts()["premises"] == 1
+    assert repo.catalogue_version() == version
+    assert repo.get_premises(pid).surface_m2 == 400.0
+
+
+def test_a_reimport_keeps_stored_fields_chunk_by_chunk(
+    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file without a status column keeps each stored status, across validation chunks."""
+    monkeypatch.setattr(importer, "VALIDATION_CHUNK", 2)
+    monkeypatch.setattr(store, "BATCH", 2)
+    stored = repo.upsert_premises_by_ref(
+        [make_premises(PLACES[k], external_ref=f"C-{k}") for k in range(5)], actor="t"
+    ).created
+    repo.set_status(stored[3], "let", expected_version=1, actor="owner")
+    lines = ["ref,title,kind,surface_m2,tenure,rent_eur_m2_year,lon,lat"]
+    lines += [
+        f"C-{k},Local C-{k},workshop,{500 + k},rent,110,{PLACES[k][0]},{PLACES[k][1]}"
+        for k in range(6)
+    ]
+    path = tmp_path / "again.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = import_listings(repo, path, actor="t", territory=GOSB)
+    assert report.written and report.updated == stored and len(report.created) == 1
+    assert [repo.get_premises(pid).status for pid in stored] == [
+        "available",
+        "available",
+        "available",
+        "let",
+        "available",
+    ]
+    assert [repo.get_premises(pid).surface_m2 for pid in stored] == [500, 501, 502, 503, 504]
