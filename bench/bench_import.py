@@ -13,10 +13,15 @@ It also checks that the stored listings are what a row-by-row validation of the 
 gives (``--check``, on by default: the commune and zone of every listing, found in bulk, are
 those the model finds with the territory).
 
+With ``--before DIR`` (a checkout of an earlier commit, e.g. ``git archive <commit> | tar -x
+-C DIR``), the same imports also run from that tree, alternating with this one so that both
+see the same load, and the report gives both.
+
 Run::
 
     python -m bench.bench_import                 # 100k, SQLite and PostGIS, writes RESULTS.md
     python -m bench.bench_import --size 20000 --results -
+    python -m bench.bench_import --runs 1 --before ../implanter-before
     make bench-import
 
 Targets (issue 9): 100,000 listings in under 15 s and under 600 MB on SQLite.
@@ -60,11 +65,15 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "api.cli", *args]
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> Run:
+def _env(tree: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(tree)}
+
+
+def timed(cmd: list[str], env: dict[str, str], tree: Path = ROOT) -> Run:
     """Run a command, wait for it with ``os.wait4`` and return its own resource usage."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
@@ -109,34 +118,38 @@ def _pg_drop(name: str) -> None:
     admin.dispose()
 
 
-def import_runs(csv: Path, backend: str, runs: int, env: dict[str, str]) -> list[Run]:
-    """Import ``csv`` into ``runs`` new databases (migrated first, outside the timing)."""
-    out = []
+def import_runs(csv: Path, backend: str, runs: int, trees: dict[str, Path]) -> dict[str, list[Run]]:
+    """Import ``csv`` ``runs`` times from each source tree, alternating the trees, each time
+    into a new database (migrated first, outside the timing)."""
+    out: dict[str, list[Run]] = {label: [] for label in trees}
     for i in range(runs):
-        if backend == "sqlite":
-            db = OUT / f"import-{i}.db"
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{db}{suffix}").unlink(missing_ok=True)
-            url, name = f"sqlite:///{db}", None
-        else:
-            url, name = _pg_database()
-        try:
-            subprocess.run(
-                _cli("init-db", "-d", url), cwd=ROOT, env=env, check=True, capture_output=True
-            )
-            out.append(
-                timed(
-                    _cli("import", str(csv), "-d", url, "--skip-invalid", "--actor", "bench"), env
-                )
-            )
-            if i == runs - 1 and backend == "sqlite":
-                _check_counts(url, csv)
-        finally:
-            if name is not None:
-                _pg_drop(name)
-            else:
+        for label, tree in trees.items():
+            env = _env(tree)
+            if backend == "sqlite":
+                db = OUT / f"import-{i}.db"
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{db}{suffix}").unlink(missing_ok=True)
+                url, name = f"sqlite:///{db}", None
+            else:
+                url, name = _pg_database()
+            try:
+                subprocess.run(
+                    _cli("init-db", "-d", url),
+                    cwd=tree,
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
+                args = ("import", str(csv), "-d", url, "--skip-invalid", "--actor", "bench")
+                out[label].append(timed(_cli(*args), env, tree))
+                if i == runs - 1:
+                    _check_counts(url, csv)
+            finally:
+                if name is not None:
+                    _pg_drop(name)
+                else:
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(f"{db}{suffix}").unlink(missing_ok=True)
     return out
 
 
@@ -214,11 +227,13 @@ def report(
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for backend, runs in results.items():
+        if not runs:
+            continue
         wall = float(np.median([r.wall for r in runs]))
         cpu = float(np.median([r.cpu for r in runs]))
         rss = float(np.median([r.rss_mb for r in runs]))
         target = ""
-        if backend == "sqlite":
+        if backend == "sqlite":  # this tree, not the tree compared with
             ok = wall < TARGET_S and rss < TARGET_MB
             target = f"< {TARGET_S:.0f} s and < {TARGET_MB:.0f} MB: {'met' if ok else 'not met'}"
         lines.append(
@@ -249,24 +264,33 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-check", action="store_true", help="skip the row-by-row check")
     parser.add_argument(
+        "--before", type=Path, help="also run the imports from this earlier source tree"
+    )
+    parser.add_argument(
         "--results", type=Path, default=RESULTS, help="Markdown file to update ('-': print)"
     )
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     info = machine()
     csv = synthetic_csv(args.size)
     check = "not run" if args.no_check else check_bulk_equals_row_by_row(csv)
+    trees = {"": ROOT}
+    if args.before is not None:
+        trees = {" (before)": args.before.resolve(), "": ROOT}
     results: dict[str, list[Run]] = {}
     for backend in args.backends:
-        results[backend] = import_runs(csv, backend, args.runs, env)
-        for r in results[backend]:
-            print(
-                f"{backend}: {r.wall:.1f} s wall, {r.cpu:.1f} s CPU, {r.rss_mb:.0f} MB", flush=True
-            )
+        for label, runs in import_runs(csv, backend, args.runs, trees).items():
+            results[backend + label] = runs
+            for r in runs:
+                print(
+                    f"{backend}{label}: {r.wall:.1f} s wall, {r.cpu:.1f} s CPU, {r.rss_mb:.0f} MB",
+                    flush=True,
+                )
     load_end = "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
     given = sys.argv[1:] if argv is None else argv
-    command = "python -m bench.bench_import" + (" " + " ".join(given) if given else "")
+    # The tree compared with is a folder of this machine: the report says <before> instead.
+    shown = ["<before>" if args.before and a == str(args.before) else a for a in given]
+    command = "python -m bench.bench_import" + (" " + " ".join(shown) if shown else "")
     section = report(args.size, results, info, check, command, load_end)
     print(section)
     if str(args.results) != "-":

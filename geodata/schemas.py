@@ -289,8 +289,13 @@ class _Model(BaseModel):
 
 def _enum_order(values: list[Any], enum: type[StrEnum]) -> list[Any]:
     """Deduplicate enum values and sort them in declaration order (a canonical form)."""
-    order = {m.value: i for i, m in enumerate(enum)}
+    order = _ENUM_ORDERS.get(enum)
+    if order is None:
+        order = _ENUM_ORDERS[enum] = {m.value: i for i, m in enumerate(enum)}
     return sorted(dict.fromkeys(values), key=lambda v: order[str(v)])
+
+
+_ENUM_ORDERS: dict[type[StrEnum], dict[str, int]] = {}  # declaration order of each enum
 
 
 _OWNER: JsonDict = {"x-personal": "owner"}

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from geodata.schemas import Need, Premises
 from geodata.storage import _convert as cv
-from geodata.storage._dialects import DialectHooks, hooks_for
+from geodata.storage._dialects import DialectHooks, hooks_for, insert_rows
 from geodata.storage._tables import audit_log, catalogue_state
 from geodata.storage.errors import DuplicateRefError, NotFoundError, StaleVersionError, StorageError
 
@@ -122,8 +122,7 @@ def audit_row(
 
 def write_audit(conn: Connection, entries: Sequence[Mapping[str, Any]]) -> None:
     """Insert audit rows (built by :func:`audit_row`) in the caller's transaction."""
-    if entries:
-        conn.execute(sa.insert(audit_log), list(entries))
+    insert_rows(conn, audit_log, entries)
 
 
 def bump_catalogue(conn: Connection, at: datetime) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -17,6 +17,7 @@ __all__ = [
     "PREMISES_FIELDS",
     "audit_value",
     "check_storable",
+    "check_storable_many",
     "join_uses",
     "jsonable",
     "need_doc",
@@ -36,6 +37,8 @@ NEED_SYSTEM_FIELDS: tuple[str, ...] = ("id", "version", "created_at", "updated_a
 _USE_ORDER = {use.value: i for i, use in enumerate(Use)}
 _INT_MAX = 2**31 - 1  # INTEGER columns are 32-bit on PostgreSQL
 _ENUM_FIELDS = ("kind", "tenure", "status")
+_PLAIN = frozenset({float, bool, date, datetime})  # values check_storable lets through as is
+_PLAIN_OR_NONE = _PLAIN | {type(None)}
 
 
 def join_uses(uses: Iterable[str]) -> str:
@@ -87,6 +90,8 @@ def check_storable(row: Mapping[str, Any]) -> None:
         For an integer beyond 32 bits or a text holding a NUL character, naming the field.
     """
     for name, value in row.items():
+        if value is None or type(value) in _PLAIN:  # most values: nothing to check
+            continue
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT_MAX:
             msg = f"{name}: {value} is too large to store (at most {_INT_MAX}); check the value"
             raise StorageError(msg)
@@ -95,19 +100,51 @@ def check_storable(row: Mapping[str, Any]) -> None:
             raise StorageError(msg)
 
 
-def premises_row(item: PremisesCreate) -> dict[str, Any]:
-    """Return the column values of a listing (without id, version and timestamps)."""
+def check_storable_many(rows: Sequence[Mapping[str, Any]]) -> None:
+    """:func:`check_storable` for rows with the same keys, a column at a time.
+
+    Each column is screened at once (its types, its integers' range, NUL in its texts); only
+    when one may hold a refused value are the rows checked one by one, which raises the
+    error :func:`check_storable` raises on the first refused row.
+    """
+    if not rows:
+        return
+    for name in rows[0]:
+        values = [row[name] for row in rows]
+        kinds = set(map(type, values))
+        if kinds <= _PLAIN_OR_NONE:
+            continue
+        if kinds <= _PLAIN_OR_NONE | {str}:
+            texts = [v for v in values if type(v) is str]
+            if "\x00" not in "".join(texts):
+                continue
+        elif kinds <= _PLAIN_OR_NONE | {int}:
+            numbers = [v for v in values if type(v) is int]
+            if max(numbers) <= _INT_MAX and min(numbers) >= -_INT_MAX:
+                continue
+        for row in rows:
+            check_storable(row)
+        return
+
+
+def premises_row(item: PremisesCreate, *, check: bool = True) -> dict[str, Any]:
+    """Return the column values of a listing (without id, version and timestamps).
+
+    ``check=False`` leaves :func:`check_storable` to the caller (see
+    :func:`check_storable_many`).
+    """
     data = item.model_dump(mode="python")
     for name in _ENUM_FIELDS:
         value = data[name]
         data[name] = value.value if isinstance(value, Enum) else value
     data["uses"] = uses_mask(data["uses"])
-    data["photos"] = _dumps(list(data["photos"]))
+    data["photos"] = _dumps(list(data["photos"])) if data["photos"] else "[]"
     footprint = data["footprint"]
     data["footprint"] = None if footprint is None else _dumps(footprint)
     if data["last_verified_at"] is not None:
         data["last_verified_at"] = as_utc(data["last_verified_at"])
-    check_storable(data)
+    if check:
+        check_storable(data)
     return data
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ __all__ = [
     "SqliteHooks",
     "fold_text",
     "hooks_for",
+    "insert_rows",
     "register_hooks",
 ]
 
@@ -173,7 +175,7 @@ class SqliteHooks(DialectHooks):
         if not rows or not conn.get_execution_options().get(WRITE_OPTION, False):
             return super().insert_many(conn, table, rows)
         before = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
-        conn.execute(sa.insert(table), list(rows))
+        insert_rows(conn, table, rows)
         ids = conn.execute(
             sa.select(table.c.id).where(table.c.id > before).order_by(table.c.id)
         ).scalars()
@@ -243,8 +245,74 @@ class PostgisHooks(DialectHooks):
                 {"table": table.name, "n": len(rows)},
             ).scalars()
         )
-        conn.execute(sa.insert(table), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)])
+        insert_rows(conn, table, [{**row, "id": i} for row, i in zip(rows, ids, strict=True)])
         return ids
+
+
+def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert rows with one ``executemany`` of the driver, the values bound as SQLAlchemy would.
+
+    ``conn.execute(sa.insert(table), rows)`` builds and processes a parameter set per row in
+    Python, a third of the time of a large import. Here the statement is compiled once for
+    the keys of the first row, each column's bind processor (dates as text on SQLite, UTC
+    timestamps...) runs over the column at once, and the driver gets plain tuples (or
+    dicts); errors are SQLAlchemy's, as with ``conn.execute``.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        A connection inside the caller's transaction.
+    table : sqlalchemy.Table
+        The table.
+    rows : sequence of mapping
+        Column values, every row with the same keys.
+    """
+    if not rows:
+        return
+    compiled = _compiled_insert(table, tuple(rows[0]), conn.dialect)
+    if compiled is None:  # bind names the driver sees differ from the keys: the generic way
+        conn.execute(sa.insert(table), list(rows))
+        return
+    sql, names, processors = compiled
+    columns: list[Any] = []
+    for name, process in zip(names, processors, strict=True):
+        values = [row[name] for row in rows]
+        columns.append(values if process is None else _processed(values, process))
+    params: list[Any] = list(zip(*columns, strict=True))
+    if not conn.dialect.positional:
+        params = [dict(zip(names, values, strict=True)) for values in params]
+    conn.exec_driver_sql(sql, params)
+
+
+def _processed(values: list[Any], process: Any) -> list[Any]:
+    """``[process(v) for v in values]``, processing a value repeated in a row (the timestamps
+    of a batch are one object) once."""
+    if values[0] is not values[-1]:
+        return [process(v) for v in values]
+    out: list[Any] = []
+    last: Any = out  # not a value
+    done: Any = None
+    for value in values:
+        if value is not last:
+            last, done = value, process(value)
+        out.append(done)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_insert(
+    table: sa.Table, keys: tuple[str, ...], dialect: sa.Dialect
+) -> tuple[str, tuple[str, ...], tuple[Any, ...]] | None:
+    compiled = sa.insert(table).compile(
+        dialect=dialect, column_keys=list(keys), for_executemany=True
+    )
+    if compiled.escaped_bind_names:
+        return None
+    names = tuple(compiled.positiontup or ()) if compiled.positional else keys
+    processors = tuple(
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    )
+    return str(compiled), names, processors
 
 
 def _quoted(table: sa.Table) -> str:

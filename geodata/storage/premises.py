@@ -7,21 +7,20 @@ transaction and never commits: several calls, and other writes, can form one tra
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy.engine import Connection
 
 from geodata.schemas import Premises, PremisesCreate, Status
 from geodata.storage import _common as co
 from geodata.storage import _convert as cv
-from geodata.storage._tables import ENTITY_PREMISES, USE_BITS, premises
+from geodata.storage._tables import ENTITY_PREMISES, USE_BITS, as_utc, premises
 from geodata.storage.errors import DuplicateRefError, NotFoundError, StaleVersionError
 from geodata.storage.query import DISTANCE, PremisesQuery, fold_text
 
@@ -167,52 +166,83 @@ def upsert_premises_by_ref(
     StaleVersionError
         When a listing named in ``expected_versions`` changed since; nothing is written.
     """
-    rows = [cv.premises_row(item) for item in items]
-    refs = [r["external_ref"] for r in rows if r["external_ref"]]
+    refs = [item.external_ref for item in items if item.external_ref]
     twice = [ref for ref, n in Counter(refs).items() if n > 1]
     if twice:
         raise DuplicateRefError(twice, "appears more than once in the batch")
     result = UpsertResult()
-    if not rows:
+    if not items:
         return result
     at = co.now()
-    with co.guard(conn, rows, _taken_by()):
-        stored = {row["external_ref"]: row for row in _rows_by_refs(conn, refs, for_update=True)}
-        for ref, expected in (expected_versions or {}).items():
-            old_row = stored.get(ref)
-            if old_row is not None and old_row["version"] != expected:
-                raise StaleVersionError(
-                    ENTITY_PREMISES, old_row["id"], expected, old_row["version"]
-                )
-        to_insert: list[dict[str, Any]] = []
-        to_update: list[dict[str, Any]] = []
+    expected_versions = expected_versions or {}
+    with co.guard(conn, [{"external_ref": ref} for ref in refs], _taken_by()):
+        # Batches of rows, so that a large import never holds every row, stored row,
+        # parameter set and audit text at once; the whole upsert is still one transaction,
+        # so a stale listing found in a later batch writes nothing either.
+        created: list[tuple[int, PremisesCreate]] = []
         changed: list[tuple[int, int, dict[str, Any]]] = []
-        for row in rows:
-            old = stored.get(row["external_ref"]) if row["external_ref"] else None
-            if old is None:
-                to_insert.append(row)
-                continue
-            diff = cv.premises_diff(old, row)
-            if not diff:
-                result.unchanged.append(old["id"])
-                continue
-            version = old["version"] + 1
-            to_update.append({**row, "b_id": old["id"], "version": version, "updated_at": at})
-            changed.append((old["id"], version, diff))
-            result.updated.append(old["id"])
-        if not (to_insert or to_update):
+        for start in range(0, len(items), BATCH):
+            batch = items[start : start + BATCH]
+            batch_refs = [item.external_ref for item in batch if item.external_ref]
+            stored = {
+                row["external_ref"]: row for row in _rows_by_refs(conn, batch_refs, for_update=True)
+            }
+            for ref, old_row in stored.items():
+                expected = expected_versions.get(ref)
+                if expected is not None and old_row["version"] != expected:
+                    raise StaleVersionError(
+                        ENTITY_PREMISES, old_row["id"], expected, old_row["version"]
+                    )
+            to_insert: list[dict[str, Any]] = []
+            new_items: list[PremisesCreate] = []
+            to_update: list[dict[str, Any]] = []
+            rows = [cv.premises_row(item, check=False) for item in batch]
+            cv.check_storable_many(rows)
+            for item, row in zip(batch, rows, strict=True):
+                old = stored.get(row["external_ref"]) if row["external_ref"] else None
+                if old is None:
+                    to_insert.append({**row, "version": 1, "created_at": at, "updated_at": at})
+                    new_items.append(item)
+                    continue
+                diff = cv.premises_diff(old, row)
+                if not diff:
+                    result.unchanged.append(old["id"])
+                    continue
+                version = old["version"] + 1
+                to_update.append({**row, "b_id": old["id"], "version": version, "updated_at": at})
+                changed.append((old["id"], version, diff))
+                result.updated.append(old["id"])
+            if to_update:
+                conn.execute(
+                    sa.update(premises).where(premises.c.id == sa.bindparam("b_id")), to_update
+                )
+            if to_insert:
+                ids = co.hooks_of(conn).insert_many(conn, premises, to_insert)
+                created.extend(zip(ids, new_items, strict=True))
+        if not (created or changed):
             return result
-        # One bump for the whole batch, after the data statements, before the audit rows.
-        catalogue_version = functools.cache(lambda: co.bump_catalogue(conn, at))
-        if to_update:
-            conn.execute(
-                sa.update(premises).where(premises.c.id == sa.bindparam("b_id")), to_update
+        # One bump for the whole upsert, after the data statements, before the audit rows.
+        catalogue_version = co.bump_catalogue(conn, at)
+        co.count_rows(conn, premises, len(created))
+        stamp = _created_stamp(at)
+        for start in range(0, len(created), BATCH):
+            co.write_audit(
+                conn,
+                [
+                    co.audit_row(
+                        ENTITY_PREMISES,
+                        pid,
+                        "create",
+                        1,
+                        actor,
+                        at,
+                        _created_json(item, pid, at, stamp),
+                        catalogue_version=catalogue_version,
+                    )
+                    for pid, item in created[start : start + BATCH]
+                ],
             )
-        if to_insert:
-            created = _insert(
-                conn, to_insert, actor=actor, at=at, catalogue_version=catalogue_version
-            )
-            result.created.extend(r.id for r in created)
+        result.created.extend(pid for pid, _ in created)
         co.write_audit(
             conn,
             [
@@ -224,12 +254,40 @@ def upsert_premises_by_ref(
                     actor,
                     at,
                     diff,
-                    catalogue_version=catalogue_version(),
+                    catalogue_version=catalogue_version,
                 )
                 for pid, version, diff in changed
             ],
         )
     return result
+
+
+#: Rows per statement of a large upsert.
+BATCH = 1000
+
+_STAMP = TypeAdapter(datetime)
+
+
+def _created_stamp(at: datetime) -> str:
+    """The JSON of ``at`` as a stored listing serialises ``created_at`` and ``updated_at``."""
+    return _STAMP.dump_json(as_utc(at)).decode()
+
+
+def _created_json(item: PremisesCreate, premises_id: int, at: datetime, stamp: str) -> str:
+    """The audit text of a created listing: the stored listing as JSON, as
+    ``Premises.model_dump_json()`` gives it, without building the model again.
+
+    The owner's fields serialise as in the item, followed by the identity, version and
+    timestamps; a ``last_verified_at`` that is not in UTC is stored converted, so that item
+    goes through the model read back from its row instead.
+    """
+    verified = item.last_verified_at
+    if verified is not None and verified.utcoffset() != timedelta(0):
+        row = {**cv.premises_row(item), "id": premises_id, "version": 1}
+        row["created_at"] = row["updated_at"] = at
+        return cv.premises_from_row(row).model_dump_json()
+    head = item.model_dump_json()
+    return f'{head[:-1]},"id":{premises_id},"version":1,"created_at":{stamp},"updated_at":{stamp}}}'
 
 
 def update_premises(
