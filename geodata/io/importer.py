@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -1231,6 +1231,7 @@ def import_listings(
     dry_run: bool = False,
     sheet: str | int | None = None,
     limits: ImportLimits | None = None,
+    verified_at: datetime | None = None,
 ) -> ImportReport:
     """Import a listing file into the catalogue, all or nothing.
 
@@ -1257,6 +1258,12 @@ def import_listings(
         Validate and report, write nothing.
     sheet, limits
         See :func:`read_listings`.
+    verified_at
+        The freshness date (``last_verified_at``) of the listings whose row gives none
+        (default: now). An import is its author's statement that the listings are true
+        today: without it, a listing imported without a date would never be flagged nor
+        hidden for want of confirmation. A date given in the file is kept; a listing
+        already stored whose file has no such column keeps its stored date.
 
     Returns
     -------
@@ -1285,6 +1292,7 @@ def import_listings(
             dry_run=dry_run,
             sheet=sheet,
             limits=limits,
+            verified_at=verified_at,
         )
 
 
@@ -1299,6 +1307,7 @@ def _import_listings(
     dry_run: bool,
     sheet: str | int | None,
     limits: ImportLimits | None,
+    verified_at: datetime | None,
 ) -> ImportReport:
     parsed = read_listings(path, fmt=fmt, territory=territory, sheet=sheet, limits=limits)
     if parsed.total_rows == 0 and not parsed.errors:
@@ -1328,6 +1337,13 @@ def _import_listings(
     )
     if dry_run or not items or (errors and not skip_invalid):
         return report
+    stamp = verified_at or datetime.now(UTC)
+    items = [
+        item
+        if item.last_verified_at is not None
+        else item.model_copy(update={"last_verified_at": stamp})
+        for item in items
+    ]
     gc.freeze()
     try:
         result = repo.upsert_premises_by_ref(items, actor=actor, expected_versions=versions)

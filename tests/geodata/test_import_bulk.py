@@ -269,3 +269,30 @@ def test_a_reimport_keeps_stored_fields_chunk_by_chunk(
         "available",
     ]
     assert [repo.get_premises(pid).surface_m2 for pid in stored] == [500, 501, 502, 503, 504]
+
+
+def test_an_undated_listing_is_dated_by_its_import(repo: Repository, tmp_path: Path) -> None:
+    """Without a freshness date a listing would never be flagged nor hidden for want of
+    confirmation: the import dates it; a date given in the file is kept."""
+    given = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
+    lines = ["ref,title,kind,surface_m2,tenure,rent_eur_m2_year,lon,lat,last_verified_at"]
+    lines += [
+        f"D-0,Local daté,workshop,500,rent,110,{PLACES[0][0]},{PLACES[0][1]},{given.isoformat()}",
+        f"D-1,Local sans date,workshop,600,rent,110,{PLACES[1][0]},{PLACES[1][1]},",
+    ]
+    path = tmp_path / "dates.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    at = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    report = import_listings(repo, path, actor="t", territory=GOSB, verified_at=at)
+    assert report.ok and len(report.created) == 2
+    dated, undated = (repo.get_premises(pid) for pid in report.created)
+    assert (dated.last_verified_at, undated.last_verified_at) == (given, at)
+    # The audit row of the creation says the same as the stored listing.
+    assert _created_audits(repo)[undated.id]["last_verified_at"] == "2026-12-01T09:30:00Z"
+    # By default the date is the time of the import.
+    before = datetime.now(UTC)
+    again = tmp_path / "again.csv"
+    again.write_text(lines[0] + "\n" + lines[2].replace("D-1", "D-2") + "\n", encoding="utf-8")
+    [pid] = import_listings(repo, again, actor="t", territory=GOSB).created
+    stamped = repo.get_premises(pid).last_verified_at
+    assert stamped is not None and before <= stamped <= datetime.now(UTC)

@@ -692,13 +692,21 @@ def test_round_trip_gives_back_the_same_catalogue(
         before = _owner_fields(source.premises_frame())
     finally:
         source.dispose()
+    stamp = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
     report = import_listings(
-        repo, path, actor="test", territory=GOSB
+        repo, path, actor="test", territory=GOSB, verified_at=stamp
     )  # ``repo``: empty, on each backend
     assert report.ok, format_report(report, "en")
     assert report.warnings == []
     assert len(report.created) == 4
     after = _owner_fields(repo.premises_frame())
+    # A listing without a freshness date is dated by the import; the others keep theirs.
+    undated = before["last_verified_at"].isna()
+    assert undated.any() and not undated.all()
+    before["last_verified_at"] = [
+        stamp if missing else value
+        for missing, value in zip(undated, before["last_verified_at"], strict=True)
+    ]
     for column in before.columns:
         if name.endswith(".xlsx") and column in FLOAT_FIELDS:
             # Excel (and openpyxl) keep 15 significant digits: 0.1 + 0.2 comes back 0.3.
