@@ -32,6 +32,8 @@ from .routes import (
     notifications,
     ogc,
     pages_map,
+    pages_premises,
+    pages_search,
     premises,
 )
 from .sessions import SessionKeys, resolve_secret
@@ -150,4 +152,6 @@ def create_app(
     add_offline_docs(app)
     app.include_router(notifications.router)
     app.include_router(pages_map.router)
+    app.include_router(pages_search.router)
+    app.include_router(pages_premises.router)
     return app

@@ -52,6 +52,7 @@ from jinja2 import Template
 from markupsafe import Markup, escape
 
 from geodata.schemas import label
+from geodata.territory import Territory
 from matcher._codes import KINDS, REMOVED, STATUS_CODE
 from matcher.criteria.base import day_number
 from matcher.index import MatchIndex
@@ -63,6 +64,7 @@ __all__ = [
     "VENDOR_URL",
     "MapParts",
     "PointsLayer",
+    "communes_layer",
     "escape_properties",
     "heat_map",
     "marker_cluster",
@@ -236,6 +238,51 @@ def premises_features(
     return point_features(cols["lon"][rows], cols["lat"][rows], properties)
 
 
+@functools.lru_cache(maxsize=64)
+def _communes_geojson(territory: Territory, codes: tuple[str, ...] | None) -> dict[str, Any]:
+    import shapely
+
+    frame = territory.communes
+    if codes is not None:
+        frame = frame[frame.index.isin(codes)]
+    # About 50 m of simplification and 1 m of precision: outlines, not survey lines.
+    geoms = shapely.set_precision(shapely.simplify(frame.geometry.values, 0.0005), 1e-5)
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": str(code),
+                "geometry": shapely.geometry.mapping(geom),
+                "properties": {"name": territory.commune_names.get(str(code), str(code))},
+            }
+            for code, geom in zip(frame.index, geoms, strict=True)
+        ],
+    }
+
+
+def communes_layer(
+    territory: Territory, codes: Sequence[str] | None = None, *, name: str = "communes"
+) -> folium.GeoJson:
+    """The communes' outlines (simplified, only their names as properties), drawn as vectors
+    so that the territory shows even when the tiles do not load."""
+    data = _communes_geojson(territory, tuple(sorted(codes)) if codes else None)
+    return folium.GeoJson(
+        data,
+        name=name,
+        style_function=lambda _: {
+            "color": "#12365a",
+            "weight": 1.5 if codes else 1,
+            "opacity": 0.8,
+            "fill": bool(codes),
+            "fillColor": "#12365a",
+            "fillOpacity": 0.06,
+        },
+        control=False,
+        interactive=False,
+    )
+
+
 class PointsLayer(JSCSSMixin, MacroElement):
     """Premises (or any points) drawn by ``Implanter.points`` of ``api/static/maps.js``.
 
@@ -256,6 +303,12 @@ class PointsLayer(JSCSSMixin, MacroElement):
         The text of the popup's link to ``href``.
     fit
         Fit the map to the points once drawn.
+    style
+        ``"premises"`` (circles coloured by score, tied to the list) or ``"place"`` (a place
+        that matters to the company: a dark square, not tied to the list).
+    colour, radius
+        One colour (and radius, px) for every marker (stations, exits…), instead of the
+        score's; such markers are not tied to the list.
     """
 
     _template = Template(
@@ -276,12 +329,23 @@ class PointsLayer(JSCSSMixin, MacroElement):
         cluster: bool = False,
         link_text: str = "",
         fit: bool = False,
+        style: str = "premises",
+        colour: str | None = None,
+        radius: int | None = None,
     ) -> None:
         super().__init__()
         self._name = "PointsLayer"
         self.data = data
         self.layer_name = name
-        self.options = {"cluster": cluster, "linkText": link_text, "fit": fit, "name": name}
+        self.options = {
+            "cluster": cluster,
+            "linkText": link_text,
+            "fit": fit,
+            "name": name,
+            "style": style,
+            "colour": colour,
+            "radius": radius,
+        }
         self.default_js = list(CLUSTER_JS if cluster else []) + list(MAPS_JS)
         self.default_css = list(CLUSTER_CSS if cluster else [])
 

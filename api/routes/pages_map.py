@@ -32,6 +32,7 @@ def catalogue_map(
     index = request.app.state.match_index.current()
     rows = maps.public_rows(index, hide_before(now, settings.freshness))
     m = maps.new_map(settings.maps)
+    maps.communes_layer(request.app.state.territory).add_to(m)
     data = maps.premises_features(index, rows, lang)
     link = "Voir le local" if lang == "fr" else "See the premises"
     maps.PointsLayer(data, cluster=cluster, link_text=link, fit=len(rows) > 0).add_to(m)

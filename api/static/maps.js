@@ -41,10 +41,18 @@
   function points(map, data, opts) {
     opts = opts || {};
     var radius = opts.radius || 7;
+    var place = opts.style === "place";
     var layer = L.geoJSON(data, {
       pointToLayer: function (feature, latlng) {
         var props = feature.properties || {};
-        var colour = scoreColour(props.score);
+        if (place) {
+          // A place that matters to the company: a dark square with its name.
+          var icon = L.divIcon({ className: "place-marker", iconSize: [16, 16] });
+          var pin = L.marker(latlng, { icon: icon, keyboard: false, title: "" });
+          pin.bindTooltip(function () { return text("span", props.title); }, { permanent: true, direction: "right" });
+          return pin;
+        }
+        var colour = opts.colour || scoreColour(props.score);
         var marker = L.circleMarker(latlng, {
           radius: radius,
           color: "#ffffff",
@@ -56,7 +64,9 @@
         // Built when opened: cheap for 100,000 markers; text nodes only.
         marker.bindPopup(function () { return popupContent(props, opts); });
         marker.bindTooltip(function () { return text("span", props.title); });
-        if (props.id !== undefined && props.id !== null) registry[String(props.id)] = marker;
+        if (props.id !== undefined && props.id !== null && !opts.colour) {
+          registry[String(props.id)] = marker;
+        }
         return marker;
       }
     });
