@@ -41,7 +41,7 @@ from ..auth import OptionalAccount
 from ..deps import NowDep, RepoDep, SettingsDep, TerritoryDep
 from ..errors import ProblemError
 from ..freshness import hide_before
-from ..pages import Lang, csp_nonce, render
+from ..pages import Lang, csp_nonce, fmt_number, render
 from .match import ANONYMOUS, MatchResponse, rank_for_need
 from .needs import create_need
 
@@ -320,8 +320,6 @@ def _search_url(pairs: Sequence[tuple[str, str]], lang: Lang, path: str = "/rech
 
 def _facts(item: Any, lang: Lang, commune: str) -> list[str]:
     """Key facts of a result, in words and units."""
-    from ..pages import fmt_number
-
     p: Any = item.premises
     fr = lang == "fr"
     facts = [label(p.kind, lang), f"{fmt_number(p.surface_m2, lang)} m²", commune]
@@ -380,8 +378,8 @@ def _results_map(
                 "id": p.id,
                 "title": p.title,
                 "lines": [
-                    f"{r.rank}. {round(r.score)}/100",
-                    f"{label(p.kind, lang)} · {round(p.surface_m2)} m²",
+                    f"{'Rang' if lang == 'fr' else 'Rank'} {r.rank} · score {round(r.score)}/100",
+                    f"{label(p.kind, lang)} · {fmt_number(p.surface_m2, lang)} m²",
                 ],
                 "href": f"/locaux/{p.id}?lang={lang}",
                 "score": round(r.score),
