@@ -17,13 +17,18 @@ Every map of the site is built here so that three rules hold everywhere:
   (:func:`api.pages.render`), so the policy never needs ``'unsafe-inline'`` for scripts.
   folium's header (a ``<meta viewport>`` that forbids zooming, page-wide ``<style>`` for
   ``html, body`` and an inline ``<script>``) is dropped; the site's CSS sizes the maps.
-- **User text is never parsed as HTML.** folium's ``Popup`` puts its HTML into a JavaScript
-  template literal handed to jQuery (``$(`…`)``): a title with a backtick or ``${`` would run
-  as script, and it needs jQuery. Premises are therefore drawn by :class:`PointsLayer`: light
-  GeoJSON (only what a popup or tooltip shows) embedded with ``tojson`` (``<``, ``>``, ``&``
-  and quotes escaped, so no ``</script>`` can close the tag), and ``api/static/maps.js``
-  builds popups and tooltips with DOM nodes and ``textContent``. Folium layers that show
-  properties through ``innerHTML`` (``GeoJsonTooltip``, ``GeoJsonPopup``) must get them through
+- **User text is never parsed as HTML, JavaScript or a template.** folium's ``Popup`` puts its
+  HTML into a JavaScript template literal handed to jQuery (``$(`…`)``): a title with a
+  backtick or ``${`` would run as script, and it needs jQuery. Worse, branca compiles every
+  element's *rendered* script as a Jinja template once more, so a ``{{ … }}`` in data embedded
+  by a folium element would be evaluated on the server. Premises are therefore drawn by
+  :class:`PointsLayer`: light GeoJSON (only what a popup or tooltip shows) in a
+  ``<script type="application/json">`` data block of the page (``<``, ``>``, ``&`` and quotes
+  escaped, so no ``</script>`` can close it; never executed, so no nonce), outside folium's
+  templates, and ``api/static/maps.js`` builds popups and tooltips with DOM nodes and
+  ``textContent``. For folium's own layers, :func:`render_map` turns the braces of their
+  ``data`` and ``text`` into HTML entities before rendering, and layers that show properties
+  through ``innerHTML`` (``GeoJsonTooltip``, ``GeoJsonPopup``) must get them through
   :func:`escape_properties`.
 
 What ``style-src`` needs: ``'self'`` for Leaflet's and the site's stylesheets. Leaflet and
@@ -37,7 +42,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +54,7 @@ import numpy as np
 from branca.element import CssLink, Figure, JavascriptLink, MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
+from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
 
 from geodata.schemas import label
@@ -173,15 +179,17 @@ def point_features(
     lon: Sequence[float], lat: Sequence[float], properties: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
     """A light GeoJSON FeatureCollection of points (coordinates rounded to about 1 m)."""
+    xs = np.round(np.asarray(lon, dtype=np.float64), 5).tolist()
+    ys = np.round(np.asarray(lat, dtype=np.float64), 5).tolist()
     return {
         "type": "FeatureCollection",
         "features": [
             {
                 "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]},
-                "properties": dict(p),
+                "geometry": {"type": "Point", "coordinates": [x, y]},
+                "properties": p,
             }
-            for x, y, p in zip(lon, lat, properties, strict=True)
+            for x, y, p in zip(xs, ys, properties, strict=True)
         ],
     }
 
@@ -201,13 +209,13 @@ def premises_features(
     lang: str,
     *,
     scores: Sequence[float] | None = None,
-    href: str = "/locaux/{id}?lang={lang}",
 ) -> dict[str, Any]:
     """Light GeoJSON of listings of the index: only what a popup and a tooltip show.
 
-    Properties: ``id``, ``title``, ``lines`` (kind and surface; commune), ``href`` (the
-    detail page) and, when given, ``score`` (rounded). Texts are data for ``maps.js``, which
-    shows them as text; the page embeds them with ``tojson``.
+    Properties: ``id``, ``title``, ``lines`` (kind and surface; commune) and, when given,
+    ``score`` (rounded). The link to the detail page is the layer's ``href`` template (see
+    :class:`PointsLayer`), not repeated in each feature. Texts are data for ``maps.js``,
+    which shows them as text.
     """
     from .pages import fmt_number
 
@@ -216,25 +224,24 @@ def premises_features(
     commune_names = np.array(
         [index.commune_names.get(c, c) for c in index.communes] + ["—"], dtype=object
     )
-    kinds = kind_names[cols["kind"][rows]]
-    communes = commune_names[cols["commune"][rows]]  # -1 (unknown) takes the last, "—"
-    surfaces = cols["surface_m2"][rows]
-    ids = cols["id"][rows]
-    titles = cols["title"][rows]
-    properties = [
+    kinds = kind_names[cols["kind"][rows]].tolist()
+    communes = commune_names[cols["commune"][rows]].tolist()  # -1 (unknown): the last, "—"
+    surfaces = cols["surface_m2"][rows].tolist()
+    ids = cols["id"][rows].tolist()
+    titles = cols["title"][rows].tolist()
+    properties: list[dict[str, Any]] = [
         {
-            "id": int(i),
+            "id": i,
             "title": title or f"#{i}",
-            "lines": [f"{kind} · {fmt_number(float(surface), lang)} m²", commune],  # type: ignore[arg-type]
-            "href": href.format(id=int(i), lang=lang),
+            "lines": [f"{kind} · {fmt_number(surface, lang)} m²", commune],  # type: ignore[arg-type]
         }
         for i, title, kind, surface, commune in zip(
             ids, titles, kinds, surfaces, communes, strict=True
         )
     ]
     if scores is not None:
-        for p, score in zip(properties, scores, strict=True):
-            p["score"] = round(float(score))
+        for p, score in zip(properties, np.round(np.asarray(scores)).tolist(), strict=True):
+            p["score"] = int(score)
     return point_features(cols["lon"][rows], cols["lat"][rows], properties)
 
 
@@ -309,13 +316,22 @@ class PointsLayer(JSCSSMixin, MacroElement):
     colour, radius
         One colour (and radius, px) for every marker (stations, exits…), instead of the
         score's; such markers are not tied to the list.
+    href
+        The popup's link for features without their own ``href``: a site path where
+        ``{id}`` is replaced by the feature's id (``"/locaux/{id}?lang=fr"``).
     """
 
+    # The data is not in the macro: folium compiles every element's rendered script as a
+    # Jinja template again (branca's ``Element(template)``), which would evaluate ``{{ … }}``
+    # in a title and take seconds for a large catalogue. It goes in a JSON data block of the
+    # page instead (see :func:`render_map`), read by ``Implanter.data``.
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = Implanter.points(
-            {{ this._parent.get_name() }}, {{ this.data|tojson }}, {{ this.options|tojson }}
+            {{ this._parent.get_name() }},
+            Implanter.data({{ this.data_id|tojson }}),
+            {{ this.options|tojson }}
         );
         {% endmacro %}
         """
@@ -332,10 +348,12 @@ class PointsLayer(JSCSSMixin, MacroElement):
         style: str = "premises",
         colour: str | None = None,
         radius: int | None = None,
+        href: str | None = None,
     ) -> None:
         super().__init__()
         self._name = "PointsLayer"
-        self.data = data
+        self.payload = data
+        self.data_id = f"{self.get_name()}-data"
         self.layer_name = name
         self.options = {
             "cluster": cluster,
@@ -345,9 +363,41 @@ class PointsLayer(JSCSSMixin, MacroElement):
             "style": style,
             "colour": colour,
             "radius": radius,
+            "href": href,
         }
         self.default_js = list(CLUSTER_JS if cluster else []) + list(MAPS_JS)
         self.default_css = list(CLUSTER_CSS if cluster else [])
+
+
+def _walk(element: Any) -> Iterator[Any]:
+    yield element
+    for child in list(element._children.values()):
+        yield from _walk(child)
+
+
+_BRACES = str.maketrans({"{": "&#123;", "}": "&#125;"})
+
+
+def _defuse_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.translate(_BRACES) if ("{" in value or "}" in value) else value
+    if isinstance(value, dict):
+        return {k: _defuse_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_defuse_value(v) for v in value]
+    return value
+
+
+def _defuse(element: Any) -> None:
+    """Keep data out of Jinja's reach in folium's own elements (``GeoJson`` data, tooltip
+    texts): braces become HTML entities, so the second compilation of the rendered script
+    sees no ``{{``/``{%``; an ``innerHTML`` consumer (folium's tooltips and popups) still
+    shows ``{``. Text shown through ``innerHTML`` must also be HTML-escaped by the caller
+    (:func:`escape_properties`)."""
+    for name in ("data", "text"):
+        value = getattr(element, name, None)
+        if isinstance(value, str | dict | list):
+            setattr(element, name, _defuse_value(value))
 
 
 @dataclass(frozen=True)
@@ -375,6 +425,15 @@ def render_map(m: folium.Map, nonce: str, *, label: str = "") -> MapParts:
         return MapParts(css=Markup(""), html=note, scripts=Markup(""), name=name)
     figure = m.get_root()
     assert isinstance(figure, Figure)
+    blocks: list[str] = []
+    for element in _walk(m):
+        if isinstance(element, PointsLayer):
+            payload = htmlsafe_json_dumps(element.payload, separators=(",", ":"))
+            blocks.append(
+                f'<script type="application/json" id="{element.data_id}">{payload}</script>'
+            )
+        else:
+            _defuse(element)
     figure.render()
     css: list[str] = []
     scripts: list[str] = []
@@ -388,7 +447,7 @@ def render_map(m: folium.Map, nonce: str, *, label: str = "") -> MapParts:
         if "//" in url:  # an element of folium left with its CDN default
             msg = f"maps: a map asset is not served by the app: {url}"
             raise ValueError(msg)
-    body = figure.html.render()
+    body = figure.html.render() + "\n".join(blocks)
     code = figure.script.render()
     scripts.append(f'<script nonce="{escape(nonce)}">\n{code}\n</script>')
     return MapParts(

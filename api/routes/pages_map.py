@@ -35,7 +35,9 @@ def catalogue_map(
     maps.communes_layer(request.app.state.territory).add_to(m)
     data = maps.premises_features(index, rows, lang)
     link = "Voir le local" if lang == "fr" else "See the premises"
-    maps.PointsLayer(data, cluster=cluster, link_text=link, fit=len(rows) > 0).add_to(m)
+    maps.PointsLayer(
+        data, cluster=cluster, link_text=link, fit=len(rows) > 0, href=f"/locaux/{{id}}?lang={lang}"
+    ).add_to(m)
     parts = maps.render_map(m, csp_nonce(request))
     return render(
         request, "carte.html", lang, account=account, map=parts, count=len(rows), cluster=cluster

@@ -30,9 +30,13 @@
     (props.lines || []).forEach(function (line) {
       box.appendChild(text("div", line));
     });
-    if (props.href && props.href.charAt(0) === "/" && props.href.charAt(1) !== "/") {
-      var link = text("a", opts.linkText || props.href);
-      link.href = props.href;
+    var href = props.href;
+    if (!href && opts.href && props.id !== undefined) {
+      href = opts.href.replace("{id}", encodeURIComponent(String(props.id)));
+    }
+    if (href && href.charAt(0) === "/" && href.charAt(1) !== "/") {
+      var link = text("a", opts.linkText || href);
+      link.href = href;
       box.appendChild(link);
     }
     return box;
@@ -83,6 +87,12 @@
     return shown;
   }
 
+  // A layer's features, from the page's JSON data block (never executed, never HTML).
+  function data(id) {
+    var block = document.getElementById(id);
+    return block ? JSON.parse(block.textContent) : { type: "FeatureCollection", features: [] };
+  }
+
   function highlight(id, on) {
     var marker = registry[String(id)];
     if (!marker || !marker.setStyle) return;
@@ -111,6 +121,7 @@
 
   window.Implanter = {
     points: points,
+    data: data,
     highlight: highlight,
     scoreColour: scoreColour,
     markers: registry

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 EVIL = (
     '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
-    "`${window.__pwned=3}` Entrepôt"
+    "`${window.__pwned=3}` {{ 7*7 }} {% raw %} Entrepôt"
 )
 PASSWORD = "une phrase de passe assez longue"
 SEARCH = (
