@@ -420,7 +420,9 @@ def render_map(m: folium.Map, nonce: str, *, label: str = "") -> MapParts:
     name = m.get_name()
     if not vendor_available():
         note = Markup('<p class="map-missing" role="note">{}</p>').format(
-            label or "Carte indisponible : les fichiers de Leaflet ne sont pas installés."
+            label
+            or "Carte indisponible : les fichiers de Leaflet ne sont pas installés "
+            "(Map unavailable: Leaflet's files are not installed)."
         )
         return MapParts(css=Markup(""), html=note, scripts=Markup(""), name=name)
     figure = m.get_root()

@@ -44,6 +44,7 @@
 
   function points(map, data, opts) {
     opts = opts || {};
+    if (window.performance && performance.mark) performance.mark("implanter-points-start");
     var radius = opts.radius || 7;
     var place = opts.style === "place";
     var layer = L.geoJSON(data, {
@@ -74,6 +75,7 @@
         return marker;
       }
     });
+    if (window.performance && performance.mark) performance.mark("implanter-points-built");
     var shown = layer;
     if (opts.cluster && L.markerClusterGroup) {
       shown = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
@@ -84,6 +86,7 @@
       map.fitBounds(layer.getBounds(), { padding: [24, 24], maxZoom: 15 });
     }
     map.getContainer().setAttribute("data-markers", String(layer.getLayers().length));
+    if (window.performance && performance.mark) performance.mark("implanter-points-added");
     return shown;
   }
 

@@ -152,6 +152,13 @@ def test_a_company_searches_relaxes_and_opens_a_listing(page: Any, live_server: 
     assert page.evaluate(f"Implanter.markers['{first_id}'].options.radius") == 12
     assert serious_violations(page) == []
     _shot(page, "a2-results")
+    # A click on the map places the search's centre (a point and a radius).
+    assert page.get_by_label("Latitude du centre").input_value() == ""
+    page.locator("#results-map").click(position={"x": 40, "y": 300})
+    lat = float(page.get_by_label("Latitude du centre").input_value())
+    lon = float(page.get_by_label("Longitude du centre").input_value())
+    assert 48.6 < lat < 48.9 and 2.2 < lon < 2.6
+    assert page.get_by_label("Rayon (m)").input_value() == "2000"
 
     # Few results: the relaxations are links; one widens the search.
     relax = page.locator("#relaxations a")
