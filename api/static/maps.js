@@ -42,52 +42,99 @@
     return box;
   }
 
+  function mark(name) {
+    if (window.performance && performance.mark) performance.mark(name);
+  }
+
+  // One popup and one tooltip per layer, filled when a marker is clicked or hovered (cheap
+  // for 100,000 markers: no popup, tooltip or listener per marker); text nodes only.
+  function attachPopups(map, group, opts) {
+    var popup = L.popup({ maxWidth: 280, autoPanPadding: [24, 24] });
+    var tooltip = L.tooltip({ direction: "top", offset: [0, -8] });
+    function target(e) {
+      var layer = e.layer || e.propagatedFrom || e.target;
+      return layer && layer.props ? layer : null;
+    }
+    group.on("click", function (e) {
+      var layer = target(e);
+      if (!layer) return;
+      map.closeTooltip(tooltip);
+      popup.setLatLng(layer.getLatLng()).setContent(popupContent(layer.props, opts)).openOn(map);
+    });
+    group.on("mouseover", function (e) {
+      var layer = target(e);
+      if (!layer) return;
+      tooltip.setLatLng(layer.getLatLng()).setContent(text("span", layer.props.title));
+      map.openTooltip(tooltip);
+    });
+    group.on("mouseout", function () { map.closeTooltip(tooltip); });
+  }
+
   function points(map, data, opts) {
     opts = opts || {};
-    if (window.performance && performance.mark) performance.mark("implanter-points-start");
+    mark("implanter-points-start");
     var radius = opts.radius || 7;
     var place = opts.style === "place";
-    var layer = L.geoJSON(data, {
-      pointToLayer: function (feature, latlng) {
-        var props = feature.properties || {};
-        if (place) {
-          // A place that matters to the company: a dark square with its name.
-          var icon = L.divIcon({ className: "place-marker", iconSize: [16, 16] });
-          var pin = L.marker(latlng, { icon: icon, keyboard: false, title: "" });
-          pin.bindTooltip(function () { return text("span", props.title); }, { permanent: true, direction: "right" });
-          return pin;
-        }
-        var colour = opts.colour || scoreColour(props.score);
-        var marker = L.circleMarker(latlng, {
+    var features = data.features || [];
+    var markers = new Array(features.length);
+    var base = { radius: radius, color: "#ffffff", weight: 1.5 };
+    for (var i = 0; i < features.length; i++) {
+      var props = features[i].properties || {};
+      var c = features[i].geometry.coordinates;
+      var latlng = L.latLng(c[1], c[0]);
+      var marker;
+      if (place) {
+        // A place that matters to the company: a dark square with its name.
+        var icon = L.divIcon({ className: "place-marker", iconSize: [16, 16] });
+        marker = L.marker(latlng, { icon: icon, keyboard: false });
+        marker.bindTooltip(text("span", props.title), { permanent: true, direction: "right" });
+      } else {
+        marker = L.circleMarker(latlng, {
           radius: radius,
           color: "#ffffff",
           weight: 1.5,
-          fillColor: colour,
-          fillOpacity: 0.9
+          fillColor: opts.colour || scoreColour(props.score),
+          fillOpacity: 0.9,
+          // A click on a marker is the marker's (its popup), not the map's (a search centre).
+          bubblingMouseEvents: false
         });
-        marker.baseStyle = { radius: radius, color: "#ffffff", weight: 1.5 };
-        // Built when opened: cheap for 100,000 markers; text nodes only.
-        marker.bindPopup(function () { return popupContent(props, opts); });
-        marker.bindTooltip(function () { return text("span", props.title); });
+        marker.baseStyle = base;
+        marker.props = props;
         if (props.id !== undefined && props.id !== null && !opts.colour) {
           registry[String(props.id)] = marker;
         }
-        return marker;
       }
-    });
-    if (window.performance && performance.mark) performance.mark("implanter-points-built");
-    var shown = layer;
+      markers[i] = marker;
+    }
+    mark("implanter-points-built");
+    var shown;
     if (opts.cluster && L.markerClusterGroup) {
       shown = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
-      shown.addLayer(layer);
+      shown.addLayers(markers);
+    } else {
+      shown = L.featureGroup(markers);
     }
+    if (!place) attachPopups(map, shown, opts);
     shown.addTo(map);
-    if (opts.fit && layer.getLayers().length) {
-      map.fitBounds(layer.getBounds(), { padding: [24, 24], maxZoom: 15 });
+    if (opts.fit && markers.length) {
+      map.fitBounds(L.latLngBounds(markers.map(function (m) { return m.getLatLng(); })), {
+        padding: [24, 24], maxZoom: 15
+      });
     }
-    map.getContainer().setAttribute("data-markers", String(layer.getLayers().length));
-    if (window.performance && performance.mark) performance.mark("implanter-points-added");
+    var count = (+map.getContainer().getAttribute("data-markers") || 0) + (place ? 0 : markers.length);
+    map.getContainer().setAttribute("data-markers", String(count));
+    mark("implanter-points-added");
     return shown;
+  }
+
+  // Open a listing's popup or tooltip as a click or a hover on its marker would.
+  function open(id) {
+    var marker = registry[String(id)];
+    if (marker) marker.fire("click", { latlng: marker.getLatLng() }, true);
+  }
+  function hover(id) {
+    var marker = registry[String(id)];
+    if (marker) marker.fire("mouseover", { latlng: marker.getLatLng() }, true);
   }
 
   // A layer's features, from the page's JSON data block (never executed, never HTML).
@@ -125,6 +172,8 @@
   window.Implanter = {
     points: points,
     data: data,
+    open: open,
+    hover: hover,
     highlight: highlight,
     scoreColour: scoreColour,
     markers: registry

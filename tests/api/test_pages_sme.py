@@ -152,6 +152,16 @@ def test_a_company_searches_relaxes_and_opens_a_listing(page: Any, live_server: 
     assert page.evaluate(f"Implanter.markers['{first_id}'].options.radius") == 12
     assert serious_violations(page) == []
     _shot(page, "a2-results")
+    # A click on a marker opens its popup (title as text, link to its page), and only that.
+    x, y = page.evaluate(
+        f"(() => {{ const m = Implanter.markers['{first_id}'];"
+        " const p = m._map.latLngToContainerPoint(m.getLatLng()); return [p.x, p.y]; })()"
+    )
+    box = page.locator("#results-map .folium-map").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    popup = page.locator(".leaflet-popup-content")
+    assert popup.locator("strong").inner_text() == results.first.locator("h3").inner_text()
+    assert popup.locator("a").get_attribute("href") == f"/locaux/{first_id}?lang=fr"
     # A click on the map places the search's centre (a point and a radius).
     assert page.get_by_label("Latitude du centre").input_value() == ""
     page.locator("#results-map").click(position={"x": 40, "y": 300})
@@ -248,14 +258,13 @@ def test_markup_in_a_listing_shows_as_text_everywhere(
     item = page.locator(f'#results > li[data-premises-id="{evil_listing}"]')
     assert item.locator("h3").inner_text() == EVIL
     assert page.locator("#results img, #results script").count() == 0
-    # The marker's popup and tooltip, opened as a click and a hover would.
-    marker = f"Implanter.markers['{evil_listing}']"
-    page.evaluate(f"void {marker}.openPopup()")
+    # The marker's popup and tooltip, through the layer's click and hover handlers.
+    page.evaluate(f"Implanter.open({evil_listing})")
     popup = page.locator(".leaflet-popup-content")
     assert popup.locator("strong").inner_text() == EVIL
     assert popup.locator("img").count() == 0
     assert popup.locator("a").get_attribute("href") == f"/locaux/{evil_listing}?lang=fr"
-    page.evaluate(f"void {marker}.openTooltip()")
+    page.evaluate(f"Implanter.hover({evil_listing})")
     assert page.locator(".leaflet-tooltip").last.inner_text() == EVIL
     _shot(page, "d1-markup-as-text-popup")
     # The detail page.
@@ -263,11 +272,11 @@ def test_markup_in_a_listing_shows_as_text_everywhere(
     assert page.locator("h1").inner_text() == EVIL
     assert page.locator("#description").inner_text() == EVIL
     assert page.locator("main img:not(.leaflet-tile)").count() == 0
-    page.evaluate(f"void Implanter.markers['{evil_listing}'].openTooltip()")
+    page.evaluate(f"Implanter.hover({evil_listing})")
     assert page.locator(".leaflet-tooltip").last.inner_text() == EVIL
     # The catalogue map holds it too, as data.
     page.goto(f"{live_server}/carte?cluster=false")
-    page.evaluate(f"void Implanter.markers['{evil_listing}'].openPopup()")
+    page.evaluate(f"Implanter.open({evil_listing})")
     assert page.locator(".leaflet-popup-content strong").inner_text() == EVIL
     assert page.locator(".leaflet-popup-content img").count() == 0
     assert page.evaluate("window.__pwned") is None
