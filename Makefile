@@ -19,7 +19,7 @@ UV_LOCK_ARGS ?=
 VENDOR := api/static/vendor
 VENDOR_STAMP := $(VENDOR)/.copied
 
-.PHONY: run test lint vendor bench bench-cli bench-http bench-import bench-allocation lock clean-db
+.PHONY: run test lint vendor bench-maps bench bench-cli bench-http bench-import bench-allocation lock clean-db
 
 $(STAMP): pyproject.toml $(LOCK) $(VENDOR_STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,10 @@ bench-http: $(STAMP)
 ## Time `implanter import` of 100k listings as a whole process, on SQLite and PostGIS.
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.bench_import
+
+## Time the catalogue map in Chromium at 360, 10,000 and 100,000 premises, clustered or not.
+bench-maps: $(STAMP) $(VENDOR_STAMP)
+	$(BIN)/python -m bench.bench_maps
 
 ## Time the allocation of the Valenton village's lots (40 demo applicants), optimum vs first come.
 bench-allocation: $(STAMP)

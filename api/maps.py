@@ -101,6 +101,10 @@ HEAT_JS = [("leaflet-heat.js", f"{VENDOR_URL}/heat/leaflet-heat.js")]
 #: The site's own map code (popups, tooltips, colours, list-marker highlighting).
 MAPS_JS = [("implanter_maps", f"{STATIC_URL}/maps.js")]
 
+#: The widest zoom level of a map (a region), and the closest one that groups markers.
+MIN_ZOOM = 8
+CLUSTER_UNTIL_ZOOM = 16
+
 #: The territory's centre, used when a map has nothing to fit.
 DEFAULT_CENTER = (48.77, 2.40)
 
@@ -133,6 +137,9 @@ def new_map(
     m = folium.Map(
         location=list(location),
         zoom_start=zoom,
+        # The territory's scale: fewer zoom levels for markercluster to build (and no
+        # zooming out to the whole world, where there is nothing to see).
+        min_zoom=MIN_ZOOM,
         tiles=None,
         control_scale=True,
         prefer_canvas=prefer_canvas,
@@ -357,6 +364,7 @@ class PointsLayer(JSCSSMixin, MacroElement):
         self.layer_name = name
         self.options = {
             "cluster": cluster,
+            "clusterUntil": CLUSTER_UNTIL_ZOOM,
             "linkText": link_text,
             "fit": fit,
             "name": name,

@@ -109,7 +109,12 @@
     mark("implanter-points-built");
     var shown;
     if (opts.cluster && L.markerClusterGroup) {
-      shown = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
+      // Grouping stops past clusterUntil (street level): fewer zoom levels to build.
+      shown = L.markerClusterGroup({
+        chunkedLoading: true,
+        showCoverageOnHover: false,
+        disableClusteringAtZoom: opts.clusterUntil ? opts.clusterUntil + 1 : null
+      });
       shown.addLayers(markers);
     } else {
       shown = L.featureGroup(markers);
