@@ -31,6 +31,21 @@ Every map of the site is built here so that three rules hold everywhere:
   through ``innerHTML`` (``GeoJsonTooltip``, ``GeoJsonPopup``) must get them through
   :func:`escape_properties`.
 
+A map in a page (see ``api/routes/pages_map.py`` and ``api/templates/carte.html``)::
+
+    m = maps.new_map(settings.maps)                        # local Leaflet, configured tiles
+    maps.communes_layer(territory).add_to(m)               # outlines: visible without tiles
+    maps.PointsLayer(data, cluster=True, href="/locaux/{id}?lang=fr").add_to(m)
+    parts = maps.render_map(m, csp_nonce(request))         # api.pages.csp_nonce
+    return render(request, "page.html", lang, map=parts)
+
+    {% block head %}{{ map.css }}{% endblock %}
+    <div class="map-frame">{{ map.html }}</div>            {# .map-frame gives the size #}
+    {% block scripts %}{{ map.scripts }}{% endblock %}
+
+Other folium layers (``folium.GeoJson`` choropleths, ``LayerControl``, :func:`heat_map`,
+:func:`marker_cluster`) work the same way; never ``folium.Popup``/``Tooltip`` with user text.
+
 What ``style-src`` needs: ``'self'`` for Leaflet's and the site's stylesheets. Leaflet and
 markercluster position tiles and markers through ``element.style`` (the CSSOM, which CSP
 does not restrict); the ``'unsafe-inline'`` kept in the default policy is for ``style=``
