@@ -184,3 +184,31 @@ def test_an_unknown_listing_is_a_page_not_a_crash(site: tuple[TestClient, Path])
     assert missing.status_code == 404
     assert "Premises not found" in missing.text
     assert client.get("/locaux/0").status_code == 422
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "required=bogus",
+        "kinds=castle",
+        "uses=bogus",
+        "tenure=lease",
+        "wanted_by=2020-13-45",
+        "center_lon=2.4",
+        "radius_m=-5",
+        "max_rent_eur_m2_year=0",
+        "surface_min_m2=nan",
+        "place_lon=2.3&place_lat=48.7",
+        "place_label=x&place_lon=200&place_lat=48.7",
+        "naf_code=banana",
+        "communes=%3Cscript%3E",
+        "max_sale_price_eur=1&tenure=rent",
+    ],
+)
+def test_no_bad_search_is_a_server_error(site: tuple[TestClient, Path], query: str) -> None:
+    client, _ = site
+    base = "" if query.startswith("surface_min_m2") else "surface_min_m2=100&"
+    response = client.get(f"/recherche?{base}surface_max_m2=900&{query}")
+    assert response.status_code == 422, (query, response.status_code)
+    assert 'role="alert"' in response.text
+    assert "<script>" not in response.text.split('role="alert"', 1)[1].split("</div>", 1)[0]
