@@ -32,7 +32,8 @@ vendor: $(VENDOR_STAMP)
 
 $(VENDOR_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/leaflet $(VENDOR)/markercluster $(VENDOR)/heat
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/leaflet $(VENDOR)/markercluster $(VENDOR)/heat \
+		$(VENDOR)/supercluster
 	cp -R web/node_modules/leaflet/dist/leaflet.js web/node_modules/leaflet/dist/leaflet.css \
 		web/node_modules/leaflet/dist/images web/node_modules/leaflet/LICENSE $(VENDOR)/leaflet/
 	cp web/node_modules/leaflet.markercluster/dist/leaflet.markercluster.js \
@@ -41,6 +42,8 @@ $(VENDOR_STAMP): web/package.json web/package-lock.json
 		web/node_modules/leaflet.markercluster/MIT-LICENCE.txt $(VENDOR)/markercluster/
 	cp web/node_modules/leaflet.heat/dist/leaflet-heat.js web/node_modules/leaflet.heat/LICENSE \
 		$(VENDOR)/heat/
+	cp web/node_modules/supercluster/dist/supercluster.min.js web/node_modules/supercluster/LICENSE \
+		$(VENDOR)/supercluster/
 	touch $(VENDOR_STAMP)
 
 ## Serve the app on http://127.0.0.1:8000 (SQLite file var/implanter.db, demo data on first run).

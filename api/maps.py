@@ -113,6 +113,9 @@ CLUSTER_CSS = [
     ("markerclusterdefaultcss", f"{VENDOR_URL}/markercluster/MarkerCluster.Default.css"),
 ]
 HEAT_JS = [("leaflet-heat.js", f"{VENDOR_URL}/heat/leaflet-heat.js")]
+#: The points layer's clustering: supercluster (a k-d tree per zoom level, built in a few
+#: hundred milliseconds for 100,000 points) instead of markercluster (seconds).
+SUPERCLUSTER_JS = [("supercluster", f"{VENDOR_URL}/supercluster/supercluster.min.js")]
 #: The site's own map code (popups, tooltips, colours, list-marker highlighting).
 MAPS_JS = [("implanter_maps", f"{STATIC_URL}/maps.js")]
 
@@ -327,7 +330,8 @@ class PointsLayer(JSCSSMixin, MacroElement):
     name
         The layer's name in a layer control.
     cluster
-        Group nearby markers (markercluster) — for large catalogues.
+        Group nearby markers (supercluster; only what is in view is drawn) — for large
+        catalogues.
     link_text
         The text of the popup's link to ``href``.
     fit
@@ -388,8 +392,8 @@ class PointsLayer(JSCSSMixin, MacroElement):
             "radius": radius,
             "href": href,
         }
-        self.default_js = list(CLUSTER_JS if cluster else []) + list(MAPS_JS)
-        self.default_css = list(CLUSTER_CSS if cluster else [])
+        self.default_js = list(SUPERCLUSTER_JS if cluster else []) + list(MAPS_JS)
+        self.default_css: list[tuple[str, str]] = []
 
 
 def _walk(element: Any) -> Iterator[Any]:

@@ -100,6 +100,7 @@
         });
         marker.baseStyle = base;
         marker.props = props;
+        marker.homeMap = map;
         if (props.id !== undefined && props.id !== null && !opts.colour) {
           registry[String(props.id)] = marker;
         }
@@ -108,14 +109,8 @@
     }
     mark("implanter-points-built");
     var shown;
-    if (opts.cluster && L.markerClusterGroup) {
-      // Grouping stops past clusterUntil (street level): fewer zoom levels to build.
-      shown = L.markerClusterGroup({
-        chunkedLoading: true,
-        showCoverageOnHover: false,
-        disableClusteringAtZoom: opts.clusterUntil ? opts.clusterUntil + 1 : null
-      });
-      shown.addLayers(markers);
+    if (opts.cluster && window.Supercluster) {
+      shown = clustered(map, markers, opts);
     } else {
       shown = L.featureGroup(markers);
     }
@@ -132,10 +127,63 @@
     return shown;
   }
 
-  // Open a listing's popup or tooltip as a click or a hover on its marker would.
+  // Groups of markers drawn for the view only: supercluster indexes every point once, and
+  // each move draws the clusters and single markers in view (a cluster is a marker with its
+  // count as text; a click zooms to where it splits).
+  function clustered(map, markers, opts) {
+    var until = opts.clusterUntil || 16;
+    var index = new Supercluster({ radius: 60, maxZoom: until });
+    var points = new Array(markers.length);
+    for (var i = 0; i < markers.length; i++) {
+      var ll = markers[i].getLatLng();
+      markers[i].clusterUntil = until;
+      points[i] = {
+        type: "Feature",
+        properties: { i: i },
+        geometry: { type: "Point", coordinates: [ll.lng, ll.lat] }
+      };
+    }
+    index.load(points);
+    var group = L.featureGroup();
+    var words = opts.clusterWords || ["locaux", "premises"];
+    function clusterMarker(c) {
+      var n = c.properties.point_count;
+      var size = n < 10 ? "small" : n < 100 ? "medium" : "large";
+      var box = document.createElement("div");
+      box.appendChild(text("span", c.properties.point_count_abbreviated));
+      var latlng = L.latLng(c.geometry.coordinates[1], c.geometry.coordinates[0]);
+      var m = L.marker(latlng, {
+        icon: L.divIcon({ html: box, className: "marker-cluster marker-cluster-" + size, iconSize: [40, 40] }),
+        title: n + " " + (document.documentElement.lang === "en" ? words[1] : words[0])
+      });
+      m.on("click", function () {
+        map.setView(latlng, Math.min(index.getClusterExpansionZoom(c.properties.cluster_id), until + 1));
+      });
+      return m;
+    }
+    function draw() {
+      var b = map.getBounds();
+      var found = index.getClusters([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], Math.round(map.getZoom()));
+      group.clearLayers();
+      for (var j = 0; j < found.length; j++) {
+        var c = found[j];
+        group.addLayer(c.properties.cluster ? clusterMarker(c) : markers[c.properties.i]);
+      }
+    }
+    group.on("add", function () { draw(); map.on("moveend", draw); });
+    group.on("remove", function () { map.off("moveend", draw); });
+    return group;
+  }
+
+  // Open a listing's popup or tooltip as a click or a hover on its marker would (zooming in
+  // first when the marker is inside a cluster).
   function open(id) {
     var marker = registry[String(id)];
-    if (marker) marker.fire("click", { latlng: marker.getLatLng() }, true);
+    if (!marker) return;
+    if (!marker._map && marker.clusterUntil && marker.homeMap) {
+      marker.homeMap.setView(marker.getLatLng(), marker.clusterUntil + 1, { animate: false });
+    }
+    marker.fire("click", { latlng: marker.getLatLng() }, true);
   }
   function hover(id) {
     var marker = registry[String(id)];

@@ -19,6 +19,7 @@ def _parts(**layer: object) -> maps.MapParts:
     data = maps.point_features([2.39], [48.78], [{"id": 7, "title": EVIL, "href": "/locaux/7"}])
     maps.PointsLayer(data, link_text="Voir", **layer).add_to(m)  # type: ignore[arg-type]
     maps.heat_map([[48.78, 2.39, 1.0]]).add_to(m)
+    maps.marker_cluster().add_to(m)
     return maps.render_map(m, "n0nce")
 
 
@@ -29,9 +30,10 @@ def test_a_map_loads_only_the_apps_assets_and_its_script_carries_the_nonce() -> 
     urls = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert urls, page
     assert all(u.startswith("/static/app/") for u in urls), urls
-    for needed in ("leaflet/leaflet.js", "markercluster/leaflet.markercluster.js", "maps.js"):
+    for needed in ("leaflet/leaflet.js", "supercluster/supercluster.min.js", "maps.js"):
         assert any(u.endswith(needed) for u in urls), needed
     assert "heat/leaflet-heat.js" in page
+    assert "markercluster/leaflet.markercluster.js" in page and "MarkerCluster.css" in page
     assert "cdn" not in page.lower() and "jquery" not in page.lower()
     # One inline script, with the nonce; the markers are a JSON data block (not executed).
     inline = re.findall(r"<script(?![^>]*\b(?:src|type)=)([^>]*)>", page)

@@ -363,8 +363,22 @@ def test_the_catalogue_map_clusters_every_public_listing(page: Any, live_server:
     page.wait_for_load_state("networkidle")
     total = int(page.request.get(live_server + "/premises?limit=1").json()["total"])
     assert _map_count(page) == total
-    assert page.locator(".marker-cluster").count() >= 1
+    clusters = page.locator(".marker-cluster")
+    assert clusters.count() >= 1
+    # A cluster names its count (its accessible name) and a click zooms to where it splits.
+    assert re.fullmatch(r"\d+ locaux", clusters.first.get_attribute("title") or "")
     _shot(page, "c1-catalogue-map")
+    zoom = "Object.values(window).find(v => v instanceof L.Map).getZoom()"
+    before = page.evaluate(zoom)
+    clusters.first.click()
+    page.wait_for_function(f"{zoom} > {before}")
+    # A listing inside a cluster: its popup opens once the map has zoomed to it.
+    some_id = page.evaluate("Object.keys(Implanter.markers)[0]")
+    page.evaluate(f"Implanter.open({some_id})")
+    assert page.locator(".leaflet-popup-content a").get_attribute("href") == (
+        f"/locaux/{some_id}?lang=fr"
+    )
+    assert page.errors == []
 
 
 def _map_count(page: Any) -> int:
