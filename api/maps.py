@@ -87,6 +87,7 @@ __all__ = [
     "PointsLayer",
     "communes_layer",
     "escape_properties",
+    "features_json",
     "heat_map",
     "marker_cluster",
     "new_map",
@@ -219,6 +220,12 @@ def point_features(
     }
 
 
+def features_json(data: Mapping[str, Any]) -> str:
+    """GeoJSON as compact JSON safe inside a ``<script>`` data block (``<``, ``>``, ``&`` and
+    ``'`` escaped); a :class:`PointsLayer` takes it instead of the dict (to cache it)."""
+    return str(htmlsafe_json_dumps(data, separators=(",", ":")))
+
+
 def public_rows(index: MatchIndex, visible_since: datetime) -> np.ndarray:
     """Rows of the index the public sees: neither withdrawn nor removed nor hidden as stale
     (confirmed before ``visible_since``), as anonymous ``GET /premises`` lists them."""
@@ -326,7 +333,8 @@ class PointsLayer(JSCSSMixin, MacroElement):
     Parameters
     ----------
     data
-        A GeoJSON FeatureCollection of points (see :func:`point_features`).
+        A GeoJSON FeatureCollection of points (see :func:`point_features`), or the same
+        already serialised by :func:`features_json`.
     name
         The layer's name in a layer control.
     cluster
@@ -365,7 +373,7 @@ class PointsLayer(JSCSSMixin, MacroElement):
 
     def __init__(
         self,
-        data: Mapping[str, Any],
+        data: Mapping[str, Any] | str,
         *,
         name: str = "premises",
         cluster: bool = False,
@@ -457,7 +465,11 @@ def render_map(m: folium.Map, nonce: str, *, label: str = "") -> MapParts:
     blocks: list[str] = []
     for element in _walk(m):
         if isinstance(element, PointsLayer):
-            payload = htmlsafe_json_dumps(element.payload, separators=(",", ":"))
+            payload = (
+                element.payload
+                if isinstance(element.payload, str)
+                else features_json(element.payload)
+            )
             blocks.append(
                 f'<script type="application/json" id="{element.data_id}">{payload}</script>'
             )
