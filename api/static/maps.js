@@ -180,10 +180,15 @@
   function open(id) {
     var marker = registry[String(id)];
     if (!marker) return;
-    if (!marker._map && marker.clusterUntil && marker.homeMap) {
-      marker.homeMap.setView(marker.getLatLng(), marker.clusterUntil + 1, { animate: false });
+    var map = marker.homeMap;
+    function go() {
+      if (!marker._map && marker.clusterUntil && map) {
+        map.setView(marker.getLatLng(), marker.clusterUntil + 1, { animate: false });
+      }
+      marker.fire("click", { latlng: marker.getLatLng() }, true);
     }
-    marker.fire("click", { latlng: marker.getLatLng() }, true);
+    // A zoom under way would end where it was going, after the popup opened: wait for it.
+    if (map && map._animatingZoom) map.once("zoomend", go); else go();
   }
   function hover(id) {
     var marker = registry[String(id)];
