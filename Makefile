@@ -19,7 +19,7 @@ UV_LOCK_ARGS ?=
 VENDOR := api/static/vendor
 VENDOR_STAMP := $(VENDOR)/.copied
 
-.PHONY: run test lint vendor bench bench-cli bench-http bench-import bench-allocation bench-calibration lock clean-db
+.PHONY: run test lint vendor bench bench-cli bench-http bench-import bench-allocation bench-calibration bench-maps lock clean-db
 
 $(STAMP): pyproject.toml $(LOCK) $(VENDOR_STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,8 @@ vendor: $(VENDOR_STAMP)
 
 $(VENDOR_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/leaflet $(VENDOR)/markercluster $(VENDOR)/heat
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/leaflet $(VENDOR)/markercluster $(VENDOR)/heat \
+		$(VENDOR)/supercluster
 	cp -R web/node_modules/leaflet/dist/leaflet.js web/node_modules/leaflet/dist/leaflet.css \
 		web/node_modules/leaflet/dist/images web/node_modules/leaflet/LICENSE $(VENDOR)/leaflet/
 	cp web/node_modules/leaflet.markercluster/dist/leaflet.markercluster.js \
@@ -41,6 +42,8 @@ $(VENDOR_STAMP): web/package.json web/package-lock.json
 		web/node_modules/leaflet.markercluster/MIT-LICENCE.txt $(VENDOR)/markercluster/
 	cp web/node_modules/leaflet.heat/dist/leaflet-heat.js web/node_modules/leaflet.heat/LICENSE \
 		$(VENDOR)/heat/
+	cp web/node_modules/supercluster/dist/supercluster.min.js web/node_modules/supercluster/LICENSE \
+		$(VENDOR)/supercluster/
 	touch $(VENDOR_STAMP)
 
 ## Serve the app on http://127.0.0.1:8000 (SQLite file var/implanter.db, demo data on first run).
@@ -71,6 +74,10 @@ bench-http: $(STAMP)
 ## Time `implanter import` of 100k listings as a whole process, on SQLite and PostGIS.
 bench-import: $(STAMP)
 	$(BIN)/python -m bench.bench_import
+
+## Time the catalogue map in Chromium at 360, 10,000 and 100,000 premises, clustered or not.
+bench-maps: $(STAMP) $(VENDOR_STAMP)
+	$(BIN)/python -m bench.bench_maps
 
 ## Time the allocation of the Valenton village's lots (40 demo applicants), optimum vs first come.
 bench-allocation: $(STAMP)

@@ -41,6 +41,8 @@ from .routes import (
     pages_dashboard,
     pages_listings,
     pages_map,
+    pages_premises,
+    pages_search,
     premises,
     similar,
 )
@@ -175,4 +177,6 @@ def create_app(
     app.include_router(imports.router)
     app.include_router(pages_listings.router)
     app.include_router(pages_dashboard.router)
+    app.include_router(pages_search.router)
+    app.include_router(pages_premises.router)
     return app

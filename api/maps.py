@@ -17,14 +17,34 @@ Every map of the site is built here so that three rules hold everywhere:
   (:func:`api.pages.render`), so the policy never needs ``'unsafe-inline'`` for scripts.
   folium's header (a ``<meta viewport>`` that forbids zooming, page-wide ``<style>`` for
   ``html, body`` and an inline ``<script>``) is dropped; the site's CSS sizes the maps.
-- **User text is never parsed as HTML.** folium's ``Popup`` puts its HTML into a JavaScript
-  template literal handed to jQuery (``$(`…`)``): a title with a backtick or ``${`` would run
-  as script, and it needs jQuery. Premises are therefore drawn by :class:`PointsLayer`: light
-  GeoJSON (only what a popup or tooltip shows) embedded with ``tojson`` (``<``, ``>``, ``&``
-  and quotes escaped, so no ``</script>`` can close the tag), and ``api/static/maps.js``
-  builds popups and tooltips with DOM nodes and ``textContent``. Folium layers that show
-  properties through ``innerHTML`` (``GeoJsonTooltip``, ``GeoJsonPopup``) must get them through
+- **User text is never parsed as HTML, JavaScript or a template.** folium's ``Popup`` puts its
+  HTML into a JavaScript template literal handed to jQuery (``$(`…`)``): a title with a
+  backtick or ``${`` would run as script, and it needs jQuery. Worse, branca compiles every
+  element's *rendered* script as a Jinja template once more, so a ``{{ … }}`` in data embedded
+  by a folium element would be evaluated on the server. Premises are therefore drawn by
+  :class:`PointsLayer`: light GeoJSON (only what a popup or tooltip shows) in a
+  ``<script type="application/json">`` data block of the page (``<``, ``>``, ``&`` and quotes
+  escaped, so no ``</script>`` can close it; never executed, so no nonce), outside folium's
+  templates, and ``api/static/maps.js`` builds popups and tooltips with DOM nodes and
+  ``textContent``. For folium's own layers, :func:`render_map` turns the braces of their
+  ``data`` and ``text`` into HTML entities before rendering, and layers that show properties
+  through ``innerHTML`` (``GeoJsonTooltip``, ``GeoJsonPopup``) must get them through
   :func:`escape_properties`.
+
+A map in a page (see ``api/routes/pages_map.py`` and ``api/templates/carte.html``)::
+
+    m = maps.new_map(settings.maps)                        # local Leaflet, configured tiles
+    maps.communes_layer(territory).add_to(m)               # outlines: visible without tiles
+    maps.PointsLayer(data, cluster=True, href="/locaux/{id}?lang=fr").add_to(m)
+    parts = maps.render_map(m, csp_nonce(request))         # api.pages.csp_nonce
+    return render(request, "page.html", lang, map=parts)
+
+    {% block head %}{{ map.css }}{% endblock %}
+    <div class="map-frame">{{ map.html }}</div>            {# .map-frame gives the size #}
+    {% block scripts %}{{ map.scripts }}{% endblock %}
+
+Other folium layers (``folium.GeoJson`` choropleths, ``LayerControl``, :func:`heat_map`,
+:func:`marker_cluster`) work the same way; never ``folium.Popup``/``Tooltip`` with user text.
 
 What ``style-src`` needs: ``'self'`` for Leaflet's and the site's stylesheets. Leaflet and
 markercluster position tiles and markers through ``element.style`` (the CSSOM, which CSP
@@ -37,7 +57,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -49,9 +69,11 @@ import numpy as np
 from branca.element import CssLink, Figure, JavascriptLink, MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
+from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
 
 from geodata.schemas import label
+from geodata.territory import Territory
 from matcher._codes import KINDS, REMOVED, STATUS_CODE
 from matcher.criteria.base import day_number
 from matcher.index import MatchIndex
@@ -63,7 +85,9 @@ __all__ = [
     "VENDOR_URL",
     "MapParts",
     "PointsLayer",
+    "communes_layer",
     "escape_properties",
+    "features_json",
     "heat_map",
     "marker_cluster",
     "new_map",
@@ -90,8 +114,15 @@ CLUSTER_CSS = [
     ("markerclusterdefaultcss", f"{VENDOR_URL}/markercluster/MarkerCluster.Default.css"),
 ]
 HEAT_JS = [("leaflet-heat.js", f"{VENDOR_URL}/heat/leaflet-heat.js")]
+#: The points layer's clustering: supercluster (a k-d tree per zoom level, built in a few
+#: hundred milliseconds for 100,000 points) instead of markercluster (seconds).
+SUPERCLUSTER_JS = [("supercluster", f"{VENDOR_URL}/supercluster/supercluster.min.js")]
 #: The site's own map code (popups, tooltips, colours, list-marker highlighting).
 MAPS_JS = [("implanter_maps", f"{STATIC_URL}/maps.js")]
+
+#: The widest zoom level of a map (a region), and the closest one that groups markers.
+MIN_ZOOM = 8
+CLUSTER_UNTIL_ZOOM = 16
 
 #: The territory's centre, used when a map has nothing to fit.
 DEFAULT_CENTER = (48.77, 2.40)
@@ -125,6 +156,9 @@ def new_map(
     m = folium.Map(
         location=list(location),
         zoom_start=zoom,
+        # The territory's scale: fewer zoom levels for markercluster to build (and no
+        # zooming out to the whole world, where there is nothing to see).
+        min_zoom=MIN_ZOOM,
         tiles=None,
         control_scale=True,
         prefer_canvas=prefer_canvas,
@@ -171,17 +205,25 @@ def point_features(
     lon: Sequence[float], lat: Sequence[float], properties: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
     """A light GeoJSON FeatureCollection of points (coordinates rounded to about 1 m)."""
+    xs = np.round(np.asarray(lon, dtype=np.float64), 5).tolist()
+    ys = np.round(np.asarray(lat, dtype=np.float64), 5).tolist()
     return {
         "type": "FeatureCollection",
         "features": [
             {
                 "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]},
-                "properties": dict(p),
+                "geometry": {"type": "Point", "coordinates": [x, y]},
+                "properties": p,
             }
-            for x, y, p in zip(lon, lat, properties, strict=True)
+            for x, y, p in zip(xs, ys, properties, strict=True)
         ],
     }
+
+
+def features_json(data: Mapping[str, Any]) -> str:
+    """GeoJSON as compact JSON safe inside a ``<script>`` data block (``<``, ``>``, ``&`` and
+    ``'`` escaped); a :class:`PointsLayer` takes it instead of the dict (to cache it)."""
+    return str(htmlsafe_json_dumps(data, separators=(",", ":")))
 
 
 def public_rows(index: MatchIndex, visible_since: datetime) -> np.ndarray:
@@ -199,13 +241,13 @@ def premises_features(
     lang: str,
     *,
     scores: Sequence[float] | None = None,
-    href: str = "/locaux/{id}?lang={lang}",
 ) -> dict[str, Any]:
     """Light GeoJSON of listings of the index: only what a popup and a tooltip show.
 
-    Properties: ``id``, ``title``, ``lines`` (kind and surface; commune), ``href`` (the
-    detail page) and, when given, ``score`` (rounded). Texts are data for ``maps.js``, which
-    shows them as text; the page embeds them with ``tojson``.
+    Properties: ``id``, ``title``, ``lines`` (kind and surface; commune) and, when given,
+    ``score`` (rounded). The link to the detail page is the layer's ``href`` template (see
+    :class:`PointsLayer`), not repeated in each feature. Texts are data for ``maps.js``,
+    which shows them as text.
     """
     from .pages import fmt_number
 
@@ -214,26 +256,70 @@ def premises_features(
     commune_names = np.array(
         [index.commune_names.get(c, c) for c in index.communes] + ["—"], dtype=object
     )
-    kinds = kind_names[cols["kind"][rows]]
-    communes = commune_names[cols["commune"][rows]]  # -1 (unknown) takes the last, "—"
-    surfaces = cols["surface_m2"][rows]
-    ids = cols["id"][rows]
-    titles = cols["title"][rows]
-    properties = [
+    kinds = kind_names[cols["kind"][rows]].tolist()
+    communes = commune_names[cols["commune"][rows]].tolist()  # -1 (unknown): the last, "—"
+    surfaces = cols["surface_m2"][rows].tolist()
+    ids = cols["id"][rows].tolist()
+    titles = cols["title"][rows].tolist()
+    properties: list[dict[str, Any]] = [
         {
-            "id": int(i),
+            "id": i,
             "title": title or f"#{i}",
-            "lines": [f"{kind} · {fmt_number(float(surface), lang)} m²", commune],  # type: ignore[arg-type]
-            "href": href.format(id=int(i), lang=lang),
+            "lines": [f"{kind} · {fmt_number(surface, lang)} m²", commune],  # type: ignore[arg-type]
         }
         for i, title, kind, surface, commune in zip(
             ids, titles, kinds, surfaces, communes, strict=True
         )
     ]
     if scores is not None:
-        for p, score in zip(properties, scores, strict=True):
-            p["score"] = round(float(score))
+        for p, score in zip(properties, np.round(np.asarray(scores)).tolist(), strict=True):
+            p["score"] = int(score)
     return point_features(cols["lon"][rows], cols["lat"][rows], properties)
+
+
+@functools.lru_cache(maxsize=64)
+def _communes_geojson(territory: Territory, codes: tuple[str, ...] | None) -> dict[str, Any]:
+    import shapely
+
+    frame = territory.communes
+    if codes is not None:
+        frame = frame[frame.index.isin(codes)]
+    # About 50 m of simplification and 1 m of precision: outlines, not survey lines.
+    geoms = shapely.set_precision(shapely.simplify(frame.geometry.values, 0.0005), 1e-5)
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": str(code),
+                "geometry": shapely.geometry.mapping(geom),
+                "properties": {"name": territory.commune_names.get(str(code), str(code))},
+            }
+            for code, geom in zip(frame.index, geoms, strict=True)
+        ],
+    }
+
+
+def communes_layer(
+    territory: Territory, codes: Sequence[str] | None = None, *, name: str = "communes"
+) -> folium.GeoJson:
+    """The communes' outlines (simplified, only their names as properties), drawn as vectors
+    so that the territory shows even when the tiles do not load."""
+    data = _communes_geojson(territory, tuple(sorted(codes)) if codes else None)
+    return folium.GeoJson(
+        data,
+        name=name,
+        style_function=lambda _: {
+            "color": "#12365a",
+            "weight": 1.5 if codes else 1,
+            "opacity": 0.8,
+            "fill": bool(codes),
+            "fillColor": "#12365a",
+            "fillOpacity": 0.06,
+        },
+        control=False,
+        interactive=False,
+    )
 
 
 class PointsLayer(JSCSSMixin, MacroElement):
@@ -247,22 +333,39 @@ class PointsLayer(JSCSSMixin, MacroElement):
     Parameters
     ----------
     data
-        A GeoJSON FeatureCollection of points (see :func:`point_features`).
+        A GeoJSON FeatureCollection of points (see :func:`point_features`), or the same
+        already serialised by :func:`features_json`.
     name
         The layer's name in a layer control.
     cluster
-        Group nearby markers (markercluster) — for large catalogues.
+        Group nearby markers (supercluster; only what is in view is drawn) — for large
+        catalogues.
     link_text
         The text of the popup's link to ``href``.
     fit
         Fit the map to the points once drawn.
+    style
+        ``"premises"`` (circles coloured by score, tied to the list) or ``"place"`` (a place
+        that matters to the company: a dark square, not tied to the list).
+    colour, radius
+        One colour (and radius, px) for every marker (stations, exits…), instead of the
+        score's; such markers are not tied to the list.
+    href
+        The popup's link for features without their own ``href``: a site path where
+        ``{id}`` is replaced by the feature's id (``"/locaux/{id}?lang=fr"``).
     """
 
+    # The data is not in the macro: folium compiles every element's rendered script as a
+    # Jinja template again (branca's ``Element(template)``), which would evaluate ``{{ … }}``
+    # in a title and take seconds for a large catalogue. It goes in a JSON data block of the
+    # page instead (see :func:`render_map`), read by ``Implanter.data``.
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = Implanter.points(
-            {{ this._parent.get_name() }}, {{ this.data|tojson }}, {{ this.options|tojson }}
+            {{ this._parent.get_name() }},
+            Implanter.data({{ this.data_id|tojson }}),
+            {{ this.options|tojson }}
         );
         {% endmacro %}
         """
@@ -270,20 +373,66 @@ class PointsLayer(JSCSSMixin, MacroElement):
 
     def __init__(
         self,
-        data: Mapping[str, Any],
+        data: Mapping[str, Any] | str,
         *,
         name: str = "premises",
         cluster: bool = False,
         link_text: str = "",
         fit: bool = False,
+        style: str = "premises",
+        colour: str | None = None,
+        radius: int | None = None,
+        href: str | None = None,
     ) -> None:
         super().__init__()
         self._name = "PointsLayer"
-        self.data = data
+        self.payload = data
+        self.data_id = f"{self.get_name()}-data"
         self.layer_name = name
-        self.options = {"cluster": cluster, "linkText": link_text, "fit": fit, "name": name}
-        self.default_js = list(CLUSTER_JS if cluster else []) + list(MAPS_JS)
-        self.default_css = list(CLUSTER_CSS if cluster else [])
+        self.options = {
+            "cluster": cluster,
+            "clusterUntil": CLUSTER_UNTIL_ZOOM,
+            "linkText": link_text,
+            "fit": fit,
+            "name": name,
+            "style": style,
+            "colour": colour,
+            "radius": radius,
+            "href": href,
+        }
+        self.default_js = list(SUPERCLUSTER_JS if cluster else []) + list(MAPS_JS)
+        self.default_css: list[tuple[str, str]] = []
+
+
+def _walk(element: Any) -> Iterator[Any]:
+    yield element
+    for child in list(element._children.values()):
+        yield from _walk(child)
+
+
+_BRACES = str.maketrans({"{": "&#123;", "}": "&#125;"})
+
+
+def _defuse_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.translate(_BRACES) if ("{" in value or "}" in value) else value
+    if isinstance(value, dict):
+        return {k: _defuse_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_defuse_value(v) for v in value]
+    return value
+
+
+def _defuse(element: Any) -> None:
+    """Keep data out of Jinja's reach in folium's own elements (``GeoJson`` data, tooltip
+    texts): braces become HTML entities, so the second compilation of the rendered script
+    sees no ``{{``/``{%``; an ``innerHTML`` consumer (folium's tooltips and popups) still
+    shows ``{``. Text shown through ``innerHTML`` must also be HTML-escaped by the caller
+    (:func:`escape_properties`)."""
+    for name in ("data", "text"):
+        value = getattr(element, name, None)
+        if isinstance(value, str | dict | list):
+            setattr(element, name, _defuse_value(value))
 
 
 @dataclass(frozen=True)
@@ -306,11 +455,26 @@ def render_map(m: folium.Map, nonce: str, *, label: str = "") -> MapParts:
     name = m.get_name()
     if not vendor_available():
         note = Markup('<p class="map-missing" role="note">{}</p>').format(
-            label or "Carte indisponible : les fichiers de Leaflet ne sont pas installés."
+            label
+            or "Carte indisponible : les fichiers de Leaflet ne sont pas installés "
+            "(Map unavailable: Leaflet's files are not installed)."
         )
         return MapParts(css=Markup(""), html=note, scripts=Markup(""), name=name)
     figure = m.get_root()
     assert isinstance(figure, Figure)
+    blocks: list[str] = []
+    for element in _walk(m):
+        if isinstance(element, PointsLayer):
+            payload = (
+                element.payload
+                if isinstance(element.payload, str)
+                else features_json(element.payload)
+            )
+            blocks.append(
+                f'<script type="application/json" id="{element.data_id}">{payload}</script>'
+            )
+        else:
+            _defuse(element)
     figure.render()
     css: list[str] = []
     scripts: list[str] = []
@@ -324,7 +488,7 @@ def render_map(m: folium.Map, nonce: str, *, label: str = "") -> MapParts:
         if "//" in url:  # an element of folium left with its CDN default
             msg = f"maps: a map asset is not served by the app: {url}"
             raise ValueError(msg)
-    body = figure.html.render()
+    body = figure.html.render() + "\n".join(blocks)
     code = figure.script.render()
     scripts.append(f'<script nonce="{escape(nonce)}">\n{code}\n</script>')
     return MapParts(

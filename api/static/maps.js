@@ -30,47 +30,175 @@
     (props.lines || []).forEach(function (line) {
       box.appendChild(text("div", line));
     });
-    if (props.href && props.href.charAt(0) === "/" && props.href.charAt(1) !== "/") {
-      var link = text("a", opts.linkText || props.href);
-      link.href = props.href;
+    var href = props.href;
+    if (!href && opts.href && props.id !== undefined) {
+      href = opts.href.replace("{id}", encodeURIComponent(String(props.id)));
+    }
+    if (href && href.charAt(0) === "/" && href.charAt(1) !== "/") {
+      var link = text("a", opts.linkText || href);
+      link.href = href;
       box.appendChild(link);
     }
     return box;
   }
 
+  function mark(name) {
+    if (window.performance && performance.mark) performance.mark(name);
+  }
+
+  // One popup and one tooltip per layer, filled when a marker is clicked or hovered (cheap
+  // for 100,000 markers: no popup, tooltip or listener per marker); text nodes only.
+  function attachPopups(map, group, opts) {
+    var popup = L.popup({ maxWidth: 280, autoPanPadding: [24, 24] });
+    var tooltip = L.tooltip({ direction: "top", offset: [0, -8] });
+    function target(e) {
+      var layer = e.layer || e.propagatedFrom || e.target;
+      return layer && layer.props ? layer : null;
+    }
+    group.on("click", function (e) {
+      var layer = target(e);
+      if (!layer) return;
+      map.closeTooltip(tooltip);
+      popup.setLatLng(layer.getLatLng()).setContent(popupContent(layer.props, opts)).openOn(map);
+    });
+    group.on("mouseover", function (e) {
+      var layer = target(e);
+      if (!layer) return;
+      tooltip.setLatLng(layer.getLatLng()).setContent(text("span", layer.props.title));
+      map.openTooltip(tooltip);
+    });
+    group.on("mouseout", function () { map.closeTooltip(tooltip); });
+  }
+
   function points(map, data, opts) {
     opts = opts || {};
+    mark("implanter-points-start");
     var radius = opts.radius || 7;
-    var layer = L.geoJSON(data, {
-      pointToLayer: function (feature, latlng) {
-        var props = feature.properties || {};
-        var colour = scoreColour(props.score);
-        var marker = L.circleMarker(latlng, {
+    var place = opts.style === "place";
+    var features = data.features || [];
+    var markers = new Array(features.length);
+    var base = { radius: radius, color: "#ffffff", weight: 1.5 };
+    for (var i = 0; i < features.length; i++) {
+      var props = features[i].properties || {};
+      var c = features[i].geometry.coordinates;
+      var latlng = L.latLng(c[1], c[0]);
+      var marker;
+      if (place) {
+        // A place that matters to the company: a dark square with its name.
+        var icon = L.divIcon({ className: "place-marker", iconSize: [16, 16] });
+        marker = L.marker(latlng, { icon: icon, keyboard: false });
+        marker.bindTooltip(text("span", props.title), { permanent: true, direction: "right" });
+      } else {
+        marker = L.circleMarker(latlng, {
           radius: radius,
           color: "#ffffff",
           weight: 1.5,
-          fillColor: colour,
-          fillOpacity: 0.9
+          fillColor: opts.colour || scoreColour(props.score),
+          fillOpacity: 0.9,
+          // A click on a marker is the marker's (its popup), not the map's (a search centre).
+          bubblingMouseEvents: false
         });
-        marker.baseStyle = { radius: radius, color: "#ffffff", weight: 1.5 };
-        // Built when opened: cheap for 100,000 markers; text nodes only.
-        marker.bindPopup(function () { return popupContent(props, opts); });
-        marker.bindTooltip(function () { return text("span", props.title); });
-        if (props.id !== undefined && props.id !== null) registry[String(props.id)] = marker;
-        return marker;
+        marker.baseStyle = base;
+        marker.props = props;
+        marker.homeMap = map;
+        if (props.id !== undefined && props.id !== null && !opts.colour) {
+          registry[String(props.id)] = marker;
+        }
       }
-    });
-    var shown = layer;
-    if (opts.cluster && L.markerClusterGroup) {
-      shown = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
-      shown.addLayer(layer);
+      markers[i] = marker;
     }
+    mark("implanter-points-built");
+    var shown;
+    if (opts.cluster && window.Supercluster) {
+      shown = clustered(map, markers, opts);
+    } else {
+      shown = L.featureGroup(markers);
+    }
+    if (!place) attachPopups(map, shown, opts);
     shown.addTo(map);
-    if (opts.fit && layer.getLayers().length) {
-      map.fitBounds(layer.getBounds(), { padding: [24, 24], maxZoom: 15 });
+    if (opts.fit && markers.length) {
+      map.fitBounds(L.latLngBounds(markers.map(function (m) { return m.getLatLng(); })), {
+        padding: [24, 24], maxZoom: 15
+      });
     }
-    map.getContainer().setAttribute("data-markers", String(layer.getLayers().length));
+    var count = (+map.getContainer().getAttribute("data-markers") || 0) + (place ? 0 : markers.length);
+    map.getContainer().setAttribute("data-markers", String(count));
+    mark("implanter-points-added");
     return shown;
+  }
+
+  // Groups of markers drawn for the view only: supercluster indexes every point once, and
+  // each move draws the clusters and single markers in view (a cluster is a marker with its
+  // count as text; a click zooms to where it splits).
+  function clustered(map, markers, opts) {
+    var until = opts.clusterUntil || 16;
+    var index = new Supercluster({ radius: 60, maxZoom: until });
+    var points = new Array(markers.length);
+    for (var i = 0; i < markers.length; i++) {
+      var ll = markers[i].getLatLng();
+      markers[i].clusterUntil = until;
+      points[i] = {
+        type: "Feature",
+        properties: { i: i },
+        geometry: { type: "Point", coordinates: [ll.lng, ll.lat] }
+      };
+    }
+    index.load(points);
+    var group = L.featureGroup();
+    var words = opts.clusterWords || ["locaux", "premises"];
+    function clusterMarker(c) {
+      var n = c.properties.point_count;
+      var size = n < 10 ? "small" : n < 100 ? "medium" : "large";
+      var box = document.createElement("div");
+      box.appendChild(text("span", c.properties.point_count_abbreviated));
+      var latlng = L.latLng(c.geometry.coordinates[1], c.geometry.coordinates[0]);
+      var m = L.marker(latlng, {
+        icon: L.divIcon({ html: box, className: "marker-cluster marker-cluster-" + size, iconSize: [40, 40] }),
+        title: n + " " + (document.documentElement.lang === "en" ? words[1] : words[0])
+      });
+      m.on("click", function () {
+        map.setView(latlng, Math.min(index.getClusterExpansionZoom(c.properties.cluster_id), until + 1));
+      });
+      return m;
+    }
+    function draw() {
+      var b = map.getBounds();
+      var found = index.getClusters([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], Math.round(map.getZoom()));
+      group.clearLayers();
+      for (var j = 0; j < found.length; j++) {
+        var c = found[j];
+        group.addLayer(c.properties.cluster ? clusterMarker(c) : markers[c.properties.i]);
+      }
+    }
+    group.on("add", function () { draw(); map.on("moveend", draw); });
+    group.on("remove", function () { map.off("moveend", draw); });
+    return group;
+  }
+
+  // Open a listing's popup or tooltip as a click or a hover on its marker would (zooming in
+  // first when the marker is inside a cluster).
+  function open(id) {
+    var marker = registry[String(id)];
+    if (!marker) return;
+    var map = marker.homeMap;
+    function go() {
+      if (!marker._map && marker.clusterUntil && map) {
+        map.setView(marker.getLatLng(), marker.clusterUntil + 1, { animate: false });
+      }
+      marker.fire("click", { latlng: marker.getLatLng() }, true);
+    }
+    // A zoom under way would end where it was going, after the popup opened: wait for it.
+    if (map && map._animatingZoom) map.once("zoomend", go); else go();
+  }
+  function hover(id) {
+    var marker = registry[String(id)];
+    if (marker) marker.fire("mouseover", { latlng: marker.getLatLng() }, true);
+  }
+
+  // A layer's features, from the page's JSON data block (never executed, never HTML).
+  function data(id) {
+    var block = document.getElementById(id);
+    return block ? JSON.parse(block.textContent) : { type: "FeatureCollection", features: [] };
   }
 
   function highlight(id, on) {
@@ -101,6 +229,9 @@
 
   window.Implanter = {
     points: points,
+    data: data,
+    open: open,
+    hover: hover,
     highlight: highlight,
     scoreColour: scoreColour,
     markers: registry

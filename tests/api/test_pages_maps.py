@@ -19,6 +19,7 @@ def _parts(**layer: object) -> maps.MapParts:
     data = maps.point_features([2.39], [48.78], [{"id": 7, "title": EVIL, "href": "/locaux/7"}])
     maps.PointsLayer(data, link_text="Voir", **layer).add_to(m)  # type: ignore[arg-type]
     maps.heat_map([[48.78, 2.39, 1.0]]).add_to(m)
+    maps.marker_cluster().add_to(m)
     return maps.render_map(m, "n0nce")
 
 
@@ -29,12 +30,15 @@ def test_a_map_loads_only_the_apps_assets_and_its_script_carries_the_nonce() -> 
     urls = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert urls, page
     assert all(u.startswith("/static/app/") for u in urls), urls
-    for needed in ("leaflet/leaflet.js", "markercluster/leaflet.markercluster.js", "maps.js"):
+    for needed in ("leaflet/leaflet.js", "supercluster/supercluster.min.js", "maps.js"):
         assert any(u.endswith(needed) for u in urls), needed
     assert "heat/leaflet-heat.js" in page
+    assert "markercluster/leaflet.markercluster.js" in page and "MarkerCluster.css" in page
     assert "cdn" not in page.lower() and "jquery" not in page.lower()
-    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", page)
+    # One inline script, with the nonce; the markers are a JSON data block (not executed).
+    inline = re.findall(r"<script(?![^>]*\b(?:src|type)=)([^>]*)>", page)
     assert inline == [' nonce="n0nce"'], inline
+    assert len(re.findall(r'<script type="application/json" id="[^"]+">', page)) == 1
     # The configured tiles, and no folium page-wide style or meta.
     assert "https://tiles.example.org/{z}/{x}/{y}.png" in page
     assert "<style" not in page and "<meta" not in page
@@ -42,11 +46,13 @@ def test_a_map_loads_only_the_apps_assets_and_its_script_carries_the_nonce() -> 
 
 
 @pytest.mark.skipif(not maps.vendor_available(), reason="make vendor not run")
-def test_user_text_reaches_the_script_only_as_escaped_json() -> None:
-    page = str(_parts().scripts)
+def test_user_text_reaches_the_page_only_as_escaped_json() -> None:
+    parts = _parts()
+    page = str(parts.html + parts.scripts)
     assert EVIL not in page
-    assert "</script>" not in page.split("n0nce", 1)[1].rsplit("</script>", 1)[0]
-    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in page
+    block = page.split('type="application/json"', 1)[1].split(">", 1)[1]
+    assert block.index("</script>") > block.index("onerror")  # no early end of the block
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in block
 
 
 def test_folium_defaults_are_not_changed_for_later_maps() -> None:
@@ -78,3 +84,23 @@ def test_links_keep_the_language_and_the_policy_gets_the_nonce() -> None:
     policy = policy_with_nonce("default-src 'self'; script-src 'self'; object-src 'none'", "x")
     assert "script-src 'self' 'nonce-x';" in policy
     assert "unsafe-inline" not in policy
+
+
+def test_template_syntax_in_data_is_never_evaluated_on_the_server() -> None:
+    """branca compiles folium's rendered scripts as Jinja templates: data must stay out."""
+    title = '{{ "ev" ~ "aluated" }} {{ cycler.__init__.__globals__.os.name }} {% raw %}'
+    m = maps.new_map(MapSettings())
+    data = maps.point_features([2.39], [48.78], [{"id": 1, "title": title, "lines": []}])
+    maps.PointsLayer(data).add_to(m)
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": [dict(data["features"][0])]},
+        tooltip=folium.GeoJsonTooltip(fields=["title"]),
+    ).add_to(m)
+    parts = maps.render_map(m, "n")
+    page = parts.html + parts.scripts
+    assert "evaluated" not in page and "posix" not in page
+    # The points layer's data block keeps the title as it is (JSON, never executed).
+    assert '"title":"{{ \\"ev\\" ~ \\"aluated\\" }} {{ cycler' in page
+    # folium's own layer gets the braces as entities (an innerHTML tooltip shows them),
+    # its "&" written \u0026 by folium's tojson.
+    assert '\\u0026#123;\\u0026#123; \\"ev\\" ~ \\"aluated\\" \\u0026#125;' in page
