@@ -19,6 +19,7 @@ from .docs import add_offline_docs
 from .errors import add_exception_handlers, document_problems
 from .index_state import IndexHolder
 from .middleware import HardeningMiddleware
+from .openapi_examples import document_examples
 from .reminders import ReminderSchedule
 from .routes import (
     accounts,
@@ -134,6 +135,7 @@ def create_app(
     add_exception_handlers(app)
     add_auth_handler(app)
     document_problems(app)
+    document_examples(app)
     if settings.http.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,0 +1,210 @@
+"""Record the examples of the OpenAPI document from real exchanges with the demo app.
+
+Each JSON operation of :data:`CALLS` is sent once to the app (its lifespan entered, on a new
+SQLite file holding the demo catalogue) by the role that may make it, with the request body
+shown as its example; the answer (lists cut to their first two items) becomes the example of
+its 2xx response, and the path and query values become the examples of its parameters. The
+result, ``api/openapi_examples.json``, is attached to the document by
+``api.openapi_examples.document_examples``; ``tests/api/test_openapi_examples.py`` checks that
+every JSON operation has one and that each example still validates against its schema.
+
+Run after changing a route's request or response model::
+
+    python scripts/record_openapi_examples.py
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from api.auth import issue_key
+from api.main import create_app
+from api.routes.match import NEED_EXAMPLE as MATCH_NEED
+from api.routes.needs import NEED_EXAMPLE as SAVED_NEED
+from api.settings import Settings
+from geodata.storage import accounts
+
+OUT = Path(__file__).resolve().parents[1] / "api" / "openapi_examples.json"
+
+PREMISES_CREATE = {
+    "external_ref": "DEMO-EXAMPLE-1",
+    "title": "Entrepôt de 1 200 m² à Rungis, 2 quais",
+    "kind": "warehouse",
+    "uses": ["logistics"],
+    "surface_m2": 1200,
+    "office_m2": 150,
+    "ceiling_height_m": 9.5,
+    "loading_docks": 2,
+    "tenure": "rent",
+    "rent_eur_m2_year": 115,
+    "commune_insee": "94065",
+    "lon": 2.3560,
+    "lat": 48.7590,
+    "available_from": "2027-03-01",
+}
+
+#: (role, method, path, body) of each recorded operation; ``{premises}``, ``{new}`` and
+#: ``{need}`` are filled in as the calls go (a public listing, the one created, a saved need).
+CALLS: list[tuple[str, str, str, dict[str, Any] | None]] = [
+    ("anonymous", "GET", "/?f=json", None),
+    ("anonymous", "GET", "/health", None),
+    ("anonymous", "GET", "/premises?commune=Rungis&limit=2", None),
+    ("anonymous", "GET", "/premises/{premises}", None),
+    ("anonymous", "POST", "/match?limit=2", MATCH_NEED),
+    ("anonymous", "GET", "/premises/{premises}/similar?limit=2", None),
+    ("anonymous", "GET", "/naf/25.62B", None),
+    ("anonymous", "GET", "/conformance", None),
+    ("anonymous", "GET", "/collections", None),
+    ("anonymous", "GET", "/collections/premises", None),
+    ("anonymous", "GET", "/collections/premises/queryables", None),
+    ("anonymous", "GET", "/collections/premises/items?limit=1&bbox=2.30,48.72,2.40,48.80", None),
+    ("anonymous", "GET", "/collections/communes/items?limit=1", None),
+    ("anonymous", "GET", "/collections/premises/items/{premises}", None),
+    ("staff", "GET", "/me", None),
+    ("staff", "POST", "/premises", PREMISES_CREATE),
+    ("staff", "PATCH", "/premises/{new}", {"rent_eur_m2_year": 110, "loading_docks": 3}),
+    ("staff", "POST", "/premises/{new}/status", {"status": "under_offer"}),
+    ("staff", "POST", "/premises/{new}/confirm", None),
+    ("staff", "GET", "/premises/{new}/history", None),
+    ("staff", "DELETE", "/premises/{new}", None),
+    ("staff", "GET", "/staff/stale?limit=2", None),
+    ("developer", "GET", "/me/reminders?limit=2", None),
+    ("company", "POST", "/needs", SAVED_NEED),
+    ("company", "GET", "/needs?limit=2", None),
+    ("company", "GET", "/needs/{need}", None),
+    ("company", "PATCH", "/needs/{need}", {"surface_max_m2": 1000, "alert_threshold": 80}),
+    ("company", "GET", "/needs/{need}/history", None),
+    ("company", "GET", "/needs/{need}/matches?limit=2", None),
+    ("staff", "GET", "/premises/{premises}/demand", None),
+    (
+        "company",
+        "POST",
+        "/premises/{premises}/contact-requests",
+        {
+            "message": "Bonjour, ce local m’intéresse : une visite est-elle possible en mars ?",
+            "contact_email": "contact@atelier-martin.example.org",
+        },
+    ),
+    ("company", "GET", "/me/requests", None),
+    ("company", "DELETE", "/needs/{need}", None),
+    ("staff", "GET", "/analytics/hotspots", None),
+    ("staff", "GET", "/analytics/unmet", None),
+    ("staff", "GET", "/analytics/balance", None),
+    ("staff", "GET", "/analytics/wanted", None),
+    ("staff", "GET", "/analytics/time-to-let", None),
+    ("staff", "GET", "/staff/developments", None),
+    ("staff", "GET", "/staff/developments/{development}", None),
+    ("staff", "POST", "/staff/developments/{development}/allocation", {"demo_applicants": 12}),
+    ("staff", "GET", "/staff/developments/{development}/allocation", None),
+    ("company", "PUT", "/me/webhook", {"url": "https://example.org/hooks/implanter"}),
+    ("company", "GET", "/me/webhook", None),
+    ("company", "GET", "/me/notifications?limit=2", None),
+    ("staff", "GET", "/staff/deliveries?limit=2", None),
+]
+
+
+def _trim(value: Any, depth: int = 0) -> Any:
+    """Lists cut to their first two items (a GeoJSON geometry's coordinates kept whole)."""
+    if isinstance(value, dict):
+        return {
+            k: (v if k in ("coordinates", "bbox") else _trim(v, depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_trim(v, depth + 1) for v in value[:2]]
+    return value
+
+
+def _template(paths: dict[str, Any], method: str, path: str) -> tuple[str, dict[str, str]]:
+    """The documented path a concrete path matches (the most literal one), its parameters."""
+    found = []
+    for template, item in paths.items():
+        if method.lower() not in item:
+            continue
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+        if m := re.fullmatch(pattern, path):
+            found.append((len(m.groupdict()), template, m.groupdict()))
+    if not found:
+        msg = f"no documented operation for {method} {path}"
+        raise LookupError(msg)
+    _, template, params = min(found)
+    return template, params
+
+
+def record() -> dict[str, Any]:
+    examples: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings()
+        settings.database.url = f"sqlite:///{Path(tmp) / 'implanter.db'}"
+        settings.api.demo_on_first_run = True
+        settings.delivery.in_app = False
+        app = create_app(settings)
+        paths = app.openapi()["paths"]
+        with TestClient(app) as client:
+            keys = {}
+            with app.state.repo.begin() as conn:
+                for role in ("staff", "developer", "company"):
+                    account = accounts.create_account(
+                        conn, name=f"exemple-{role}", email=f"{role}@example.org", role=role
+                    )
+                    keys[role] = issue_key(conn, account.id, label="examples").key
+            first = client.get("/premises", params={"limit": 1, "commune": "Rungis"}).json()
+            devs = client.get("/staff/developments", headers=_auth(keys["staff"])).json()
+            ids = {"premises": str(first["items"][0]["id"]), "development": devs[0]["code"]}
+            for role, method, raw, body in CALLS:
+                path = raw.format(**ids)
+                headers = _auth(keys[role]) if role != "anonymous" else {}
+                headers["Accept-Language"] = "en"
+                resource = "/".join(path.split("?")[0].split("/")[:3])
+                if method != "GET" and resource.split("/")[1] in ("premises", "needs"):
+                    etag = client.get(resource, headers=headers).headers.get("ETag")
+                    if etag:
+                        headers["If-Match"] = etag
+                response = client.request(method, path, json=body, headers=headers)
+                if response.status_code >= 300:
+                    msg = f"{method} {path}: {response.status_code} {response.text[:500]}"
+                    raise RuntimeError(msg)
+                answer = response.json()
+                if method == "POST" and raw == "/premises":
+                    ids["new"] = str(answer["id"])
+                if method == "POST" and raw == "/needs":
+                    ids["need"] = str(answer["id"])
+                bare, _, query = path.partition("?")
+                template, params = _template(paths, method, bare)
+                op: dict[str, Any] = {"response": _trim(answer), "status": response.status_code}
+                if body is not None:
+                    op["request"] = body
+                params.update(dict(p.split("=", 1) for p in query.split("&") if p))
+                if params:
+                    op["parameters"] = params
+                examples[f"{method} {template}"] = op
+    return examples
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def main() -> int:
+    examples = record()
+    text = json.dumps(examples, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    # The recording run's key prefix and webhook secret are replaced by placeholders (they
+    # belong to a throw-away database, but an example must not look like a live secret).
+    text = re.sub(r"whsec_[A-Za-z0-9_-]+", "whsec_" + "x" * 43, text)
+    text = re.sub(r"imp_[A-Za-z0-9_-]{8}", "imp_AbCd1234", text)
+    if re.search(r"imp_[A-Za-z0-9_-]{9,}", text):
+        sys.exit("an API key leaked into the examples")
+    OUT.write_text(text, encoding="utf-8")
+    print(f"{len(examples)} operations recorded in {OUT.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
