@@ -23,32 +23,28 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from api.auth import issue_key
 from api.main import create_app
+from api.routes.contacts import ContactRequestIn
+from api.routes.developments import AllocationBody
 from api.routes.match import NEED_EXAMPLE as MATCH_NEED
 from api.routes.needs import NEED_EXAMPLE as SAVED_NEED
+from api.routes.premises import StatusChange
 from api.settings import Settings
+from geodata.schemas import PremisesCreate, PremisesUpdate
 from geodata.storage import accounts
 
 OUT = Path(__file__).resolve().parents[1] / "api" / "openapi_examples.json"
 
-PREMISES_CREATE = {
-    "external_ref": "DEMO-EXAMPLE-1",
-    "title": "Entrepôt de 1 200 m² à Rungis, 2 quais",
-    "kind": "warehouse",
-    "uses": ["logistics"],
-    "surface_m2": 1200,
-    "office_m2": 150,
-    "ceiling_height_m": 9.5,
-    "loading_docks": 2,
-    "tenure": "rent",
-    "rent_eur_m2_year": 115,
-    "commune_insee": "94065",
-    "lon": 2.3560,
-    "lat": 48.7590,
-    "available_from": "2027-03-01",
-}
+
+def _model_example(model: type[BaseModel]) -> dict[str, Any]:
+    """The first example a request model declares (``json_schema_extra``), sent as is."""
+    extra = model.model_config.get("json_schema_extra")
+    assert isinstance(extra, dict), model
+    return dict(extra["examples"][0])  # type: ignore[index,call-overload]
+
 
 #: (role, method, path, body) of each recorded operation; ``{premises}``, ``{new}`` and
 #: ``{need}`` are filled in as the calls go (a public listing, the one created, a saved need).
@@ -68,9 +64,9 @@ CALLS: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("anonymous", "GET", "/collections/communes/items?limit=1", None),
     ("anonymous", "GET", "/collections/premises/items/{premises}", None),
     ("staff", "GET", "/me", None),
-    ("staff", "POST", "/premises", PREMISES_CREATE),
-    ("staff", "PATCH", "/premises/{new}", {"rent_eur_m2_year": 110, "loading_docks": 3}),
-    ("staff", "POST", "/premises/{new}/status", {"status": "under_offer"}),
+    ("staff", "POST", "/premises", _model_example(PremisesCreate)),
+    ("staff", "PATCH", "/premises/{new}", _model_example(PremisesUpdate)),
+    ("staff", "POST", "/premises/{new}/status", _model_example(StatusChange)),
     ("staff", "POST", "/premises/{new}/confirm", None),
     ("staff", "GET", "/premises/{new}/history", None),
     ("staff", "DELETE", "/premises/{new}", None),
@@ -83,15 +79,7 @@ CALLS: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("company", "GET", "/needs/{need}/history", None),
     ("company", "GET", "/needs/{need}/matches?limit=2", None),
     ("staff", "GET", "/premises/{premises}/demand", None),
-    (
-        "company",
-        "POST",
-        "/premises/{premises}/contact-requests",
-        {
-            "message": "Bonjour, ce local m’intéresse : une visite est-elle possible en mars ?",
-            "contact_email": "contact@atelier-martin.example.org",
-        },
-    ),
+    ("company", "POST", "/premises/{premises}/contact-requests", _model_example(ContactRequestIn)),
     ("company", "GET", "/me/requests", None),
     ("company", "DELETE", "/needs/{need}", None),
     ("staff", "GET", "/analytics/hotspots", None),
@@ -101,7 +89,12 @@ CALLS: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("staff", "GET", "/analytics/time-to-let", None),
     ("staff", "GET", "/staff/developments", None),
     ("staff", "GET", "/staff/developments/{development}", None),
-    ("staff", "POST", "/staff/developments/{development}/allocation", {"demo_applicants": 12}),
+    (
+        "staff",
+        "POST",
+        "/staff/developments/{development}/allocation",
+        _model_example(AllocationBody),
+    ),
     ("staff", "GET", "/staff/developments/{development}/allocation", None),
     ("company", "PUT", "/me/webhook", {"url": "https://example.org/hooks/implanter"}),
     ("company", "GET", "/me/webhook", None),

@@ -157,3 +157,22 @@ def test_the_request_examples_are_accepted_by_the_app(
     assert response.status_code == status, response.text
     if name == "POST /premises":
         assert response.json()["title"] == body["title"]
+
+
+SCHEMAS_WITH_EXAMPLES = [
+    name for name, schema in DOC["components"]["schemas"].items() if schema.get("examples")
+]
+
+
+def test_the_request_models_carry_their_examples() -> None:
+    assert {"PremisesCreate", "PremisesUpdate", "StatusChange", "ContactRequestIn"} <= set(
+        SCHEMAS_WITH_EXAMPLES
+    )
+
+
+@pytest.mark.parametrize("name", SCHEMAS_WITH_EXAMPLES)
+def test_every_model_example_validates_against_its_model(name: str) -> None:
+    schema = DOC["components"]["schemas"][name]
+    for example in schema["examples"]:
+        errors = list(_validator(schema).iter_errors(example))
+        assert not errors, f"{name} example: {errors[0].message} at {errors[0].path}"
