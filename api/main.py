@@ -122,7 +122,11 @@ def create_app(
 
     app = FastAPI(
         title="Implanter",
-        summary="Locaux d'activité et entreprises : catalogue, appariement et cartes.",
+        summary="Business premises and companies: catalogue, matching and maps.",
+        description="The catalogue of business premises of a territory, companies' needs "
+        "and the matching between them. Messages and errors are in French unless the "
+        "request asks for English (`Accept-Language: en` or `?lang=en`); every error is "
+        "`application/problem+json` naming the field and the reason.",
         version="0.1.0",
         lifespan=lifespan,
         # Served by add_offline_docs from the app's own assets, not from a CDN.
