@@ -30,6 +30,8 @@ NO_RESPONSE_EXAMPLE = {
     "POST /me/notifications/{notification_id}/read": "the demo holds no notification",
     "POST /staff/deliveries/{notification_id}/retry": "the demo holds no failed delivery",
     "GET /exports/premises": "a file download (CSV, XLSX, GeoJSON, GeoPackage or CNIG zip)",
+    "GET /collections/{collection_id}/queryables": "its answer is a JSON Schema whose "
+    "geometry is a $ref to geojson.org, which ReDoc would follow off the app",
 }
 NO_REQUEST_EXAMPLE = {
     "POST /login": "an HTML form (application/x-www-form-urlencoded), not JSON",
@@ -129,6 +131,25 @@ def test_every_example_validates_against_its_schema(name: str, op: dict[str, Any
         if "example" in param and "schema" in param:
             errors = list(_validator(param["schema"]).iter_errors(param["example"]))
             assert not errors, f"{name} parameter {param['name']}: {errors[0].message}"
+
+
+def _refs(value: Any) -> list[str]:
+    """The ``$ref`` values inside an example (ReDoc follows them, even to another host)."""
+    if isinstance(value, dict):
+        own = [value["$ref"]] if isinstance(value.get("$ref"), str) else []
+        return own + [r for v in value.values() for r in _refs(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in _refs(v)]
+    return []
+
+
+def test_no_example_holds_a_ref_that_redoc_would_fetch() -> None:
+    assert _refs({"a": [{"$ref": "https://geojson.org/schema/Geometry.json"}]})
+    for name, op in _operations():
+        media = [*op.get("requestBody", {}).get("content", {}).values()]
+        media += [m for r in op["responses"].values() for m in r.get("content", {}).values()]
+        for m in media:
+            assert not _refs(m.get("example")), f"{name}: a $ref in an example"
 
 
 def _request_example(name: str) -> Any:
