@@ -71,7 +71,15 @@ CALLS: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("staff", "DELETE", "/premises/{new}", None),
     ("staff", "GET", "/staff/stale?limit=2", None),
     ("developer", "GET", "/me/reminders?limit=2", None),
+    ("company", "PUT", "/me/webhook", {"url": "https://example.org/hooks/implanter"}),
+    ("company", "GET", "/me/webhook", None),
     ("company", "POST", "/needs", SAVED_NEED),
+    # Not recorded: a listing that fits the saved need, so that it is notified.
+    ("setup:staff", "POST", "/premises", None),
+    ("company", "GET", "/me/notifications?limit=2", None),
+    ("company", "POST", "/me/notifications/{notification}/read", None),
+    ("staff", "GET", "/staff/deliveries?state=all&limit=2", None),
+    ("staff", "POST", "/staff/deliveries/{notification}/retry", None),
     ("company", "GET", "/needs?limit=2", None),
     ("company", "GET", "/needs/{need}", None),
     ("company", "PATCH", "/needs/{need}", {"surface_max_m2": 1000, "alert_threshold": 80}),
@@ -95,10 +103,6 @@ CALLS: list[tuple[str, str, str, dict[str, Any] | None]] = [
         _model_example(AllocationBody),
     ),
     ("staff", "GET", "/staff/developments/{development}/allocation", None),
-    ("company", "PUT", "/me/webhook", {"url": "https://example.org/hooks/implanter"}),
-    ("company", "GET", "/me/webhook", None),
-    ("company", "GET", "/me/notifications?limit=2", None),
-    ("staff", "GET", "/staff/deliveries?limit=2", None),
 ]
 
 
@@ -150,7 +154,21 @@ def record() -> dict[str, Any]:
             first = client.get("/premises", params={"limit": 1, "commune": "Rungis"}).json()
             devs = client.get("/staff/developments", headers=_auth(keys["staff"])).json()
             ids = {"premises": str(first["items"][0]["id"]), "development": devs[0]["code"]}
-            for role, method, raw, body in CALLS:
+            vitry = client.get("/premises", params={"commune": "Vitry-sur-Seine", "limit": 1})
+            near = vitry.json()["items"][0]
+            fitting = {
+                "title": "Atelier de 500 m² à Vitry-sur-Seine",
+                "kind": "workshop",
+                "uses": ["production"],
+                "surface_m2": 500,
+                "tenure": "rent",
+                "rent_eur_m2_year": 100,
+                "lon": near["lon"],
+                "lat": near["lat"],
+            }
+            for who, method, raw, sent in CALLS:
+                setup, _, role = who.rpartition(":")
+                body = fitting if setup else sent
                 path = raw.format(**ids)
                 headers = _auth(keys[role]) if role != "anonymous" else {}
                 headers["Accept-Language"] = "en"
@@ -164,6 +182,10 @@ def record() -> dict[str, Any]:
                     msg = f"{method} {path}: {response.status_code} {response.text[:500]}"
                     raise RuntimeError(msg)
                 answer = response.json()
+                if setup:
+                    continue
+                if raw.startswith("/me/notifications?"):
+                    ids["notification"] = str(answer["items"][0]["id"])
                 if method == "POST" and raw == "/premises":
                     ids["new"] = str(answer["id"])
                 if method == "POST" and raw == "/needs":

@@ -27,8 +27,6 @@ JSON_TYPES = ("application/json", "application/geo+json", "application/schema+js
 NO_RESPONSE_EXAMPLE = {
     "POST /login": "a sign-in with a password account, whose answer is a session cookie",
     "POST /imports": "a multipart file upload; its report is shown in the README",
-    "POST /me/notifications/{notification_id}/read": "the demo holds no notification",
-    "POST /staff/deliveries/{notification_id}/retry": "the demo holds no failed delivery",
     "GET /exports/premises": "a file download (CSV, XLSX, GeoJSON, GeoPackage or CNIG zip)",
     "GET /collections/{collection_id}/queryables": "its answer is a JSON Schema whose "
     "geometry is a $ref to geojson.org, which ReDoc would follow off the app",
