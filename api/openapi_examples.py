@@ -29,9 +29,9 @@ def _attach(op: dict[str, Any], recorded: dict[str, Any]) -> None:
     for media, entry in content.items():
         if media in _JSON_TYPES:
             entry.setdefault("example", recorded["response"])
-    body = op.get("requestBody", {}).get("content", {}).get("application/json")
-    if body is not None and "request" in recorded:
-        body.setdefault("example", recorded["request"])
+    if "request" in recorded:
+        for media in op.get("requestBody", {}).get("content", {}).values():
+            media.setdefault("example", recorded["request"])
     values = recorded.get("parameters", {})
     for param in op.get("parameters", []):
         if param.get("in") in ("path", "query") and param["name"] in values:

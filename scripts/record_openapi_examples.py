@@ -25,7 +25,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from api.auth import issue_key
+from api.auth import hash_password, issue_key
 from api.main import create_app
 from api.routes.contacts import ContactRequestIn
 from api.routes.developments import AllocationBody
@@ -199,7 +199,59 @@ def record() -> dict[str, Any]:
                 if params:
                     op["parameters"] = params
                 examples[f"{method} {template}"] = op
+            _record_forms(client, app, keys["staff"], examples)
     return examples
+
+
+#: The sign-in of the recording's password account (a throw-away database).
+LOGIN = {"email": "signin@example.org", "password": "an example password"}
+#: A one-row listing file for ``POST /imports`` (a dry run).
+IMPORT_CSV = (
+    "external_ref,title,kind,uses,surface_m2,tenure,rent_eur_m2_year,commune_insee,lon,lat\n"
+    "DEMO-IMPORT-1,Atelier de 400 m² à Rungis,workshop,production,400,rent,110,94065,"
+    "2.3560,48.7590\n"
+)
+
+
+def _record_forms(client: TestClient, app: Any, staff_key: str, examples: dict[str, Any]) -> None:
+    """``POST /login`` (a form, after reading its CSRF token) and ``POST /imports``."""
+    with app.state.repo.begin() as conn:
+        accounts.create_account(
+            conn,
+            name="exemple-signin",
+            email=LOGIN["email"],
+            role="developer",
+            password_hash=hash_password(LOGIN["password"]),
+        )
+    page = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None, "no CSRF token in the sign-in form"
+    form = {**LOGIN, "csrf_token": token.group(1), "next": "/"}
+    signed = client.post("/login", data=form, headers={"Accept": "application/json"})
+    if signed.status_code != 200:
+        msg = f"POST /login: {signed.status_code} {signed.text[:500]}"
+        raise RuntimeError(msg)
+    placeholder = "the csrf_token of GET /login's form"
+    examples["POST /login"] = {
+        "request": {**form, "csrf_token": placeholder},
+        "response": {**signed.json(), "csrf_token": "the token the session's writes carry"},
+        "status": 200,
+    }
+    client.cookies.clear()  # the import below is the staff key's, not the session's
+    report = client.post(
+        "/imports?lang=en",
+        files={"file": ("offers.csv", IMPORT_CSV.encode(), "text/csv")},
+        data={"dry_run": "true"},
+        headers=_auth(staff_key),
+    )
+    if report.status_code != 200:
+        msg = f"POST /imports: {report.status_code} {report.text[:500]}"
+        raise RuntimeError(msg)
+    examples["POST /imports"] = {
+        "parameters": {"lang": "en"},
+        "response": _trim(report.json()),
+        "status": 200,
+    }
 
 
 def _auth(key: str) -> dict[str, str]:
