@@ -19,7 +19,8 @@ UV_LOCK_ARGS ?=
 VENDOR := api/static/vendor
 VENDOR_STAMP := $(VENDOR)/.copied
 
-.PHONY: run test lint vendor bench bench-cli bench-http bench-import bench-allocation bench-calibration bench-maps lock clean-db
+.PHONY: run test lint vendor bench bench-cli bench-http bench-import bench-allocation bench-calibration \
+	bench-maps bench-exports lock clean-db
 
 $(STAMP): pyproject.toml $(LOCK) $(VENDOR_STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -86,6 +87,11 @@ bench-allocation: $(STAMP)
 ## Learned ranking weights against the defaults on simulated outcomes (NDCG@10, MRR, intervals).
 bench-calibration: $(STAMP)
 	$(BIN)/python -m bench.bench_calibration
+
+## OGC items p50/p99 and full GeoJSON/GeoPackage exports of 100k premises on SQLite and
+## PostGIS (server time and peak memory), beside ogr2ogr reading PostGIS straight.
+bench-exports: $(STAMP)
+	$(BIN)/python -m bench.bench_exports
 
 ## Re-resolve uv.lock after editing pyproject.toml (keeps current pins unless they no longer
 ## fit; `make lock UV_LOCK_ARGS=--upgrade` takes the newest), then export requirements.lock.

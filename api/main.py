@@ -19,6 +19,7 @@ from .docs import add_offline_docs
 from .errors import add_exception_handlers, document_problems
 from .index_state import IndexHolder
 from .middleware import HardeningMiddleware
+from .openapi_examples import document_examples
 from .reminders import ReminderSchedule
 from .routes import (
     accounts,
@@ -127,7 +128,11 @@ def create_app(
 
     app = FastAPI(
         title="Implanter",
-        summary="Locaux d'activité et entreprises : catalogue, appariement et cartes.",
+        summary="Business premises and companies: catalogue, matching and maps.",
+        description="The catalogue of business premises of a territory, companies' needs "
+        "and the matching between them. Messages and errors are in French unless the "
+        "request asks for English (`Accept-Language: en` or `?lang=en`); every error is "
+        "`application/problem+json` naming the field and the reason.",
         version="0.1.0",
         lifespan=lifespan,
         # Served by add_offline_docs from the app's own assets, not from a CDN.
@@ -140,6 +145,7 @@ def create_app(
     add_exception_handlers(app)
     add_auth_handler(app)
     document_problems(app)
+    document_examples(app)
     if settings.http.cors_origins:
         app.add_middleware(
             CORSMiddleware,

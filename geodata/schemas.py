@@ -440,6 +440,25 @@ class PremisesBase(_Model):
         return self
 
 
+#: A listing as ``POST /premises`` takes it: the example of the OpenAPI document.
+PREMISES_EXAMPLE: JsonDict = {
+    "external_ref": "DEMO-EXAMPLE-1",
+    "title": "Entrepôt de 1 200 m² à Rungis, 2 quais",
+    "kind": "warehouse",
+    "uses": ["logistics"],
+    "surface_m2": 1200,
+    "office_m2": 150,
+    "ceiling_height_m": 9.5,
+    "loading_docks": 2,
+    "tenure": "rent",
+    "rent_eur_m2_year": 115,
+    "commune_insee": "94065",
+    "lon": 2.3560,
+    "lat": 48.7590,
+    "available_from": "2027-03-01",
+}
+
+
 class PremisesCreate(PremisesBase):
     """A premises listing as an owner or agent describes it, checked against the territory.
 
@@ -450,6 +469,8 @@ class PremisesCreate(PremisesBase):
     activity zone is derived from the point. Without a territory, only the form of each field
     is checked.
     """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [PREMISES_EXAMPLE]})
 
     @field_validator("commune_insee", mode="before")
     @classmethod
@@ -570,6 +591,10 @@ class PremisesUpdate(_PremisesUpdateBase):
     >>> PremisesUpdate(title="Atelier rénové", rent_eur_m2_year=120).changes()
     {'title': 'Atelier rénové', 'rent_eur_m2_year': 120.0}
     """
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"rent_eur_m2_year": 110, "loading_docks": 3}]}
+    )
 
     def changes(self) -> dict[str, Any]:
         """The fields the client sent, ``{field: value}`` (``None`` clears a field)."""

@@ -40,7 +40,19 @@ class ContactRequestIn(BaseModel):
     At least an e-mail or a phone number, so that the owner can answer.
     """
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "message": "Bonjour, ce local m’intéresse : une visite est-elle possible "
+                    "en mars ?",
+                    "contact_email": "contact@atelier-martin.example.org",
+                }
+            ]
+        },
+    )
 
     need_id: Annotated[int, Field(ge=1, le=MAX_INT32)] | None = Field(
         default=None, description="One of the company's needs the listing was found for."

@@ -200,6 +200,10 @@ def get_development(request: Request, code: str, territory: TerritoryDep, staff:
 class AllocationBody(BaseModel):
     """Who applies, and how lots may be grouped."""
 
+    model_config = {
+        "json_schema_extra": {"examples": [{"demo_applicants": 12, "seed": 94074, "max_lots": 4}]}
+    }
+
     applicants: list[dict[str, Any]] | None = Field(
         default=None,
         description="The applicants' needs in order of arrival (first-come-first-served "

@@ -184,6 +184,9 @@ class _OwnCatalogue:
         self.owner = owner
         self.foreign: set[str] = set()
 
+    def connect(self) -> Any:
+        return self.repo.connect()
+
     def premises_frame(self, **kw: Any) -> Any:
         return self.repo.premises_frame(**kw)
 

@@ -85,6 +85,8 @@ class PremisesPage(BaseModel):
 class StatusChange(BaseModel):
     """A new status for a listing."""
 
+    model_config = {"json_schema_extra": {"examples": [{"status": "under_offer"}]}}
+
     status: Status = Field(description="available, under_offer, let, sold or withdrawn")
 
 
