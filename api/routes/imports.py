@@ -89,6 +89,9 @@ class _Target:
         #: Notifications written (None: too many listings written to notify).
         self.notified: int | None = 0
 
+    def connect(self) -> Any:
+        return self.repo.connect()
+
     def premises_frame(self, *args: Any, **kwargs: Any) -> Any:
         return self.repo.premises_frame(*args, **kwargs)
 
