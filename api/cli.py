@@ -608,18 +608,21 @@ def keys_revoke(
 
 
 def _demo_accounts(repo: Repository) -> None:
-    """Create (or reuse) one demo account per role and print a fresh key for each, once.
+    """Create (or reuse) one demo account per role and print a fresh key and a fresh password
+    for each, once (the key for the API, the password for the web pages at /login).
 
     The developer account takes the handle of the demo owner with the most listings, so it
     can edit those at once and gets 403 on the others.
     """
+    import secrets
+
     import sqlalchemy as sa
 
     from geodata.storage import accounts
     from geodata.storage._tables import premises
     from geodata.storage.accounts import AccountError
 
-    from .auth import issue_key
+    from .auth import hash_password, issue_key
 
     with repo.begin() as conn:
         owner = conn.execute(
@@ -640,8 +643,11 @@ def _demo_accounts(repo: Repository) -> None:
                     conn, name=name, email=f"{name}@demo.invalid", role=role
                 )
             issued = issue_key(conn, account.id, label="implanter demo")
+            password = secrets.token_urlsafe(12)
+            accounts.set_password_hash(conn, account.id, hash_password(password))
             typer.echo(f"- {role}: {account.name} <{account.email}>")
             _show_key(issued)
+            typer.echo(f"  mot de passe (pages, /login) / password: {password}")
 
 
 # The `model` group lives in its own module, handed the opener and settings reader above.

@@ -34,6 +34,7 @@ __all__ = [
     "password_hash_of",
     "revoke_api_key",
     "set_disabled",
+    "set_password_hash",
     "touch_api_key",
 ]
 
@@ -172,6 +173,27 @@ def list_accounts(conn: Connection, *, role: str | None = None) -> list[Account]
     if role is not None:
         stmt = stmt.where(accounts.c.role == role)
     return [Account.model_validate(row) for row in conn.execute(stmt).mappings()]
+
+
+def set_password_hash(conn: Connection, ref: int | str, password_hash: str) -> Account:
+    """Replace an account's password (its hash) and end its web sessions, so that a session
+    opened with the old password does not outlive it.
+
+    Raises
+    ------
+    AccountError
+        When there is no such account.
+    """
+    account = find_account(conn, ref)
+    conn.execute(
+        sa.update(accounts).where(accounts.c.id == account.id).values(password_hash=password_hash)
+    )
+    conn.execute(
+        sa.update(web_sessions)
+        .where(web_sessions.c.account_id == account.id, web_sessions.c.ended_at.is_(None))
+        .values(ended_at=co.now())
+    )
+    return account
 
 
 def set_disabled(conn: Connection, ref: int | str, *, disabled: bool = True) -> Account:

@@ -182,8 +182,35 @@ def test_demo_creates_one_account_per_role_with_a_working_key(tmp_path: Path) ->
             client.patch(f"/premises/{theirs}", json={"title": "x"}, headers=auth).status_code
             == 403
         )
-    # Run again for the accounts only: the same accounts, new keys.
+    # Run again for the accounts only: the same accounts, new keys and passwords.
     again = run(db, "demo", "--no-catalogue")
     assert again.returncode == 0, again.stderr
     assert len(set(keys_in(again.stdout)) - set(keys.values())) == 3
+    # Each demo account signs in on the web with the password printed (the last one).
+    emails = re.findall(r"^- \w+: \S+ <(\S+)>$", again.stdout, flags=re.M)
+    passwords = re.findall(r"password: (\S+)$", again.stdout, flags=re.M)
+    assert len(emails) == len(passwords) == 3
+    with TestClient(create_app(settings)) as client:
+        for email, password in zip(emails, passwords, strict=True):
+            form = client.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            assert token is not None
+            signed_in = client.post(
+                "/login",
+                data={"email": email, "password": password, "csrf_token": token.group(1)},
+                headers={"Accept": "application/json"},
+            )
+            assert signed_in.status_code == 200, signed_in.text
+            assert signed_in.json()["account"]["email"] == email
+            client.cookies.clear()
+        old = re.findall(r"password: (\S+)$", r.stdout, flags=re.M)[0]
+        form = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        refused = client.post(
+            "/login",
+            data={"email": emails[0], "password": old, "csrf_token": token.group(1)},
+            headers={"Accept": "application/json"},
+        )
+        assert refused.status_code == 401, refused.text
     assert len(run(db, "accounts", "list").stdout.splitlines()) == 3
