@@ -24,6 +24,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -114,6 +115,7 @@ class _Target:
         *,
         actor: str,
         expected_versions: Mapping[str, int] | None = None,
+        verified_at: datetime | None = None,
     ) -> UpsertResult:
         refs = [i.external_ref for i in items if i.external_ref]
         if self.dry_run:
@@ -126,7 +128,11 @@ class _Target:
             before = store.premises_by_refs(conn, refs)
             self._check_owner(before)
             result = store.upsert_premises_by_ref(
-                conn, items, actor=actor, expected_versions=expected_versions
+                conn,
+                items,
+                actor=actor,
+                expected_versions=expected_versions,
+                verified_at=verified_at,
             )
             self._notify(conn, before, refs, [*result.created, *result.updated])
         return result

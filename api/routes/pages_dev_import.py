@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -201,13 +202,14 @@ class _OwnCatalogue:
         *,
         actor: str,
         expected_versions: Mapping[str, int] | None = None,
+        verified_at: datetime | None = None,
     ) -> Any:
         if self.foreign:  # checked before: never write over another account's listing
             msg = "references of another account's listings"
             raise ImportWriteError(msg)
         owned = [item.model_copy(update={"owner_account": self.owner}) for item in items]
         return self.repo.upsert_premises_by_ref(
-            owned, actor=actor, expected_versions=expected_versions
+            owned, actor=actor, expected_versions=expected_versions, verified_at=verified_at
         )
 
     def get_premises(self, premises_id: int) -> Premises:

@@ -286,6 +286,7 @@ class _Repository(Protocol):  # the part of geodata.storage.Repository used here
         *,
         actor: str,
         expected_versions: Mapping[str, int] | None = None,
+        verified_at: datetime | None = None,
     ) -> Any: ...
 
     def premises_by_refs(self, refs: Iterable[str]) -> Mapping[str, Premises]: ...
@@ -1260,10 +1261,11 @@ def import_listings(
         See :func:`read_listings`.
     verified_at
         The freshness date (``last_verified_at``) of the listings whose row gives none
-        (default: now). An import is its author's statement that the listings are true
-        today: without it, a listing imported without a date would never be flagged nor
-        hidden for want of confirmation. A date given in the file is kept; a listing
-        already stored whose file has no such column keeps its stored date.
+        (default: now), when they are created or replace a dated listing. An import is its
+        author's statement that the listings are true today: without it, a listing
+        imported without a date would never be flagged nor hidden for want of
+        confirmation. A date given in the file is kept; a listing already stored whose file
+        has no such column keeps its stored date.
 
     Returns
     -------
@@ -1337,16 +1339,14 @@ def _import_listings(
     )
     if dry_run or not items or (errors and not skip_invalid):
         return report
-    stamp = verified_at or datetime.now(UTC)
-    items = [
-        item
-        if item.last_verified_at is not None
-        else item.model_copy(update={"last_verified_at": stamp})
-        for item in items
-    ]
     gc.freeze()
     try:
-        result = repo.upsert_premises_by_ref(items, actor=actor, expected_versions=versions)
+        result = repo.upsert_premises_by_ref(
+            items,
+            actor=actor,
+            expected_versions=versions,
+            verified_at=verified_at or datetime.now(UTC),
+        )
     except OperationalError as exc:
         # The whole upsert is one transaction: a failure leaves the catalogue as it was.
         locked = "locked" in str(exc.orig).lower() or "lock" in type(exc.orig).__name__.lower()

@@ -134,6 +134,7 @@ def upsert_premises_by_ref(
     *,
     actor: str,
     expected_versions: Mapping[str, int] | None = None,
+    verified_at: datetime | None = None,
 ) -> UpsertResult:
     """Create or update listings by their ``external_ref``.
 
@@ -153,6 +154,11 @@ def upsert_premises_by_ref(
     expected_versions : mapping of str to int, optional
         For references whose items were built from stored values, the version those
         values were read at: if a listing changed since, nothing is written.
+    verified_at : datetime, optional
+        The freshness date (``last_verified_at``) of a listing given without one that is
+        created, or that replaces a stored listing which has one: an import dates what it
+        vouches for, and never turns a dated listing into one that is never flagged nor
+        hidden. A stored listing without a date, given again without one, is left as it is.
 
     Returns
     -------
@@ -200,6 +206,13 @@ def upsert_premises_by_ref(
             cv.check_storable_many(rows)
             for item, row in zip(batch, rows, strict=True):
                 old = stored.get(row["external_ref"]) if row["external_ref"] else None
+                if (
+                    verified_at is not None
+                    and row["last_verified_at"] is None
+                    and (old is None or old["last_verified_at"] is not None)
+                ):
+                    row["last_verified_at"] = verified_at
+                    item = item.model_copy(update={"last_verified_at": verified_at})
                 if old is None:
                     to_insert.append({**row, "version": 1, "created_at": at, "updated_at": at})
                     new_items.append(item)

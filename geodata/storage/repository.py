@@ -123,17 +123,12 @@ class Repository:
             return premises.add_many_premises(conn, items, actor=actor)
 
     def upsert_premises_by_ref(
-        self,
-        items: Sequence[PremisesCreate],
-        *,
-        actor: str,
-        expected_versions: Mapping[str, int] | None = None,
+        self, items: Sequence[PremisesCreate], *, actor: str, **options: Any
     ) -> UpsertResult:
-        """Create or update listings by reference (see :func:`premises.upsert_premises_by_ref`)."""
+        """Create or update listings by reference (see :func:`premises.upsert_premises_by_ref`
+        for its ``options``: ``expected_versions``, ``verified_at``)."""
         with self.begin() as conn:
-            return premises.upsert_premises_by_ref(
-                conn, items, actor=actor, expected_versions=expected_versions
-            )
+            return premises.upsert_premises_by_ref(conn, items, actor=actor, **options)
 
     def update_premises(
         self, premises_id: int, item: PremisesCreate, *, expected_version: int, actor: str

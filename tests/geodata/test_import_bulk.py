@@ -296,3 +296,27 @@ def test_an_undated_listing_is_dated_by_its_import(repo: Repository, tmp_path: P
     [pid] = import_listings(repo, again, actor="t", territory=GOSB).created
     stamped = repo.get_premises(pid).last_verified_at
     assert stamped is not None and before <= stamped <= datetime.now(UTC)
+
+
+def test_a_reimport_never_leaves_a_dated_listing_undated(repo: Repository, tmp_path: Path) -> None:
+    """Given again with its date blank, a dated listing is dated by the import (a blank
+    would otherwise clear it for ever); an undated one given again undated is unchanged."""
+    undated, dated = repo.upsert_premises_by_ref(
+        [make_premises(PLACES[k], external_ref=f"E-{k}") for k in range(2)], actor="t"
+    ).created
+    confirmed = datetime(2026, 10, 1, tzinfo=UTC)
+    with repo.begin() as conn:
+        store.confirm_premises(conn, dated, at=confirmed, actor="owner")
+    assert repo.get_premises(undated).last_verified_at is None
+    lines = ["ref,title,kind,surface_m2,tenure,rent_eur_m2_year,lon,lat,last_verified_at"]
+    lines += [
+        f"E-{k},Local d'activité,workshop,400,rent,110,{PLACES[k][0]},{PLACES[k][1]},"
+        for k in range(2)
+    ]
+    path = tmp_path / "blank.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    at = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    report = import_listings(repo, path, actor="t", territory=GOSB, verified_at=at)
+    assert report.ok, report.errors
+    assert repo.get_premises(undated).last_verified_at is None
+    assert repo.get_premises(dated).last_verified_at == at
