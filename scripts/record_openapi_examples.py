@@ -31,10 +31,12 @@ from api.routes.contacts import ContactRequestIn
 from api.routes.developments import AllocationBody
 from api.routes.match import NEED_EXAMPLE as MATCH_NEED
 from api.routes.needs import NEED_EXAMPLE as SAVED_NEED
+from api.routes.outcomes import OutcomeIn
 from api.routes.premises import StatusChange
 from api.settings import Settings
 from geodata.schemas import PremisesCreate, PremisesUpdate
-from geodata.storage import accounts
+from geodata.storage import accounts, models
+from matcher.weights import DEFAULT_WEIGHTS
 
 OUT = Path(__file__).resolve().parents[1] / "api" / "openapi_examples.json"
 
@@ -85,6 +87,12 @@ CALLS: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("company", "PATCH", "/needs/{need}", {"surface_max_m2": 1000, "alert_threshold": 80}),
     ("company", "GET", "/needs/{need}/history", None),
     ("company", "GET", "/needs/{need}/matches?limit=2", None),
+    ("company", "POST", "/needs/{need}/outcomes", _model_example(OutcomeIn)),
+    ("company", "GET", "/needs/{need}/outcomes", None),
+    ("company", "GET", "/needs/{need}/outcomes/history", None),
+    ("staff", "POST", "/staff/models/{model}/promote", None),
+    ("staff", "GET", "/staff/models", None),
+    ("staff", "DELETE", "/staff/models/promoted", None),
     ("staff", "GET", "/premises/{premises}/demand", None),
     ("company", "POST", "/premises/{premises}/contact-requests", _model_example(ContactRequestIn)),
     ("company", "GET", "/me/requests", None),
@@ -151,9 +159,23 @@ def record() -> dict[str, Any]:
                         conn, name=f"exemple-{role}", email=f"{role}@example.org", role=role
                     )
                     keys[role] = issue_key(conn, account.id, label="examples").key
+                # A saved ranking model (the default weights), for the promotion routes.
+                model = models.add_model(
+                    conn,
+                    weights=DEFAULT_WEIGHTS,
+                    metrics={},
+                    training_size=0,
+                    n_needs=0,
+                    source="example",
+                    actor="examples",
+                )
             first = client.get("/premises", params={"limit": 1, "commune": "Rungis"}).json()
             devs = client.get("/staff/developments", headers=_auth(keys["staff"])).json()
-            ids = {"premises": str(first["items"][0]["id"]), "development": devs[0]["code"]}
+            ids = {
+                "premises": str(first["items"][0]["id"]),
+                "development": devs[0]["code"],
+                "model": str(model.id),
+            }
             vitry = client.get("/premises", params={"commune": "Vitry-sur-Seine", "limit": 1})
             near = vitry.json()["items"][0]
             fitting = {

@@ -59,7 +59,20 @@ Reason = Literal[
 class OutcomeIn(BaseModel):
     """One event of a listing proposed for the need."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "premises_id": 12,
+                    "event": "rejected",
+                    "reason": "too_dear",
+                    "note": "Loyer au-dessus de notre budget",
+                }
+            ]
+        },
+    )
 
     premises_id: int = Field(ge=1, le=MAX_INT32, description="The listing.")
     event: Event
