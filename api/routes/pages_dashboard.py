@@ -45,7 +45,7 @@ from matcher._codes import KINDS, USES
 from matcher.index import MatchIndex
 
 from .. import maps
-from ..auth import OptionalAccount
+from ..auth import OPTIONAL_AUTH, OptionalAccount
 from ..dashboard import BANDS, FigureCache, Figures, band_text, parse_filters, tables, tr
 from ..deps import NowDep, SettingsDep
 from ..errors import request_language
@@ -485,7 +485,7 @@ def _forbidden(request: Request, lang: Lang, account: Any) -> Response:
     return response
 
 
-@router.get("/tableau-de-bord", response_class=HTMLResponse)
+@router.get("/tableau-de-bord", response_class=HTMLResponse, openapi_extra=OPTIONAL_AUTH)
 @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
 def dashboard(
     request: Request, settings: SettingsDep, now: NowDep, account: OptionalAccount

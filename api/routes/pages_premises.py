@@ -20,7 +20,7 @@ from matcher.index import MatchIndex
 from matcher.similar import SimilarIndex
 
 from .. import maps
-from ..auth import OptionalAccount
+from ..auth import OPTIONAL_AUTH, OptionalAccount
 from ..deps import NowDep, PremisesIdPath, RepoDep, SettingsDep, TerritoryDep
 from ..freshness import hide_before
 from ..pages import Lang, csp_nonce, fmt_number, render
@@ -293,7 +293,7 @@ def _detail(
     return response
 
 
-@router.get("/locaux/{premises_id}", response_class=HTMLResponse)
+@router.get("/locaux/{premises_id}", response_class=HTMLResponse, openapi_extra=OPTIONAL_AUTH)
 def premises_page(
     request: Request,
     premises_id: PremisesIdPath,

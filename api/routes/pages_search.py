@@ -37,7 +37,7 @@ from geodata.schemas import (
 from geodata.territory import Territory
 
 from .. import maps
-from ..auth import OptionalAccount
+from ..auth import OPTIONAL_AUTH, OptionalAccount
 from ..deps import NowDep, RepoDep, SettingsDep, TerritoryDep
 from ..errors import ProblemError
 from ..freshness import hide_before
@@ -392,7 +392,7 @@ def _results_map(
     return maps.render_map(m, csp_nonce(request))
 
 
-@router.get("/recherche", response_class=HTMLResponse)
+@router.get("/recherche", response_class=HTMLResponse, openapi_extra=OPTIONAL_AUTH)
 @router.get("/search", response_class=HTMLResponse, include_in_schema=False)
 def search_page(
     request: Request,
