@@ -283,7 +283,7 @@ def test_a_title_with_markup_shows_as_text(page: Any, site: Site) -> None:
     assert page.locator("#listings img").count() == 0
     # The map popup.
     page.wait_for_function(f"window.Implanter && window.Implanter.markers['{created}']")
-    page.evaluate(f"window.Implanter.markers['{created}'].openPopup()")
+    page.evaluate(f"window.Implanter.open({created})")
     popup = page.locator(".leaflet-popup-content")
     assert popup.locator("strong").inner_text() == EVIL
     assert popup.locator("img").count() == 0
