@@ -485,9 +485,17 @@ def document_problems(app: FastAPI) -> None:
                     codes += ["412", "428"]
                 for code in codes:
                     existing = responses.get(code, {})
+                    # A page answers its errors as a page (text/html), a client as a problem.
                     responses[code] = {
                         "description": existing.get("description") or _DESCRIPTIONS[code],
-                        "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}},
+                        "content": {
+                            **{
+                                media: spec
+                                for media, spec in existing.get("content", {}).items()
+                                if media == "text/html"
+                            },
+                            PROBLEM_JSON: {"schema": _PROBLEM_REF},
+                        },
                     }
                 if method == "get":
                     responses.setdefault(

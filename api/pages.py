@@ -18,6 +18,7 @@ from . import sessions as web
 
 __all__ = [
     "NAV",
+    "PAGE_RESPONSES",
     "csp_nonce",
     "fmt_number",
     "policy_with_nonce",
@@ -27,6 +28,16 @@ __all__ = [
     "tile_origin",
     "url_with_lang",
 ]
+
+_HTML: dict[str, Any] = {"text/html": {}}
+#: What a page may answer besides its 200, for the OpenAPI document: a redirection (to the
+#: sign-in form, or after a form), and its refusals as pages in the reader's language.
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    303: {"description": "Redirected (to /login when not signed in, or after a form)"},
+    403: {"description": "Not allowed for this account (a page)", "content": _HTML},
+    404: {"description": "No such listing (a page)", "content": _HTML},
+    422: {"description": "A field of the form is invalid (the page, naming it)", "content": _HTML},
+}
 
 Lang = Literal["fr", "en"]
 

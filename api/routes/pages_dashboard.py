@@ -49,7 +49,7 @@ from ..auth import OPTIONAL_AUTH, OptionalAccount
 from ..dashboard import BANDS, FigureCache, Figures, band_text, parse_filters, tables, tr
 from ..deps import NowDep, SettingsDep
 from ..errors import request_language
-from ..pages import Lang, csp_nonce, fmt_number, render
+from ..pages import PAGE_RESPONSES, Lang, csp_nonce, fmt_number, render
 from .demand import active_needs
 
 __all__ = ["DashboardLayer", "LayerControl", "MapView", "build_map", "router"]
@@ -485,7 +485,12 @@ def _forbidden(request: Request, lang: Lang, account: Any) -> Response:
     return response
 
 
-@router.get("/tableau-de-bord", response_class=HTMLResponse, openapi_extra=OPTIONAL_AUTH)
+@router.get(
+    "/tableau-de-bord",
+    response_class=HTMLResponse,
+    openapi_extra=OPTIONAL_AUTH,
+    responses=PAGE_RESPONSES,
+)
 @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
 def dashboard(
     request: Request, settings: SettingsDep, now: NowDep, account: OptionalAccount

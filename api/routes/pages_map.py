@@ -15,14 +15,19 @@ from .. import maps
 from ..auth import OPTIONAL_AUTH, OptionalAccount
 from ..deps import NowDep, SettingsDep
 from ..freshness import hide_before
-from ..pages import Lang, csp_nonce, render
+from ..pages import PAGE_RESPONSES, Lang, csp_nonce, render
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["pages"])
 
 
-@router.get("/carte", response_class=HTMLResponse, openapi_extra=OPTIONAL_AUTH)
+@router.get(
+    "/carte",
+    response_class=HTMLResponse,
+    openapi_extra=OPTIONAL_AUTH,
+    responses=PAGE_RESPONSES,
+)
 @router.get("/map", response_class=HTMLResponse, include_in_schema=False)
 def catalogue_map(
     request: Request,

@@ -23,7 +23,7 @@ from .. import maps
 from ..auth import OPTIONAL_AUTH, OptionalAccount
 from ..deps import NowDep, PremisesIdPath, RepoDep, SettingsDep, TerritoryDep
 from ..freshness import hide_before
-from ..pages import Lang, csp_nonce, fmt_number, render
+from ..pages import PAGE_RESPONSES, Lang, csp_nonce, fmt_number, render
 from .contacts import ContactRequestIn, send_contact_request
 
 __all__ = ["nearest", "router"]
@@ -293,7 +293,12 @@ def _detail(
     return response
 
 
-@router.get("/locaux/{premises_id}", response_class=HTMLResponse, openapi_extra=OPTIONAL_AUTH)
+@router.get(
+    "/locaux/{premises_id}",
+    response_class=HTMLResponse,
+    openapi_extra=OPTIONAL_AUTH,
+    responses=PAGE_RESPONSES,
+)
 def premises_page(
     request: Request,
     premises_id: PremisesIdPath,

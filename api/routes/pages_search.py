@@ -41,7 +41,7 @@ from ..auth import OPTIONAL_AUTH, OptionalAccount
 from ..deps import NowDep, RepoDep, SettingsDep, TerritoryDep
 from ..errors import ProblemError
 from ..freshness import hide_before
-from ..pages import Lang, csp_nonce, fmt_number, render
+from ..pages import PAGE_RESPONSES, Lang, csp_nonce, fmt_number, render
 from .match import ANONYMOUS, MatchResponse, rank_for_need
 from .needs import create_need
 
@@ -392,7 +392,12 @@ def _results_map(
     return maps.render_map(m, csp_nonce(request))
 
 
-@router.get("/recherche", response_class=HTMLResponse, openapi_extra=OPTIONAL_AUTH)
+@router.get(
+    "/recherche",
+    response_class=HTMLResponse,
+    openapi_extra=OPTIONAL_AUTH,
+    responses=PAGE_RESPONSES,
+)
 @router.get("/search", response_class=HTMLResponse, include_in_schema=False)
 def search_page(
     request: Request,
