@@ -268,7 +268,12 @@ def _json_dumps(obj: Any) -> str:
 
 
 class _Model(BaseModel):
+    # defer_build: a model's validator is built on its first use, not when this module is
+    # imported, so a command builds only the models it validates (`implanter match` builds
+    # NeedIn and PlaceOfInterest, not the listing models): start-up speed only. The flag is
+    # turned off again once the classes exist (see the end of the module).
     model_config = ConfigDict(
+        defer_build=True,
         extra="forbid",
         str_strip_whitespace=True,
         use_enum_values=True,
@@ -787,6 +792,24 @@ class Need(NeedIn):
 
 
 Lang = Literal["fr", "en"]
+
+
+def _built_by_adapters(model: type[BaseModel]) -> None:
+    """Let ``model`` and its subclasses stay unbuilt, but have later wrappers build eagerly.
+
+    A pydantic ``TypeAdapter`` of a model (FastAPI makes one per route parameter and
+    response) defers its own build when the model's config says ``defer_build``, and would
+    then build on first use, outside FastAPI's handling of its own annotations (which warns).
+    Pydantic reads ``model_config`` when it builds, so clearing the flag once the classes
+    exist keeps them unbuilt until first use while every adapter (and any later subclass)
+    builds as usual.
+    """
+    model.model_config["defer_build"] = False
+    for sub in model.__subclasses__():
+        _built_by_adapters(sub)
+
+
+_built_by_adapters(_Model)
 
 
 def error_details(exc: ValidationError) -> list[dict[str, str]]:

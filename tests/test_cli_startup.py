@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,3 +72,118 @@ def test_catalogue_commands_do_not_import_the_web_server(tmp_path: Path) -> None
         loaded = imported_by(*args)
         assert "geodata" in loaded
         assert not loaded & SERVER_ONLY, (args[0], sorted(loaded & SERVER_ONLY))
+
+
+def test_match_on_a_kept_index_reads_neither_the_database_layer_nor_pyproj(
+    tmp_path: Path,
+) -> None:
+    """The second `match` of a need file on an unchanged SQLite catalogue reads the kept index
+    (api.index_cache.quick_index): no SQLAlchemy, no migration check, no pydantic-settings, no
+    projection library (the need's places are projected by matcher._geo in numpy), and no
+    listing model built."""
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    need = tmp_path / "need.json"
+    need.write_text(
+        json.dumps(
+            {
+                "company_name": "Primeurs",
+                "surface_min_m2": 800,
+                "surface_max_m2": 1200,
+                "uses": ["logistics"],
+                "places": [{"label": "MIN de Rungis", "lon": 2.355, "lat": 48.759}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    for args in (
+        ("demo", "-d", db, "--premises", "40", "--needs", "1"),
+        ("match", str(need), "-d", db),  # builds the index and keeps it beside the file
+    ):
+        subprocess.run(
+            [sys.executable, "-m", "api.cli", *args],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+            timeout=300,
+        )
+    assert (tmp_path / "demo.db.match-index").exists()
+    probe = PROBE.replace(
+        'print("\\nMODULES "',
+        "import geodata.schemas as s\n"
+        "print('\\nBUILT ' + json.dumps(sorted(m.__name__ for m in (s.PremisesBase,"
+        " s.PremisesCreate, s.Premises, s.PremisesUpdate, s.PremisesPublic, s.NeedIn)"
+        " if m.__pydantic_complete__)))\n"
+        'print("\\nMODULES "',
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(["match", str(need), "-d", db])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    loaded = {name.split(".")[0] for name in json.loads(r.stdout.rsplit("\nMODULES ", 1)[1])}
+    assert {"matcher", "geodata", "numpy"} <= loaded
+    not_for_kept_index = {"sqlalchemy", "alembic", "pyproj", "pandas", "geopandas", "pyogrio"}
+    not_for_kept_index |= {"pydantic_settings"}
+    not_for_kept_index |= {"scipy", "sklearn"} | SERVER_ONLY
+    assert not loaded & not_for_kept_index, sorted(loaded & not_for_kept_index)
+    # Only the need model was built (defer_build), not the listing models.
+    built = json.loads(r.stdout.rsplit("\nBUILT ", 1)[1].split("\n", 1)[0])
+    assert built == ["NeedIn"], built
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {},
+        {"IMPLANTER_TERRITORY": "other", "IMPLANTER_DATABASE__URL": "sqlite:///x.db"},
+        {"implanter_database__index_cache": "off", "IMPLANTER_FRESHNESS__HIDE_DAYS": "120"},
+        {"IMPLANTER_FRESHNESS__FLAG_DAYS": "30", "IMPLANTER_FRESHNESS__HIDE_DAYS": "45"},
+        {"PATH_LIKE": "unrelated", "IMPLANTER_DATABASE__URL": ""},
+        {"IMPLANTER_REQUIRE_POSTGIS": "1", "IMPLANTER_NOT_A_SETTING__X": "y"},
+    ],
+)
+def test_match_settings_read_what_settings_reads(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.settings import Settings
+    from api.settings_models import match_settings
+
+    for key in [k for k in os.environ if k.lower().startswith("implanter_")]:
+        monkeypatch.delenv(key)
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    fast = match_settings(os.environ)
+    full = Settings()
+    assert fast is not None
+    assert fast.territory == full.territory
+    assert fast.database == full.database
+    assert fast.freshness == full.freshness
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"IMPLANTER_AUTH__SESSION_SECRET": "short"},  # another section: Settings() checks it
+        {"IMPLANTER_DATABASE": '{"url": "sqlite:///j.db"}'},  # a section as JSON
+        {"IMPLANTER_FRESHNESS__HIDE_DAYS": "soon"},  # invalid: Settings() says why
+        {"IMPLANTER_FRESHNESS__FLAG_DAYS": "100"},  # flag_days > hide_days
+        {"IMPLANTER_DATABASE__NAME": "x"},  # not a field of the section
+        {"IMPLANTER_UPLOADS": "{}"},
+    ],
+)
+def test_match_settings_leave_anything_else_to_settings(environ: dict[str, str]) -> None:
+    from api.settings_models import match_settings
+
+    assert match_settings(environ) is None
+    assert match_settings({"IMPLANTER_TERRITORY": "a", "implanter_territory": "b"}) is None
+
+
+def test_match_settings_know_the_fields_of_settings() -> None:
+    from api.settings import Settings
+    from api.settings_models import SETTINGS_FIELDS
+
+    assert set(Settings.model_fields) == SETTINGS_FIELDS
