@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
+from collections import OrderedDict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 
 from geodata.schemas import Premises, PremisesCreate, PremisesPublic, PremisesUpdate, Status
-from geodata.storage import Repository, audit
+from geodata.storage import PremisesQuery, Repository, audit, catalogue
 from geodata.storage import premises as store
 from geodata.storage._tables import ENTITY_PREMISES
 from geodata.storage.accounts import Account
@@ -46,6 +49,7 @@ from ..settings import Settings
 __all__ = [
     "PremisesPage",
     "StatusChange",
+    "TotalCache",
     "create_listing",
     "patch_listing",
     "router",
@@ -115,6 +119,67 @@ def _list_etag(
     reader = "" if account is None else f"{account.role}:{account.name}"
     digest = hashlib.sha256(f"{query}\n{reader}".encode()).hexdigest()[:16]
     return f'W/"{catalogue_version}-{now.astimezone(dt.UTC):%Y%m%d}-{digest}"'
+
+
+class TotalCache:
+    """How many listings match each query's filters, at one catalogue version.
+
+    ``COUNT(*)`` over the filtered catalogue is most of the cost of a page at 100,000
+    listings, and is the same for every page of a search and every reader sharing its
+    filters until the catalogue moves. The public view's freshness bound (``visible_since``)
+    moves once a day, at 00:00 UTC, so it is part of the key like every other filter. A new
+    version empties the cache; at most ``size`` searches are kept (least recently used out).
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._version: int | None = None
+        self._totals: OrderedDict[PremisesQuery, int] = OrderedDict()
+
+    @staticmethod
+    def key(query: PremisesQuery) -> PremisesQuery:
+        """The query's filters alone: its page and order set to their defaults."""
+        return query.model_copy(update={"limit": None, "offset": 0, "order_by": "id", "near": None})
+
+    def get(self, version: int, query: PremisesQuery) -> int | None:
+        """The total stored for these filters at ``version``, else None."""
+        key = self.key(query)
+        with self._lock:
+            if self._version != version or key not in self._totals:
+                return None
+            self._totals.move_to_end(key)
+            return self._totals[key]
+
+    def put(self, version: int, query: PremisesQuery, total: int) -> None:
+        """Store the total of these filters, counted at ``version``."""
+        key = self.key(query)
+        with self._lock:
+            if self._version != version:
+                if self._version is not None and version < self._version:
+                    return  # a late reader of an older version: keep the newer totals
+                self._version = version
+                self._totals.clear()
+            self._totals[key] = total
+            self._totals.move_to_end(key)
+            while len(self._totals) > self.size:
+                self._totals.popitem(last=False)
+
+
+def _total(request: Request, conn: Connection, version: int, query: PremisesQuery) -> int:
+    """The number of listings matching ``query`` at ``version``, counted once per version."""
+    state = request.app.state
+    cache: TotalCache | None = getattr(state, "premises_totals", None)
+    if cache is None:
+        cache = state.premises_totals = TotalCache()
+    total = cache.get(version, query)
+    if total is None:
+        total = store.count_premises(conn, query)
+        # Kept only when no write committed around the count (PostgreSQL reads committed
+        # data at each statement; a SQLite connection reads one snapshot).
+        if catalogue.catalogue_version(conn) == version:
+            cache.put(version, query, total)
+    return total
 
 
 def _view(
@@ -299,9 +364,13 @@ def list_premises(
     those unconfirmed for more than the hide threshold. A developer also gets all of its own
     listings, and the staff every listing, in the full view with their ``freshness``.
     """
-    # The version is read before the page, so that the ETag never names newer data than sent.
-    etag = _list_etag(repo.catalogue_version(), request.url.query, account, now)
-    page = repo.list_premises(public_query(query, account, now, settings.freshness))
+    readable = public_query(query, account, now, settings.freshness)
+    # One connection (on SQLite, one snapshot) for the version, the total and the page; the
+    # version is read first, so that the ETag never names newer data than sent.
+    with repo.connect() as conn:
+        version = catalogue.catalogue_version(conn)
+        etag = _list_etag(version, request.url.query, account, now)
+        page = store.list_premises(conn, readable, total=_total(request, conn, version, readable))
     body = {
         "items": [_view(item, account, now, settings) for item in page.items],
         "total": page.total,

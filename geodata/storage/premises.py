@@ -599,7 +599,9 @@ def select_premises(
     return stmt.offset(query.offset) if query.offset else stmt
 
 
-def list_premises(conn: Connection, query: PremisesQuery | None = None) -> co.Page[Premises]:
+def list_premises(
+    conn: Connection, query: PremisesQuery | None = None, *, total: int | None = None
+) -> co.Page[Premises]:
     """Return one page of the listings matching a query, with the total number matching.
 
     Parameters
@@ -608,6 +610,9 @@ def list_premises(conn: Connection, query: PremisesQuery | None = None) -> co.Pa
         An open connection.
     query : PremisesQuery, optional
         Filters, page and order (default: the first 50 listings by id).
+    total : int, optional
+        The number of listings matching the query's filters when the caller knows it
+        already (:func:`count_premises` at the same catalogue version); counted otherwise.
 
     Returns
     -------
@@ -616,7 +621,8 @@ def list_premises(conn: Connection, query: PremisesQuery | None = None) -> co.Pa
         total when the query has none).
     """
     query = query if query is not None else PremisesQuery()
-    total = count_premises(conn, query)
+    if total is None:
+        total = count_premises(conn, query)
     rows = conn.execute(select_premises(conn, query)).mappings().all()
     items = [cv.premises_from_row(row) for row in rows]
     limit = total if query.limit is None else query.limit
