@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
-from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -25,6 +24,7 @@ from sqlalchemy import Connection
 from geodata.schemas import Premises, PremisesCreate, PremisesPublic, PremisesUpdate, Status
 from geodata.storage import PremisesQuery, Repository, audit, catalogue
 from geodata.storage import premises as store
+from geodata.storage._convert import premises_from_row
 from geodata.storage._tables import ENTITY_PREMISES
 from geodata.storage.accounts import Account
 from geodata.storage.audit import AuditEntry
@@ -43,13 +43,13 @@ from ..deps import (
 )
 from ..errors import ProblemError, Text
 from ..freshness import freshness_of, public_query
+from ..listing_cache import public_json_cache, total_cache
 from ..outcomes import record_opened
 from ..settings import Settings
 
 __all__ = [
     "PremisesPage",
     "StatusChange",
-    "TotalCache",
     "create_listing",
     "patch_listing",
     "router",
@@ -121,57 +121,9 @@ def _list_etag(
     return f'W/"{catalogue_version}-{now.astimezone(dt.UTC):%Y%m%d}-{digest}"'
 
 
-class TotalCache:
-    """How many listings match each query's filters, at one catalogue version.
-
-    ``COUNT(*)`` over the filtered catalogue is most of the cost of a page at 100,000
-    listings, and is the same for every page of a search and every reader sharing its
-    filters until the catalogue moves. The public view's freshness bound (``visible_since``)
-    moves once a day, at 00:00 UTC, so it is part of the key like every other filter. A new
-    version empties the cache; at most ``size`` searches are kept (least recently used out).
-    """
-
-    def __init__(self, size: int = 256) -> None:
-        self.size = size
-        self._lock = threading.Lock()
-        self._version: int | None = None
-        self._totals: OrderedDict[PremisesQuery, int] = OrderedDict()
-
-    @staticmethod
-    def key(query: PremisesQuery) -> PremisesQuery:
-        """The query's filters alone: its page and order set to their defaults."""
-        return query.model_copy(update={"limit": None, "offset": 0, "order_by": "id", "near": None})
-
-    def get(self, version: int, query: PremisesQuery) -> int | None:
-        """The total stored for these filters at ``version``, else None."""
-        key = self.key(query)
-        with self._lock:
-            if self._version != version or key not in self._totals:
-                return None
-            self._totals.move_to_end(key)
-            return self._totals[key]
-
-    def put(self, version: int, query: PremisesQuery, total: int) -> None:
-        """Store the total of these filters, counted at ``version``."""
-        key = self.key(query)
-        with self._lock:
-            if self._version != version:
-                if self._version is not None and version < self._version:
-                    return  # a late reader of an older version: keep the newer totals
-                self._version = version
-                self._totals.clear()
-            self._totals[key] = total
-            self._totals.move_to_end(key)
-            while len(self._totals) > self.size:
-                self._totals.popitem(last=False)
-
-
 def _total(request: Request, conn: Connection, version: int, query: PremisesQuery) -> int:
     """The number of listings matching ``query`` at ``version``, counted once per version."""
-    state = request.app.state
-    cache: TotalCache | None = getattr(state, "premises_totals", None)
-    if cache is None:
-        cache = state.premises_totals = TotalCache()
+    cache = total_cache(request.app.state)
     total = cache.get(version, query)
     if total is None:
         total = store.count_premises(conn, query)
@@ -192,6 +144,12 @@ def _view(
     body = _json(item)
     body["freshness"] = jsonable_encoder(freshness_of(item, now, settings.freshness))
     return body
+
+
+def _public_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The public view of a stored row, as JSON values (what :func:`_view` gives a reader
+    who may not edit the listing)."""
+    return _json(PremisesPublic.model_validate(premises_from_row(row)))
 
 
 def _json(item: Premises | PremisesPublic) -> dict[str, Any]:
@@ -370,13 +328,23 @@ def list_premises(
     with repo.connect() as conn:
         version = catalogue.catalogue_version(conn)
         etag = _list_etag(version, request.url.query, account, now)
-        page = store.list_premises(conn, readable, total=_total(request, conn, version, readable))
+        total = _total(request, conn, version, readable)
+        rows = store.page_rows(conn, readable)
+    public = public_json_cache(request.app.state)
+    items = [
+        _view(premises_from_row(row), account, now, settings)
+        if can_edit(account, row["owner_account"])
+        # Each listing's public JSON is built once per version, then reused.
+        else public.get(row["id"], row["version"], lambda row=row: _public_json(row))
+        for row in rows
+    ]
+    limit = total if readable.limit is None else readable.limit
     body = {
-        "items": [_view(item, account, now, settings) for item in page.items],
-        "total": page.total,
-        "limit": page.limit,
-        "offset": page.offset,
-        "links": _page_links(request, settings.http.base_url, page.total, page.limit, page.offset),
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": readable.offset,
+        "links": _page_links(request, settings.http.base_url, total, limit, readable.offset),
     }
     return JSONResponse(body, headers={"ETag": etag})
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from geodata.schemas import Premises, PremisesCreate, Status
 from geodata.storage import _common as co
@@ -33,6 +33,7 @@ __all__ = [
     "delete_premises",
     "get_premises",
     "list_premises",
+    "page_rows",
     "patch_premises",
     "premises_by_refs",
     "select_premises",
@@ -623,12 +624,20 @@ def list_premises(
     query = query if query is not None else PremisesQuery()
     if total is None:
         total = count_premises(conn, query)
-    rows = conn.execute(select_premises(conn, query)).mappings().all()
-    items = [cv.premises_from_row(row) for row in rows]
+    items = [cv.premises_from_row(row) for row in page_rows(conn, query)]
     limit = total if query.limit is None else query.limit
     return co.Page[Premises].model_construct(
         items=items, total=total, limit=limit, offset=query.offset
     )
+
+
+def page_rows(conn: Connection, query: PremisesQuery) -> Sequence[RowMapping]:
+    """Return the rows of one page of a query, unconverted (see ``_convert.premises_from_row``).
+
+    For a caller that builds only some of them into models (the public JSON of a listing at
+    one version is the same every time).
+    """
+    return conn.execute(select_premises(conn, query)).mappings().all()
 
 
 def count_premises(conn: Connection, query: PremisesQuery | None = None) -> int:

@@ -1,6 +1,7 @@
-"""The total of ``GET /premises`` is counted once per catalogue version and search, and is
-never stale: a write through any path, the day moving the freshness bound, and the reader's
-own listings all change it, exactly as a fresh ``COUNT(*)`` would.
+"""What ``GET /premises`` computes once is never stale: the total of a search (counted once
+per catalogue version and search) changes with a write through any path, the day moving the
+freshness bound and the reader's own listings, exactly as a fresh ``COUNT(*)`` would; the
+public JSON of a listing (built once per version) is the one ``GET /premises/{id}`` gives.
 
 Runs on SQLite and on PostGIS, through the real app with its lifespan entered.
 """
@@ -16,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.auth import issue_key
+from api.listing_cache import PublicJsonCache, TotalCache
 from api.main import create_app
-from api.routes.premises import TotalCache
 from geodata.schemas import PremisesCreate
 from geodata.storage import PremisesQuery, Repository, accounts
 from geodata.territory import default_territory
@@ -112,7 +113,29 @@ def test_the_total_moves_with_the_day_and_the_reader(world: World) -> None:
     assert world.total() == 1
 
 
-def test_the_cache_keeps_one_version_and_a_bounded_number_of_searches() -> None:
+def test_the_listings_public_json_follows_their_edits(world: World) -> None:
+    item = world.add()
+    world.add(owner="sci-compte")
+    mine = {"Authorization": f"Bearer {world.developer_key}"}
+    for _ in range(2):  # built, then reused
+        page = world.client.get("/premises").json()["items"]
+        assert page[0] == world.client.get(f"/premises/{item.id}").json()
+        assert "owner_account" not in page[0]
+        assert "owner_account" not in page[1]  # another reader's listing: public
+
+    world.repo.patch_premises(
+        item.id, {"title": "Atelier renommé"}, expected_version=item.version, actor="t"
+    )
+    first = world.client.get("/premises").json()["items"][0]
+    assert first["title"] == "Atelier renommé"
+    assert first == world.client.get(f"/premises/{item.id}").json()
+    # Its owner reads its own listing in full, with its freshness, not the public JSON.
+    own = world.client.get("/premises", headers=mine).json()["items"][1]
+    assert own["owner_account"] == "sci-compte"
+    assert "freshness" in own
+
+
+def test_the_total_cache_keeps_one_version_and_a_bounded_number_of_searches() -> None:
     cache = TotalCache(size=2)
     a, b, c = (PremisesQuery(use=u) for u in ("craft", "logistics", "repair"))
     cache.put(5, a, 10)
@@ -128,3 +151,20 @@ def test_the_cache_keeps_one_version_and_a_bounded_number_of_searches() -> None:
     cache.put(6, c, 12)  # over the size: the least recently used (b) goes
     assert cache.get(6, b) is None
     assert (cache.get(6, a), cache.get(6, c)) == (11, 12)
+
+
+def test_the_public_json_cache_is_bounded_and_keyed_by_version() -> None:
+    cache = PublicJsonCache(size=2)
+    built: list[tuple[int, int]] = []
+
+    def build(pid: int, version: int) -> dict[str, Any]:
+        built.append((pid, version))
+        return {"id": pid, "version": version}
+
+    for pid, version in ((1, 1), (1, 1), (1, 2), (2, 1), (1, 2), (3, 1), (2, 1)):
+        assert cache.get(pid, version, lambda p=pid, v=version: build(p, v)) == {
+            "id": pid,
+            "version": version,
+        }
+    # (1, 1) once; (1, 2) kept while used; (2, 1) evicted by (3, 1), then built again.
+    assert built == [(1, 1), (1, 2), (2, 1), (3, 1), (2, 1)]
