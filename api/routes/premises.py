@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -146,7 +147,7 @@ def _view(
     return body
 
 
-def _public_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def _public_json(row: Mapping[Any, Any]) -> dict[str, Any]:
     """The public view of a stored row, as JSON values (what :func:`_view` gives a reader
     who may not edit the listing)."""
     return _json(PremisesPublic.model_validate(premises_from_row(row)))
@@ -335,7 +336,7 @@ def list_premises(
         _view(premises_from_row(row), account, now, settings)
         if can_edit(account, row["owner_account"])
         # Each listing's public JSON is built once per version, then reused.
-        else public.get(row["id"], row["version"], lambda row=row: _public_json(row))
+        else public.get(row["id"], row["version"], partial(_public_json, row))
         for row in rows
     ]
     limit = total if readable.limit is None else readable.limit
