@@ -11,14 +11,24 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.datastructures import State
 
+from geodata.schemas import PremisesPublic
 from geodata.storage import PremisesQuery
+from geodata.storage._convert import premises_from_row
 
-__all__ = ["PublicJsonCache", "TotalCache", "public_json_cache", "total_cache"]
+__all__ = ["PublicJsonCache", "TotalCache", "public_json", "public_json_cache", "total_cache"]
+
+
+def public_json(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """The public view of a stored listing row as JSON values, as every read route gives it
+    to a reader who may not edit the listing."""
+    return PremisesPublic.model_validate(premises_from_row(row)).model_dump(
+        mode="json", by_alias=True
+    )
 
 
 class TotalCache:

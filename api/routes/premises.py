@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
 from functools import partial
 from typing import Annotated, Any
 
@@ -44,7 +43,7 @@ from ..deps import (
 )
 from ..errors import ProblemError, Text
 from ..freshness import freshness_of, public_query
-from ..listing_cache import public_json_cache, total_cache
+from ..listing_cache import public_json, public_json_cache, total_cache
 from ..outcomes import record_opened
 from ..settings import Settings
 
@@ -145,12 +144,6 @@ def _view(
     body = _json(item)
     body["freshness"] = jsonable_encoder(freshness_of(item, now, settings.freshness))
     return body
-
-
-def _public_json(row: Mapping[Any, Any]) -> dict[str, Any]:
-    """The public view of a stored row, as JSON values (what :func:`_view` gives a reader
-    who may not edit the listing)."""
-    return _json(PremisesPublic.model_validate(premises_from_row(row)))
 
 
 def _json(item: Premises | PremisesPublic) -> dict[str, Any]:
@@ -336,7 +329,7 @@ def list_premises(
         _view(premises_from_row(row), account, now, settings)
         if can_edit(account, row["owner_account"])
         # Each listing's public JSON is built once per version, then reused.
-        else public.get(row["id"], row["version"], partial(_public_json, row))
+        else public.get(row["id"], row["version"], partial(public_json, row))
         for row in rows
     ]
     limit = total if readable.limit is None else readable.limit

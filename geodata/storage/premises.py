@@ -36,6 +36,7 @@ __all__ = [
     "page_rows",
     "patch_premises",
     "premises_by_refs",
+    "rows_by_ids",
     "select_premises",
     "set_status",
     "update_premises",
@@ -638,6 +639,16 @@ def page_rows(conn: Connection, query: PremisesQuery) -> Sequence[RowMapping]:
     one version is the same every time).
     """
     return conn.execute(select_premises(conn, query)).mappings().all()
+
+
+def rows_by_ids(conn: Connection, ids: Iterable[int]) -> dict[int, RowMapping]:
+    """Return the stored rows of the listings among ``ids``, unconverted, by id (ids not
+    stored are left out); :func:`geodata.storage.catalogue.premises_by_ids` as rows."""
+    out: dict[int, RowMapping] = {}
+    for chunk in co.chunks(sorted({int(i) for i in ids})):
+        for row in conn.execute(sa.select(premises).where(premises.c.id.in_(chunk))).mappings():
+            out[row["id"]] = row
+    return out
 
 
 def count_premises(conn: Connection, query: PremisesQuery | None = None) -> int:
