@@ -15,7 +15,6 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import RowMapping
 
@@ -29,6 +28,7 @@ from matcher import match as run_match
 from ..deps import NowDep, RepoDep, SettingsDep, TerritoryDep
 from ..freshness import hide_before
 from ..index_state import IndexHolder
+from ..json_response import FastJSONResponse
 from ..listing_cache import public_json, public_json_cache
 from ..outcomes import ModelRef, live_ranker
 
@@ -196,7 +196,7 @@ def match_need(
         Lang | None, Query(description="Language of the reasons (else Accept-Language).")
     ] = None,
     accept_language: Annotated[str | None, Header()] = None,
-) -> JSONResponse:
+) -> FastJSONResponse:
     """Rank the public catalogue for a need, without storing it or needing an account.
 
     Only available listings confirmed within ``freshness.hide_days`` are matched.
@@ -222,7 +222,7 @@ def match_need(
     for out, item in zip(body["results"], kept, strict=True):
         row = rows[item.listing_id]
         out["premises"] = public.get(row["id"], row["version"], partial(public_json, row))
-    return JSONResponse(body)
+    return FastJSONResponse(body)
 
 
 def _ranked(

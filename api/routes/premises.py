@@ -43,6 +43,7 @@ from ..deps import (
 )
 from ..errors import ProblemError, Text
 from ..freshness import freshness_of, public_query
+from ..json_response import FastJSONResponse
 from ..listing_cache import public_json, public_json_cache, total_cache
 from ..outcomes import record_opened
 from ..settings import Settings
@@ -340,7 +341,7 @@ def list_premises(
         "offset": readable.offset,
         "links": _page_links(request, settings.http.base_url, total, limit, readable.offset),
     }
-    return JSONResponse(body, headers={"ETag": etag})
+    return FastJSONResponse(body, headers={"ETag": etag})
 
 
 @router.get(
