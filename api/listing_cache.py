@@ -89,6 +89,15 @@ class PublicJsonCache:
         self._lock = threading.Lock()
         self._items: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
 
+    def peek(self, premises_id: int, version: int) -> dict[str, Any] | None:
+        """The public JSON of a listing at ``version`` if it is cached, else None."""
+        key = (premises_id, version)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
     def get(
         self, premises_id: int, version: int, build: Callable[[], dict[str, Any]]
     ) -> dict[str, Any]:

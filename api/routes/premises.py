@@ -318,21 +318,34 @@ def list_premises(
     listings, and the staff every listing, in the full view with their ``freshness``.
     """
     readable = public_query(query, account, now, settings.freshness)
-    # One connection (on SQLite, one snapshot) for the version, the total and the page; the
-    # version is read first, so that the ETag never names newer data than sent.
+    public = public_json_cache(request.app.state)
+    # One connection for the version, the total and the page; the version is read first, so
+    # that the ETag never names newer data than sent.
     with repo.connect() as conn:
         version = catalogue.catalogue_version(conn)
         etag = _list_etag(version, request.url.query, account, now)
         total = _total(request, conn, version, readable)
-        rows = store.page_rows(conn, readable)
-    public = public_json_cache(request.app.state)
-    items = [
-        _view(premises_from_row(row), account, now, settings)
-        if can_edit(account, row["owner_account"])
-        # Each listing's public JSON is built once per version, then reused.
-        else public.get(row["id"], row["version"], partial(public_json, row))
-        for row in rows
-    ]
+        # The page's keys first: a listing whose public JSON is cached at its version is
+        # not read again; only the others' full rows are.
+        keys = store.page_keys(conn, readable)
+        cached = {
+            k.id: found
+            for k in keys
+            if not can_edit(account, k.owner_account)
+            and (found := public.peek(k.id, k.version)) is not None
+        }
+        missing = [k.id for k in keys if k.id not in cached]
+        rows = store.rows_by_ids(conn, missing) if missing else {}
+    items = []
+    for k in keys:
+        if k.id in cached:
+            items.append(cached[k.id])
+        elif (row := rows.get(k.id)) is not None:  # else deleted between the two reads
+            items.append(
+                _view(premises_from_row(row), account, now, settings)
+                if can_edit(account, row["owner_account"])
+                else public.get(row["id"], row["version"], partial(public_json, row))
+            )
     limit = total if readable.limit is None else readable.limit
     body = {
         "items": items,

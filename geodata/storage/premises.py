@@ -33,6 +33,7 @@ __all__ = [
     "delete_premises",
     "get_premises",
     "list_premises",
+    "page_keys",
     "page_rows",
     "patch_premises",
     "premises_by_refs",
@@ -639,6 +640,16 @@ def page_rows(conn: Connection, query: PremisesQuery) -> Sequence[RowMapping]:
     one version is the same every time).
     """
     return conn.execute(select_premises(conn, query)).mappings().all()
+
+
+def page_keys(conn: Connection, query: PremisesQuery) -> Sequence[sa.Row[Any]]:
+    """Return the ``id``, ``version`` and ``owner_account`` of one page of a query's listings.
+
+    Enough for a caller holding the listings' JSON by version to read only the rows it lacks
+    (:func:`rows_by_ids`).
+    """
+    columns = (premises.c.id, premises.c.version, premises.c.owner_account)
+    return conn.execute(select_premises(conn, query, *columns)).all()
 
 
 def rows_by_ids(conn: Connection, ids: Iterable[int]) -> dict[int, RowMapping]:

@@ -135,6 +135,26 @@ def test_the_listings_public_json_follows_their_edits(world: World) -> None:
     assert "freshness" in own
 
 
+def test_pages_in_any_order_give_each_listings_current_json(world: World) -> None:
+    for surface in (300, 900, 600, 1200):
+        item = world.add()
+        world.repo.patch_premises(
+            item.id, {"surface_m2": surface}, expected_version=item.version, actor="t"
+        )
+    world.client.get("/premises", params={"limit": 2})  # the first two are cached
+    expected = {
+        None: [300, 900, 600, 1200],
+        "surface": [300, 600, 900, 1200],
+        "-surface": [1200, 900, 600, 300],
+    }
+    for sort, surfaces in expected.items():
+        params = {} if sort is None else {"sort": sort}
+        page = world.client.get("/premises", params=params).json()["items"]
+        assert [i["surface_m2"] for i in page] == surfaces, sort
+        for item in page:
+            assert item == world.client.get(f"/premises/{item['id']}").json()
+
+
 def test_the_total_cache_keeps_one_version_and_a_bounded_number_of_searches() -> None:
     cache = TotalCache(size=2)
     a, b, c = (PremisesQuery(use=u) for u in ("craft", "logistics", "repair"))
@@ -168,3 +188,6 @@ def test_the_public_json_cache_is_bounded_and_keyed_by_version() -> None:
         }
     # (1, 1) once; (1, 2) kept while used; (2, 1) evicted by (3, 1), then built again.
     assert built == [(1, 1), (1, 2), (2, 1), (3, 1), (2, 1)]
+    assert cache.peek(2, 1) == {"id": 2, "version": 1}
+    assert cache.peek(2, 2) is None
+    assert cache.peek(1, 2) is None  # evicted by (2, 1)
