@@ -10,13 +10,14 @@ completeness and age, what the required criteria excluded, and what to relax.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Header, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import Connection
 
 from geodata.schemas import NeedIn, PremisesPublic
 from geodata.storage import Repository
@@ -29,7 +30,7 @@ from ..deps import NowDep, RepoDep, SettingsDep, TerritoryDep
 from ..freshness import hide_before
 from ..index_state import IndexHolder
 from ..json_response import FastJSONResponse
-from ..listing_cache import public_json, public_json_cache
+from ..listing_cache import PublicJsonCache, public_json, public_json_cache
 from ..outcomes import ModelRef, live_ranker
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
 ]
 
 router = APIRouter(tags=["match"])
+T = TypeVar("T")
 
 Lang = Literal["fr", "en"]
 LANGS: tuple[Lang, ...] = ("fr", "en")
@@ -204,39 +206,57 @@ def match_need(
     language = request_language(lang, accept_language)
     need.setdefault("company_name", ANONYMOUS)
     parsed = NeedIn.model_validate(need, context={"territory": territory})
-    result, model, rows = _ranked(
+    result, model, listings = _ranked(
         repo,
         request.app.state.match_index,
         parsed,
+        partial(_public_listings, public_json_cache(request.app.state)),
         k=k,
         lang=language,
         verified_since=hide_before(now, settings.freshness),
         now=now,
     )
-    kept = [item for item in result.results if item.listing_id in rows]
+    # A listing deleted since the snapshot was taken is left out.
+    kept = [item for item in result.results if item.listing_id in listings]
     body = _ScoredResponse(
         results=[ScoredPremises(**_scored(item, language)) for item in kept],
         **_summary(result, model, language),
     ).model_dump(mode="json", by_alias=True)
-    public = public_json_cache(request.app.state)
     for out, item in zip(body["results"], kept, strict=True):
-        row = rows[item.listing_id]
-        out["premises"] = public.get(row["id"], row["version"], partial(public_json, row))
+        out["premises"] = listings[item.listing_id]
     return FastJSONResponse(body)
+
+
+def _public_listings(
+    public: PublicJsonCache, conn: Connection, ids: Sequence[int]
+) -> dict[int, dict[str, Any]]:
+    """The public JSON of the stored listings among ``ids``, by id: from the cache at their
+    current version, else built from their rows (read only for those)."""
+    versions = store.versions_by_ids(conn, ids)
+    out: dict[int, dict[str, Any]] = {}
+    for pid, version in versions.items():
+        if (found := public.peek(pid, version)) is not None:
+            out[pid] = found
+    missing = [pid for pid in versions if pid not in out]
+    for pid, row in (store.rows_by_ids(conn, missing) if missing else {}).items():
+        out[pid] = public.get(pid, row["version"], partial(public_json, row))
+    return out
 
 
 def _ranked(
     repo: Repository,
     holder: IndexHolder,
     need: NeedIn,
+    read: Callable[[Connection, Sequence[int]], T],
     *,
     k: int,
     lang: Lang,
     verified_since: datetime | None,
     now: datetime | None,
-) -> tuple[MatchResult, ModelRef, dict[int, RowMapping]]:
-    """The match on the process's index, its ranking model, and the rows of its listings."""
-    # One pooled connection for the version check and the listings' rows.
+) -> tuple[MatchResult, ModelRef, T]:
+    """The match on the process's index, its ranking model, and its listings as ``read``
+    gives them (from their ids)."""
+    # One pooled connection for the version check and the listings.
     with repo.connect() as conn:
         ranker, model = live_ranker(conn, lang)
         result = run_match(
@@ -249,8 +269,8 @@ def _ranked(
             ranker=ranker,
             detail_langs=(lang,),
         )
-        rows = store.rows_by_ids(conn, result.ids)
-    return result, model, rows
+        listings = read(conn, result.ids)
+    return result, model, listings
 
 
 def _scored(item: MatchItem, lang: Lang) -> dict[str, Any]:
@@ -332,7 +352,14 @@ def rank_for_need(
         The current time (the listings' ages count from it).
     """
     result, model, rows = _ranked(
-        repo, holder, need, k=k, lang=lang, verified_since=verified_since, now=now
+        repo,
+        holder,
+        need,
+        store.rows_by_ids,
+        k=k,
+        lang=lang,
+        verified_since=verified_since,
+        now=now,
     )
     return MatchResponse(
         results=[

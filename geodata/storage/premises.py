@@ -42,6 +42,7 @@ __all__ = [
     "set_status",
     "update_premises",
     "upsert_premises_by_ref",
+    "versions_by_ids",
     "where_clauses",
 ]
 
@@ -650,6 +651,15 @@ def page_keys(conn: Connection, query: PremisesQuery) -> Sequence[sa.Row[Any]]:
     """
     columns = (premises.c.id, premises.c.version, premises.c.owner_account)
     return conn.execute(select_premises(conn, query, *columns)).all()
+
+
+def versions_by_ids(conn: Connection, ids: Iterable[int]) -> dict[int, int]:
+    """Return the current version of the stored listings among ``ids``, by id."""
+    out: dict[int, int] = {}
+    for chunk in co.chunks(sorted({int(i) for i in ids})):
+        stmt = sa.select(premises.c.id, premises.c.version).where(premises.c.id.in_(chunk))
+        out.update((int(pid), int(version)) for pid, version in conn.execute(stmt))
+    return out
 
 
 def rows_by_ids(conn: Connection, ids: Iterable[int]) -> dict[int, RowMapping]:
