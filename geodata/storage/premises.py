@@ -653,12 +653,19 @@ def page_keys(conn: Connection, query: PremisesQuery) -> Sequence[sa.Row[Any]]:
     return conn.execute(select_premises(conn, query, *columns)).all()
 
 
+# Built once: the statements of the per-request reads by ids (an expanding parameter).
+_VERSIONS_BY_IDS = sa.select(premises.c.id, premises.c.version).where(
+    premises.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+_ROWS_BY_IDS = sa.select(premises).where(premises.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
 def versions_by_ids(conn: Connection, ids: Iterable[int]) -> dict[int, int]:
     """Return the current version of the stored listings among ``ids``, by id."""
     out: dict[int, int] = {}
     for chunk in co.chunks(sorted({int(i) for i in ids})):
-        stmt = sa.select(premises.c.id, premises.c.version).where(premises.c.id.in_(chunk))
-        out.update((int(pid), int(version)) for pid, version in conn.execute(stmt))
+        rows = conn.execute(_VERSIONS_BY_IDS, {"ids": chunk})
+        out.update((int(pid), int(version)) for pid, version in rows)
     return out
 
 
@@ -667,7 +674,7 @@ def rows_by_ids(conn: Connection, ids: Iterable[int]) -> dict[int, RowMapping]:
     stored are left out); :func:`geodata.storage.catalogue.premises_by_ids` as rows."""
     out: dict[int, RowMapping] = {}
     for chunk in co.chunks(sorted({int(i) for i in ids})):
-        for row in conn.execute(sa.select(premises).where(premises.c.id.in_(chunk))).mappings():
+        for row in conn.execute(_ROWS_BY_IDS, {"ids": chunk}).mappings():
             out[row["id"]] = row
     return out
 

@@ -21,6 +21,7 @@ from api.listing_cache import PublicJsonCache, TotalCache
 from api.main import create_app
 from geodata.schemas import PremisesCreate
 from geodata.storage import PremisesQuery, Repository, accounts
+from geodata.storage import premises as store
 from geodata.territory import default_territory
 from tests.api.conftest import backend_url, empty_settings
 from tests.conftest import BACKENDS
@@ -191,3 +192,15 @@ def test_the_public_json_cache_is_bounded_and_keyed_by_version() -> None:
     assert cache.peek(2, 1) == {"id": 2, "version": 1}
     assert cache.peek(2, 2) is None
     assert cache.peek(1, 2) is None  # evicted by (2, 1)
+
+
+def test_reads_by_ids_leave_out_ids_not_stored(world: World) -> None:
+    a, b = world.add(), world.add()
+    world.repo.patch_premises(b.id, {"title": "Autre"}, expected_version=b.version, actor="t")
+    ids = [b.id, a.id, 999_999, a.id]
+    with world.repo.connect() as conn:
+        assert store.versions_by_ids(conn, ids) == {a.id: 1, b.id: 2}
+        rows = store.rows_by_ids(conn, ids)
+        assert set(rows) == {a.id, b.id}
+        assert rows[b.id]["title"] == "Autre"
+        assert store.versions_by_ids(conn, []) == {} == store.rows_by_ids(conn, [])
