@@ -117,17 +117,6 @@ class MatchResponse(BaseModel):
     relaxations: list[MatchRelaxation]
 
 
-class _ScoredResponse(BaseModel):
-    """:class:`MatchResponse` whose results lack their listing (added as cached JSON)."""
-
-    lang: Lang
-    catalogue_version: int
-    model: ModelRef
-    results: list[ScoredPremises]
-    diagnostics: MatchDiagnostics
-    relaxations: list[MatchRelaxation]
-
-
 def request_language(lang: str | None, accept_language: str | None) -> Lang:
     """The language of the answer: ``?lang=``, else the best of ``Accept-Language``, else fr.
 
@@ -218,12 +207,19 @@ def match_need(
     )
     # A listing deleted since the snapshot was taken is left out.
     kept = [item for item in result.results if item.listing_id in listings]
-    body = _ScoredResponse(
-        results=[ScoredPremises(**_scored(item, language)) for item in kept],
-        **_summary(result, model, language),
-    ).model_dump(mode="json", by_alias=True)
-    for out, item in zip(body["results"], kept, strict=True):
-        out["premises"] = listings[item.listing_id]
+    # Plain JSON values, in the order and shape of MatchResponse (a test checks the body is
+    # that model's dump); pydantic-core encodes them as it would the model's fields.
+    summary = _summary(result, model, language)
+    body = {
+        "lang": summary["lang"],
+        "catalogue_version": summary["catalogue_version"],
+        "model": summary["model"],
+        "results": [
+            {**_scored(item, language), "premises": listings[item.listing_id]} for item in kept
+        ],
+        "diagnostics": summary["diagnostics"],
+        "relaxations": summary["relaxations"],
+    }
     return FastJSONResponse(body)
 
 
@@ -274,15 +270,18 @@ def _ranked(
 
 
 def _scored(item: MatchItem, lang: Lang) -> dict[str, Any]:
-    """The fields of :class:`ScoredPremises` for one result."""
+    """The fields of :class:`ScoredPremises` for one result, as JSON values."""
     return {
         "rank": item.rank,
         "score": item.score,
         "utilities": item.utilities,
         "reasons": [
-            MatchReason(
-                criterion=d["criterion"], code=d["code"], params=d["params"], text=d["text"][lang]
-            )
+            {
+                "criterion": d["criterion"],
+                "code": d["code"],
+                "params": d["params"],
+                "text": d["text"][lang],
+            }
             for d in item.reason_details
         ],
         "completeness": item.completeness,
@@ -292,31 +291,31 @@ def _scored(item: MatchItem, lang: Lang) -> dict[str, Any]:
 
 
 def _summary(result: MatchResult, model: ModelRef, lang: Lang) -> dict[str, Any]:
-    """The fields of :class:`MatchResponse` other than the results."""
+    """The fields of :class:`MatchResponse` other than the results (the model's values)."""
     d = result.diagnostics
     return {
         "lang": lang,
         "catalogue_version": result.index_version,
         "model": model,
-        "diagnostics": MatchDiagnostics(
-            n_listings=d.n_listings,
-            n_matchable=d.n_matchable,
-            n_matching=d.n_matching,
-            excluded=d.excluded,
-            excluded_only=d.excluded_only,
-        ),
+        "diagnostics": {
+            "n_listings": d.n_listings,
+            "n_matchable": d.n_matchable,
+            "n_matching": d.n_matching,
+            "excluded": d.excluded,
+            "excluded_only": d.excluded_only,
+        },
         "relaxations": [
-            MatchRelaxation(
-                criterion=r.criterion,
-                constraint=r.constraint,
-                current=r.current,
-                suggested=r.suggested,
-                need_update=r.need_update,
-                brings=r.brings,
-                code=r.reason.code if r.reason is not None else None,
-                params=r.reason.params if r.reason is not None else {},
-                text=r.text[lang],
-            )
+            {
+                "criterion": r.criterion,
+                "constraint": r.constraint,
+                "current": r.current,
+                "suggested": r.suggested,
+                "need_update": r.need_update,
+                "brings": r.brings,
+                "code": r.reason.code if r.reason is not None else None,
+                "params": r.reason.params if r.reason is not None else {},
+                "text": r.text[lang],
+            }
             for r in result.relaxations
         ],
     }
