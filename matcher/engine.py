@@ -246,6 +246,7 @@ def match(
     relax: bool = True,
     lang: str | None = None,
     ranker: Ranker | None = None,
+    detail_langs: tuple[str, ...] = ("fr", "en"),
 ) -> MatchResult:
     """Rank the catalogue's premises for a need.
 
@@ -267,12 +268,15 @@ def match(
         Build the reasons of each result (``MatchItem.reasons``, keyed by language).
     lang
         ``"fr"`` or ``"en"`` to keep ``MatchItem.reasons`` in that language only; both by
-        default (``MatchItem.reason_details`` always has both).
+        default (``MatchItem.reason_details`` has the languages of ``detail_langs``).
     relax
         When fewer than ``k`` match, suggest constraints to relax.
     ranker
         The scoring model, such as a fitted :class:`matcher.ranker.WeightedMeanRanker`
         (default: the default weights).
+    detail_langs
+        The languages of the texts of ``MatchItem.reason_details`` (both by default; a
+        caller answering in one language renders only that one).
     """
     table = need if isinstance(need, NeedTable) else NeedTable.from_needs([need])
     base = matchable_mask(
@@ -289,7 +293,16 @@ def match(
         msg = f"lang: expected 'fr' or 'en', got {lang!r}"
         raise ValueError(msg)
     items = _items(
-        index, table, i, ranked.rows, ranked.scores, ranked.utilities, now, explain, lang
+        index,
+        table,
+        i,
+        ranked.rows,
+        ranked.scores,
+        ranked.utilities,
+        now,
+        explain,
+        lang,
+        detail_langs,
     )
     return MatchResult(
         need_id=int(table.ids[i]),
@@ -385,6 +398,7 @@ def _items(
     now: datetime | None,
     explain: bool,
     lang: str | None = None,
+    detail_langs: tuple[str, ...] = ("fr", "en"),
 ) -> list[MatchItem]:
     if len(rows) == 0:
         return []
@@ -395,13 +409,14 @@ def _items(
     act = table.active[i]
     names = table.registry.names
     langs = ("fr", "en") if lang is None else (lang,)
+    records = index.records(rows) if explain else []
     items = []
     for r in range(len(rows)):
         utilities = {names[j]: float(utils[r, j]) for j in range(len(names)) if act[j]}
         reasons: dict[str, list[str]] = {"fr": [], "en": []}
         details: list[dict[str, Any]] = []
         if explain:
-            details = explain_row(index.record(int(rows[r])), table, i, utilities)
+            details = explain_row(records[r], table, i, utilities, detail_langs)
             reasons = {lg: [d["text"][lg] for d in details] for lg in langs}
         items.append(
             MatchItem(

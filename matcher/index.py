@@ -854,6 +854,23 @@ class MatchIndex:
         for name, arr in self.cols.items():
             value = arr[pos]
             rec[name] = value.item() if isinstance(value, np.generic) else value
+        return self._complete(rec)
+
+    def records(self, positions: np.ndarray) -> list[dict[str, Any]]:
+        """:meth:`record` of several rows, each column converted once for all of them."""
+        n = len(positions)
+        recs: list[dict[str, Any]] = [{} for _ in range(n)]
+        for name, arr in self.cols.items():
+            taken = arr[positions]
+            if taken.dtype == object:
+                values = [v.item() if isinstance(v, np.generic) else v for v in taken]
+            else:
+                values = taken.tolist()  # Python scalars, as ``.item()`` gives
+            for rec, value in zip(recs, values, strict=True):
+                rec[name] = value
+        return [self._complete(rec) for rec in recs]
+
+    def _complete(self, rec: dict[str, Any]) -> dict[str, Any]:
         code = rec.pop("commune")
         rec["commune_insee"] = self.communes[code] if code >= 0 else None
         rec["commune_name"] = self.commune_names.get(rec["commune_insee"])

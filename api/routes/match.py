@@ -10,19 +10,27 @@ completeness and age, what the required criteria excluded, and what to relax.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from functools import partial
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Header, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.engine import Connection
 
 from geodata.schemas import NeedIn, PremisesPublic
-from geodata.storage import Repository, catalogue
+from geodata.storage import Repository
+from geodata.storage import premises as store
+from geodata.storage._convert import premises_from_row
+from matcher import MatchItem, MatchResult
 from matcher import match as run_match
 
 from ..deps import NowDep, RepoDep, SettingsDep, TerritoryDep
 from ..freshness import hide_before
 from ..index_state import IndexHolder
+from ..json_response import FastJSONResponse
+from ..listing_cache import PublicJsonCache, public_json, public_json_cache
 from ..outcomes import ModelRef, live_ranker
 
 __all__ = [
@@ -31,12 +39,14 @@ __all__ = [
     "MatchRelaxation",
     "MatchResponse",
     "MatchedPremises",
+    "ScoredPremises",
     "rank_for_need",
     "request_language",
     "router",
 ]
 
 router = APIRouter(tags=["match"])
+T = TypeVar("T")
 
 Lang = Literal["fr", "en"]
 LANGS: tuple[Lang, ...] = ("fr", "en")
@@ -54,8 +64,8 @@ class MatchReason(BaseModel):
     text: str
 
 
-class MatchedPremises(BaseModel):
-    """One ranked listing (public view) with its score and why."""
+class ScoredPremises(BaseModel):
+    """The score of one ranked listing and why (:class:`MatchedPremises` less the listing)."""
 
     rank: int
     score: float = Field(description="0-100")
@@ -64,6 +74,11 @@ class MatchedPremises(BaseModel):
     completeness: float = Field(description="Share of the scored fields the listing states.")
     missing: list[str] = Field(description="Fields the listing leaves blank.")
     verified_age_days: float | None = Field(description="Days since last verification.")
+
+
+class MatchedPremises(ScoredPremises):
+    """One ranked listing (public view) with its score and why."""
+
     premises: PremisesPublic
 
 
@@ -144,7 +159,13 @@ NEED_EXAMPLE = {
 }
 
 
-@router.post("/match", response_model=MatchResponse)
+@router.post(
+    "/match",
+    # Serialised once by the route (the listings' public JSON is cached by version); the
+    # model documents the answer.
+    response_model=None,
+    responses={200: {"model": MatchResponse, "description": "Successful Response"}},
+)
 def match_need(
     request: Request,
     repo: RepoDep,
@@ -166,7 +187,7 @@ def match_need(
         Lang | None, Query(description="Language of the reasons (else Accept-Language).")
     ] = None,
     accept_language: Annotated[str | None, Header()] = None,
-) -> Any:
+) -> FastJSONResponse:
     """Rank the public catalogue for a need, without storing it or needing an account.
 
     Only available listings confirmed within ``freshness.hide_days`` are matched.
@@ -174,15 +195,130 @@ def match_need(
     language = request_language(lang, accept_language)
     need.setdefault("company_name", ANONYMOUS)
     parsed = NeedIn.model_validate(need, context={"territory": territory})
-    return rank_for_need(
+    result, model, listings = _ranked(
         repo,
         request.app.state.match_index,
         parsed,
+        partial(_public_listings, public_json_cache(request.app.state)),
         k=k,
         lang=language,
         verified_since=hide_before(now, settings.freshness),
         now=now,
     )
+    # A listing deleted since the snapshot was taken is left out.
+    kept = [item for item in result.results if item.listing_id in listings]
+    # Plain JSON values, in the order and shape of MatchResponse (a test checks the body is
+    # that model's dump); pydantic-core encodes them as it would the model's fields.
+    summary = _summary(result, model, language)
+    body = {
+        "lang": summary["lang"],
+        "catalogue_version": summary["catalogue_version"],
+        "model": summary["model"],
+        "results": [
+            {**_scored(item, language), "premises": listings[item.listing_id]} for item in kept
+        ],
+        "diagnostics": summary["diagnostics"],
+        "relaxations": summary["relaxations"],
+    }
+    return FastJSONResponse(body)
+
+
+def _public_listings(
+    public: PublicJsonCache, conn: Connection, ids: Sequence[int]
+) -> dict[int, dict[str, Any]]:
+    """The public JSON of the stored listings among ``ids``, by id: from the cache at their
+    current version, else built from their rows (read only for those)."""
+    versions = store.versions_by_ids(conn, ids)
+    out: dict[int, dict[str, Any]] = {}
+    for pid, version in versions.items():
+        if (found := public.peek(pid, version)) is not None:
+            out[pid] = found
+    missing = [pid for pid in versions if pid not in out]
+    for pid, row in (store.rows_by_ids(conn, missing) if missing else {}).items():
+        out[pid] = public.get(pid, row["version"], partial(public_json, row))
+    return out
+
+
+def _ranked(
+    repo: Repository,
+    holder: IndexHolder,
+    need: NeedIn,
+    read: Callable[[Connection, Sequence[int]], T],
+    *,
+    k: int,
+    lang: Lang,
+    verified_since: datetime | None,
+    now: datetime | None,
+) -> tuple[MatchResult, ModelRef, T]:
+    """The match on the process's index, its ranking model, and its listings as ``read``
+    gives them (from their ids)."""
+    # One pooled connection for the version check and the listings.
+    with repo.connect() as conn:
+        ranker, model = live_ranker(conn, lang)
+        result = run_match(
+            holder.current(conn),
+            need,
+            k=k,
+            lang=lang,
+            verified_since=verified_since,
+            now=now,
+            ranker=ranker,
+            detail_langs=(lang,),
+        )
+        listings = read(conn, result.ids)
+    return result, model, listings
+
+
+def _scored(item: MatchItem, lang: Lang) -> dict[str, Any]:
+    """The fields of :class:`ScoredPremises` for one result, as JSON values."""
+    return {
+        "rank": item.rank,
+        "score": item.score,
+        "utilities": item.utilities,
+        "reasons": [
+            {
+                "criterion": d["criterion"],
+                "code": d["code"],
+                "params": d["params"],
+                "text": d["text"][lang],
+            }
+            for d in item.reason_details
+        ],
+        "completeness": item.completeness,
+        "missing": item.missing,
+        "verified_age_days": item.verified_age_days,
+    }
+
+
+def _summary(result: MatchResult, model: ModelRef, lang: Lang) -> dict[str, Any]:
+    """The fields of :class:`MatchResponse` other than the results (the model's values)."""
+    d = result.diagnostics
+    return {
+        "lang": lang,
+        "catalogue_version": result.index_version,
+        "model": model,
+        "diagnostics": {
+            "n_listings": d.n_listings,
+            "n_matchable": d.n_matchable,
+            "n_matching": d.n_matching,
+            "excluded": d.excluded,
+            "excluded_only": d.excluded_only,
+        },
+        "relaxations": [
+            {
+                "criterion": r.criterion,
+                "constraint": r.constraint,
+                "current": r.current,
+                "suggested": r.suggested,
+                "need_update": r.need_update,
+                "brings": r.brings,
+                "code": r.reason.code if r.reason is not None else None,
+                "params": r.reason.params if r.reason is not None else {},
+                "text": r.text[lang],
+            }
+            for r in result.relaxations
+        ],
+    }
 
 
 def rank_for_need(
@@ -195,7 +331,7 @@ def rank_for_need(
     verified_since: datetime | None = None,
     now: datetime | None = None,
 ) -> MatchResponse:
-    """Rank the catalogue for a need on the process's index; the answer of every match route.
+    """Rank the catalogue for a need on the process's index: the answer of the match routes.
 
     Parameters
     ----------
@@ -214,67 +350,25 @@ def rank_for_need(
     now
         The current time (the listings' ages count from it).
     """
-    # One pooled connection for the version check and the listings' public view.
-    with repo.connect() as conn:
-        ranker, model = live_ranker(conn, lang)
-        result = run_match(
-            holder.current(conn),
-            need,
-            k=k,
-            lang=lang,
-            verified_since=verified_since,
-            now=now,
-            ranker=ranker,
-        )
-        listings = catalogue.premises_by_ids(conn, result.ids)
-    results = [
-        MatchedPremises(
-            rank=item.rank,
-            score=item.score,
-            utilities=item.utilities,
-            reasons=[
-                MatchReason(
-                    criterion=d["criterion"],
-                    code=d["code"],
-                    params=d["params"],
-                    text=d["text"][lang],
-                )
-                for d in item.reason_details
-            ],
-            completeness=item.completeness,
-            missing=item.missing,
-            verified_age_days=item.verified_age_days,
-            premises=PremisesPublic.model_validate(listings[item.listing_id]),
-        )
-        # A listing deleted since the snapshot was taken is left out.
-        for item in result.results
-        if item.listing_id in listings
-    ]
-    d = result.diagnostics
-    return MatchResponse(
+    result, model, rows = _ranked(
+        repo,
+        holder,
+        need,
+        store.rows_by_ids,
+        k=k,
         lang=lang,
-        catalogue_version=result.index_version,
-        model=model,
-        results=results,
-        diagnostics=MatchDiagnostics(
-            n_listings=d.n_listings,
-            n_matchable=d.n_matchable,
-            n_matching=d.n_matching,
-            excluded=d.excluded,
-            excluded_only=d.excluded_only,
-        ),
-        relaxations=[
-            MatchRelaxation(
-                criterion=r.criterion,
-                constraint=r.constraint,
-                current=r.current,
-                suggested=r.suggested,
-                need_update=r.need_update,
-                brings=r.brings,
-                code=r.reason.code if r.reason is not None else None,
-                params=r.reason.params if r.reason is not None else {},
-                text=r.text[lang],
+        verified_since=verified_since,
+        now=now,
+    )
+    return MatchResponse(
+        results=[
+            MatchedPremises(
+                **_scored(item, lang),
+                premises=PremisesPublic.model_validate(premises_from_row(rows[item.listing_id])),
             )
-            for r in result.relaxations
+            # A listing deleted since the snapshot was taken is left out.
+            for item in result.results
+            if item.listing_id in rows
         ],
+        **_summary(result, model, lang),
     )

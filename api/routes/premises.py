@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 
 from geodata.schemas import Premises, PremisesCreate, PremisesPublic, PremisesUpdate, Status
-from geodata.storage import Repository, audit
+from geodata.storage import PremisesQuery, Repository, audit, catalogue
 from geodata.storage import premises as store
+from geodata.storage._convert import premises_from_row
 from geodata.storage._tables import ENTITY_PREMISES
 from geodata.storage.accounts import Account
 from geodata.storage.audit import AuditEntry
@@ -40,6 +43,8 @@ from ..deps import (
 )
 from ..errors import ProblemError, Text
 from ..freshness import freshness_of, public_query
+from ..json_response import FastJSONResponse
+from ..listing_cache import public_json, public_json_cache, total_cache
 from ..outcomes import record_opened
 from ..settings import Settings
 
@@ -117,6 +122,19 @@ def _list_etag(
     reader = "" if account is None else f"{account.role}:{account.name}"
     digest = hashlib.sha256(f"{query}\n{reader}".encode()).hexdigest()[:16]
     return f'W/"{catalogue_version}-{now.astimezone(dt.UTC):%Y%m%d}-{digest}"'
+
+
+def _total(request: Request, conn: Connection, version: int, query: PremisesQuery) -> int:
+    """The number of listings matching ``query`` at ``version``, counted once per version."""
+    cache = total_cache(request.app.state)
+    total = cache.get(version, query)
+    if total is None:
+        total = store.count_premises(conn, query)
+        # Kept only when no write committed around the count (PostgreSQL reads committed
+        # data at each statement; a SQLite connection reads one snapshot).
+        if catalogue.catalogue_version(conn) == version:
+            cache.put(version, query, total)
+    return total
 
 
 def _view(
@@ -301,17 +319,44 @@ def list_premises(
     those unconfirmed for more than the hide threshold. A developer also gets all of its own
     listings, and the staff every listing, in the full view with their ``freshness``.
     """
-    # The version is read before the page, so that the ETag never names newer data than sent.
-    etag = _list_etag(repo.catalogue_version(), request.url.query, account, now)
-    page = repo.list_premises(public_query(query, account, now, settings.freshness))
+    readable = public_query(query, account, now, settings.freshness)
+    public = public_json_cache(request.app.state)
+    # One connection for the version, the total and the page; the version is read first, so
+    # that the ETag never names newer data than sent.
+    with repo.connect() as conn:
+        version = catalogue.catalogue_version(conn)
+        etag = _list_etag(version, request.url.query, account, now)
+        total = _total(request, conn, version, readable)
+        # The page's keys first: a listing whose public JSON is cached at its version is
+        # not read again; only the others' full rows are.
+        keys = store.page_keys(conn, readable)
+        cached = {
+            k.id: found
+            for k in keys
+            if not can_edit(account, k.owner_account)
+            and (found := public.peek(k.id, k.version)) is not None
+        }
+        missing = [k.id for k in keys if k.id not in cached]
+        rows = store.rows_by_ids(conn, missing) if missing else {}
+    items = []
+    for k in keys:
+        if k.id in cached:
+            items.append(cached[k.id])
+        elif (row := rows.get(k.id)) is not None:  # else deleted between the two reads
+            items.append(
+                _view(premises_from_row(row), account, now, settings)
+                if can_edit(account, row["owner_account"])
+                else public.get(row["id"], row["version"], partial(public_json, row))
+            )
+    limit = total if readable.limit is None else readable.limit
     body = {
-        "items": [_view(item, account, now, settings) for item in page.items],
-        "total": page.total,
-        "limit": page.limit,
-        "offset": page.offset,
-        "links": _page_links(request, settings.http.base_url, page.total, page.limit, page.offset),
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": readable.offset,
+        "links": _page_links(request, settings.http.base_url, total, limit, readable.offset),
     }
-    return JSONResponse(body, headers={"ETag": etag})
+    return FastJSONResponse(body, headers={"ETag": etag})
 
 
 @router.get(

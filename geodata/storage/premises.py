@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, TypeAdapter
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from geodata.schemas import Premises, PremisesCreate, Status
 from geodata.storage import _common as co
@@ -32,12 +32,16 @@ __all__ = [
     "delete_premises",
     "get_premises",
     "list_premises",
+    "page_keys",
+    "page_rows",
     "patch_premises",
     "premises_by_refs",
+    "rows_by_ids",
     "select_premises",
     "set_status",
     "update_premises",
     "upsert_premises_by_ref",
+    "versions_by_ids",
     "where_clauses",
 ]
 
@@ -670,7 +674,9 @@ def select_premises(
     return stmt.offset(query.offset) if query.offset else stmt
 
 
-def list_premises(conn: Connection, query: PremisesQuery | None = None) -> co.Page[Premises]:
+def list_premises(
+    conn: Connection, query: PremisesQuery | None = None, *, total: int | None = None
+) -> co.Page[Premises]:
     """Return one page of the listings matching a query, with the total number matching.
 
     Parameters
@@ -679,6 +685,9 @@ def list_premises(conn: Connection, query: PremisesQuery | None = None) -> co.Pa
         An open connection.
     query : PremisesQuery, optional
         Filters, page and order (default: the first 50 listings by id).
+    total : int, optional
+        The number of listings matching the query's filters when the caller knows it
+        already (:func:`count_premises` at the same catalogue version); counted otherwise.
 
     Returns
     -------
@@ -687,13 +696,58 @@ def list_premises(conn: Connection, query: PremisesQuery | None = None) -> co.Pa
         total when the query has none).
     """
     query = query if query is not None else PremisesQuery()
-    total = count_premises(conn, query)
-    rows = conn.execute(select_premises(conn, query)).mappings().all()
-    items = [cv.premises_from_row(row) for row in rows]
+    if total is None:
+        total = count_premises(conn, query)
+    items = [cv.premises_from_row(row) for row in page_rows(conn, query)]
     limit = total if query.limit is None else query.limit
     return co.Page[Premises].model_construct(
         items=items, total=total, limit=limit, offset=query.offset
     )
+
+
+def page_rows(conn: Connection, query: PremisesQuery) -> Sequence[RowMapping]:
+    """Return the rows of one page of a query, unconverted (see ``_convert.premises_from_row``).
+
+    For a caller that builds only some of them into models (the public JSON of a listing at
+    one version is the same every time).
+    """
+    return conn.execute(select_premises(conn, query)).mappings().all()
+
+
+def page_keys(conn: Connection, query: PremisesQuery) -> Sequence[sa.Row[Any]]:
+    """Return the ``id``, ``version`` and ``owner_account`` of one page of a query's listings.
+
+    Enough for a caller holding the listings' JSON by version to read only the rows it lacks
+    (:func:`rows_by_ids`).
+    """
+    columns = (premises.c.id, premises.c.version, premises.c.owner_account)
+    return conn.execute(select_premises(conn, query, *columns)).all()
+
+
+# Built once: the statements of the per-request reads by ids (an expanding parameter).
+_VERSIONS_BY_IDS = sa.select(premises.c.id, premises.c.version).where(
+    premises.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+_ROWS_BY_IDS = sa.select(premises).where(premises.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+def versions_by_ids(conn: Connection, ids: Iterable[int]) -> dict[int, int]:
+    """Return the current version of the stored listings among ``ids``, by id."""
+    out: dict[int, int] = {}
+    for chunk in co.chunks(sorted({int(i) for i in ids})):
+        rows = conn.execute(_VERSIONS_BY_IDS, {"ids": chunk})
+        out.update((int(pid), int(version)) for pid, version in rows)
+    return out
+
+
+def rows_by_ids(conn: Connection, ids: Iterable[int]) -> dict[int, RowMapping]:
+    """Return the stored rows of the listings among ``ids``, unconverted, by id (ids not
+    stored are left out); :func:`geodata.storage.catalogue.premises_by_ids` as rows."""
+    out: dict[int, RowMapping] = {}
+    for chunk in co.chunks(sorted({int(i) for i in ids})):
+        for row in conn.execute(_ROWS_BY_IDS, {"ids": chunk}).mappings():
+            out[row["id"]] = row
+    return out
 
 
 def count_premises(conn: Connection, query: PremisesQuery | None = None) -> int:

@@ -7,9 +7,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from api.freshness import hide_before
 from api.main import create_app
-from api.routes.match import request_language
-from geodata.schemas import CONTACT_FIELDS, OWNER_FIELDS
+from api.routes.match import ANONYMOUS, MatchResponse, rank_for_need, request_language
+from geodata.schemas import CONTACT_FIELDS, OWNER_FIELDS, NeedIn
 from geodata.storage import Repository
 from matcher.weights import SURFACE_TOLERANCE
 from tests.geodata.test_storage import RUNGIS, make_premises
@@ -119,3 +120,46 @@ def test_a_listing_written_to_the_database_is_matched_at_the_next_request(
         assert client.post("/match", json=need).json()["results"] == []
         holder = client.app.state.match_index  # type: ignore[attr-defined]
         assert (holder.refreshes, holder.rebuilds) == (2, 0)
+
+
+def test_the_answer_is_the_match_response_model_serialised(client: TestClient) -> None:
+    """The route serialises its answer itself (listings from a cache): exactly what the
+    documented model gives, for both languages and with relaxations."""
+    app: Any = client.app
+    narrow = {**NEED, "surface_min_m2": 1480, "surface_max_m2": 1500, "communes": ["Rungis"]}
+    for need, lang, k in ((NEED, "fr", 10), (narrow, "en", 20), (NEED, "en", 50)):
+        for _ in range(2):  # built, then from the cache
+            body = client.post("/match", json=need, params={"k": k, "lang": lang}).json()
+            parsed = NeedIn.model_validate(
+                {**need, "company_name": ANONYMOUS}, context={"territory": app.state.territory}
+            )
+            expected = rank_for_need(
+                app.state.repo,
+                app.state.match_index,
+                parsed,
+                k=k,
+                lang=lang,
+                verified_since=hide_before(app.state.clock(), app.state.settings.freshness),
+                now=app.state.clock(),
+            )
+            # Ages count from "now", which moved between the two calls.
+            want = expected.model_dump(mode="json", by_alias=True)
+            for r in want["results"]:
+                r["verified_age_days"] = None
+            for r in body["results"]:
+                r["verified_age_days"] = None
+            assert body == want
+            assert MatchResponse.model_validate(body).results
+
+
+def test_a_listing_edited_is_matched_in_its_new_version(tmp_path: Path, settings_for: Any) -> None:
+    settings = settings_for(tmp_path / "implanter.db", demo=False)
+    need = {"surface_min_m2": 70000, "surface_max_m2": 80000, "communes": ["94065"]}
+    with TestClient(create_app(settings)) as client:
+        repo = Repository(settings.database.url)
+        item = repo.add_premises(make_premises(RUNGIS, surface_m2=75000.0), actor="t")
+        first = client.post("/match", json=need).json()["results"][0]["premises"]
+        repo.patch_premises(item.id, {"title": "Nouveau titre"}, expected_version=1, actor="t")
+        again = client.post("/match", json=need).json()["results"][0]["premises"]
+        assert (first["version"], again["version"]) == (1, 2)
+        assert again["title"] == "Nouveau titre" != first["title"]

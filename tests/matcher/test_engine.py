@@ -229,3 +229,27 @@ def test_result_serialises(index: MatchIndex) -> None:
     result = match(index, need(), k=3, now=NOW)
     text = json.dumps(result.to_dict(), ensure_ascii=False)
     assert "reasons" in text and "diagnostics" in text
+
+
+def test_records_of_several_rows_are_each_rows_record(index: MatchIndex) -> None:
+    rows = np.array([0, 7, 3, len(index) - 1, 7])
+    # The same values, types and keys (NaN is not equal to itself: compared by their repr).
+    assert repr(index.records(rows)) == repr([index.record(int(r)) for r in rows])
+    assert index.records(np.array([], dtype=np.int64)) == []
+    # Python values, as a JSON encoder and the reasons need them.
+    for rec in index.records(rows):
+        assert not any(isinstance(v, np.generic) for v in rec.values())
+
+
+def test_detail_langs_render_only_the_languages_asked(index: MatchIndex) -> None:
+    both = match(index, need(), k=10, now=NOW)
+    for lang in ("fr", "en"):
+        one = match(index, need(), k=10, now=NOW, lang=lang, detail_langs=(lang,))
+        assert [r.listing_id for r in one.results] == [r.listing_id for r in both.results]
+        for a, b in zip(one.results, both.results, strict=True):
+            assert a.reasons[lang] == b.reasons[lang]
+            assert [d["text"] for d in a.reason_details] == [
+                {lang: d["text"][lang]} for d in b.reason_details
+            ]
+            strip = [{k: v for k, v in d.items() if k != "text"} for d in b.reason_details]
+            assert [{k: v for k, v in d.items() if k != "text"} for d in a.reason_details] == strip
