@@ -18,10 +18,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.requests import Request
 
 from api.auth import hash_password, issue_key
 from api.main import create_app
-from api.routes.pages_lots import FREE_COLOUR
+from api.routes.developments import AllocationBody, _allocate, _find
+from api.routes.pages_lots import FREE_COLOUR, _lots_map
 from geodata.developments import load_development
 from geodata.storage import Repository, accounts
 from geodata.territory import default_territory
@@ -32,6 +34,7 @@ PAGE = f"/tableau-de-bord/lots/{CODE}"
 QUERY = "n=12&seed=94074&max_lots=4"
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 PASSWORD = "correct horse battery staple"
+EVIL = "<img src=x onerror=alert(1)>{{ 7 * 7 }}`${alert(2)}` Démo"
 
 
 @dataclass
@@ -165,6 +168,23 @@ def test_english_and_bad_input(world: World) -> None:
     assert "n" in bad.text
 
 
+def test_company_names_reach_the_map_escaped(world: World) -> None:
+    """The tooltips show their properties through innerHTML: a company's name must arrive
+    HTML-escaped, with no template braces left for branca to evaluate."""
+    app = world.client.app
+    territory = app.state.territory  # type: ignore[attr-defined]
+    request = Request({"type": "http", "app": app, "headers": [], "query_string": b""})
+    dev = _find(request, territory, CODE)
+    result = _allocate(dev, AllocationBody(demo_applicants=6), territory, "fr")
+    lots = [x.model_copy(update={"company": EVIL}) for x in result.optimal.lots]
+    result.optimal.lots = lots
+    colours = {x.lot: "#E69F00" for x in lots}
+    parts = _lots_map(request, dev, result, colours, "fr")
+    # In the script's JSON, "&" is written \u0026: the browser gets "&lt;img …&gt;".
+    assert "\\u0026lt;img src=x onerror=alert(1)\\u0026gt;" in parts.scripts
+    assert "<img" not in parts.scripts and "{{" not in parts.scripts
+
+
 # --- in Chromium ----------------------------------------------------------------------------
 
 
@@ -209,6 +229,10 @@ def test_map_draws_every_lot_and_axe_passes(browser: Any, live_server: str, demo
         "#lots-map path.leaflet-interactive", "els => els.map(e => e.getAttribute('fill'))"
     )
     assert len(set(fills)) >= 2  # companies told apart
+    paths.first.hover()
+    tooltip = page.locator(".leaflet-tooltip")
+    tooltip.wait_for()
+    assert "Motif" in tooltip.inner_text() and _lot_refs()[0] in tooltip.inner_text()
     page.screenshot(path=str(SHOTS / "lots-fr.png"), full_page=True)
     assert serious_violations(page) == []
     assert errors == []
