@@ -163,6 +163,10 @@ def test_english_and_bad_input(world: World) -> None:
     missing = world.get("/tableau-de-bord/lots/nulle-part")
     assert missing.status_code == 404
     assert "nulle-part" in missing.text
+    nobody = world.get(f"{PAGE}?n=0&max_lots=6")
+    assert nobody.status_code == 200
+    assert nobody.text.count('data-reason="') == len(_lot_refs())  # every lot, none let
+    assert "Aucune attribution." in nobody.text and "Aucun refus." in nobody.text
     bad = world.get(f"{PAGE}?n=9999")
     assert bad.status_code == 422
     assert "n" in bad.text
