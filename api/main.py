@@ -41,6 +41,7 @@ from .routes import (
     outcomes,
     pages_dashboard,
     pages_listings,
+    pages_lots,
     pages_map,
     pages_premises,
     pages_search,
@@ -183,6 +184,7 @@ def create_app(
     app.include_router(imports.router)
     app.include_router(pages_listings.router)
     app.include_router(pages_dashboard.router)
+    app.include_router(pages_lots.router)
     app.include_router(pages_search.router)
     app.include_router(pages_premises.router)
     return app

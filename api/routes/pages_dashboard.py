@@ -52,7 +52,7 @@ from ..errors import request_language
 from ..pages import PAGE_RESPONSES, Lang, csp_nonce, fmt_number, render
 from .demand import active_needs
 
-__all__ = ["DashboardLayer", "LayerControl", "MapView", "build_map", "router"]
+__all__ = ["DashboardLayer", "LayerControl", "MapView", "build_map", "router", "staff_gate"]
 
 router = APIRouter(tags=["pages"])
 
@@ -485,6 +485,18 @@ def _forbidden(request: Request, lang: Lang, account: Any) -> Response:
     return response
 
 
+def staff_gate(request: Request, lang: Lang, account: Any) -> Response | None:
+    """None for staff; else the answer of a staff page: the sign-in page for an anonymous
+    reader (back to this page after), the 403 page for another role."""
+    if account is None:
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = "/login?" + urlencode({"next": here, "lang": lang}, quote_via=quote)
+        return RedirectResponse(target, status_code=303)
+    if account.role != "staff":
+        return _forbidden(request, lang, account)
+    return None
+
+
 @router.get(
     "/tableau-de-bord",
     response_class=HTMLResponse,
@@ -498,12 +510,9 @@ def dashboard(
     """The staff dashboard (see the module's docstring). Filters: ``kind``, ``use``,
     ``band`` (``200-400``…), ``threshold`` (0–100, a good match's score; default 50)."""
     lang = request_language(request.headers, request.url.query)
-    if account is None:
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        target = "/login?" + urlencode({"next": here, "lang": lang}, quote_via=quote)
-        return RedirectResponse(target, status_code=303)
-    if account.role != "staff":
-        return _forbidden(request, lang, account)
+    refused = staff_gate(request, lang, account)
+    if refused is not None:
+        return refused
     filters, errors = parse_filters(request, lang)
     territory: Territory = request.app.state.territory
     holder = request.app.state.match_index
