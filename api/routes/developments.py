@@ -35,7 +35,15 @@ if TYPE_CHECKING:
 # matcher.allocation (and scipy) are imported on the first allocation, not when the app
 # starts: serving the catalogue and matching need neither.
 
-__all__ = ["AllocationBody", "AllocationResponse", "DevelopmentView", "router"]
+__all__ = [
+    "AllocationBody",
+    "AllocationResponse",
+    "DevelopmentView",
+    "allocate",
+    "developments_of",
+    "find_development",
+    "router",
+]
 
 router = APIRouter(prefix="/staff/developments", tags=["staff"])
 
@@ -112,15 +120,15 @@ def _read(territory: Territory) -> dict[str, Development]:
     return out
 
 
-def _developments(request: Request, territory: Territory) -> dict[str, Development]:
+def developments_of(request: Request, territory: Territory) -> dict[str, Development]:
     cache: _Developments | None = getattr(request.app.state, "developments", None)
     if cache is None:
         cache = request.app.state.developments = _Developments()
     return cache.get(territory)
 
 
-def _find(request: Request, territory: Territory, code: str) -> Development:
-    items = _developments(request, territory)
+def find_development(request: Request, territory: Territory, code: str) -> Development:
+    items = developments_of(request, territory)
     if code not in items:
         known = ", ".join(items) or "—"
         raise ProblemError(
@@ -185,13 +193,13 @@ def _view(dev: Development, territory: Territory) -> DevelopmentView:
 @router.get("", response_model=list[DevelopmentView], responses=_AUTH)
 def list_developments(request: Request, territory: TerritoryDep, staff: StaffDep) -> Any:
     """The developments of the territory (the GOSB demo: the Valenton village d'entreprises)."""
-    return [_view(dev, territory) for dev in _developments(request, territory).values()]
+    return [_view(dev, territory) for dev in developments_of(request, territory).values()]
 
 
 @router.get("/{code}", response_model=DevelopmentView, responses={**_AUTH, 404: {}})
 def get_development(request: Request, code: str, territory: TerritoryDep, staff: StaffDep) -> Any:
     """One development and its lots."""
-    return _view(_find(request, territory, code), territory)
+    return _view(find_development(request, territory, code), territory)
 
 
 # --- allocation ----------------------------------------------------------------------------
@@ -333,7 +341,7 @@ def _applicants(raw: list[dict[str, Any]], territory: Territory) -> list[NeedIn]
     return out
 
 
-def _allocate(
+def allocate(
     dev: Development, body: AllocationBody, territory: Territory, lang: Lang
 ) -> AllocationResponse:
     from matcher.allocation import AllocationProblem, compare, first_come_first_served, optimal
@@ -380,8 +388,8 @@ def post_allocation(
 ) -> Any:
     """Allocate the development's lots among the applicants given (or the demo ones): the
     optimum and first-come-first-served, each assignment, refusal and lot explained."""
-    dev = _find(request, territory, code)
-    return _allocate(dev, body or AllocationBody(), territory, lang)
+    dev = find_development(request, territory, code)
+    return allocate(dev, body or AllocationBody(), territory, lang)
 
 
 @router.get("/{code}/allocation", response_model=AllocationResponse, responses={**_AUTH, 404: {}})
@@ -396,6 +404,6 @@ def get_allocation(
     max_lots: Annotated[int, Query(ge=1, le=6)] = 4,
 ) -> Any:
     """The allocation of the development's lots among ``n`` FICTITIOUS demo applicants."""
-    dev = _find(request, territory, code)
+    dev = find_development(request, territory, code)
     body = AllocationBody(demo_applicants=n, seed=seed, max_lots=max_lots)
-    return _allocate(dev, body, territory, lang)
+    return allocate(dev, body, territory, lang)

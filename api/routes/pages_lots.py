@@ -38,9 +38,9 @@ from .developments import (
     MAX_APPLICANTS,
     AllocationBody,
     AllocationResponse,
-    _allocate,
-    _developments,
-    _find,
+    allocate,
+    developments_of,
+    find_development,
 )
 from .pages_dashboard import staff_gate
 
@@ -72,7 +72,7 @@ def lots_index(request: Request, account: OptionalAccount) -> Response:
     if refused is not None:
         return refused
     territory: Territory = request.app.state.territory
-    items = list(_developments(request, territory).values())
+    items = list(developments_of(request, territory).values())
     rows = [
         {
             "code": dev.code,
@@ -109,12 +109,12 @@ def lots_page(
     if refused is not None:
         return refused
     territory: Territory = request.app.state.territory
-    dev = _find(request, territory, code)
+    dev = find_development(request, territory, code)
     body = AllocationBody(demo_applicants=n, seed=seed, max_lots=max_lots)
-    result = _allocate(dev, body, territory, lang)
+    result = allocate(dev, body, territory, lang)
     needs = [
         _need_text(a, lang) for a in development_applicants(dev, n, seed=seed)
-    ]  # the same draw as _allocate's
+    ]  # the same draw as allocate's
     colours, legend = lot_colours(result)
     parts = _lots_map(request, dev, result, colours, lang)
     legend.append({"colour": FREE_COLOUR, "text": tr(lang, "Lot non attribué", "Lot not let")})
