@@ -22,7 +22,7 @@ from starlette.requests import Request
 
 from api.auth import hash_password, issue_key
 from api.main import create_app
-from api.routes.developments import AllocationBody, _allocate, _find
+from api.routes.developments import AllocationBody, allocate, find_development
 from api.routes.pages_lots import FREE_COLOUR, _lots_map
 from geodata.developments import load_development
 from geodata.storage import Repository, accounts
@@ -178,8 +178,8 @@ def test_company_names_reach_the_map_escaped(world: World) -> None:
     app = world.client.app
     territory = app.state.territory  # type: ignore[attr-defined]
     request = Request({"type": "http", "app": app, "headers": [], "query_string": b""})
-    dev = _find(request, territory, CODE)
-    result = _allocate(dev, AllocationBody(demo_applicants=6), territory, "fr")
+    dev = find_development(request, territory, CODE)
+    result = allocate(dev, AllocationBody(demo_applicants=6), territory, "fr")
     lots = [x.model_copy(update={"company": EVIL}) for x in result.optimal.lots]
     result.optimal.lots = lots
     colours = {x.lot: "#E69F00" for x in lots}
