@@ -394,16 +394,16 @@ def import_premises(
             raise ProblemError(
                 503,
                 Text(
-                    f"file : l'écriture a échoué, rien n'a été enregistré ; réessayez ({exc}).",
-                    f"file: the write failed, nothing was written; try again ({exc})",
+                    "file : l'écriture a échoué, rien n'a été enregistré ; réessayez "
+                    f"({exc.text('fr')}).",
+                    f"file: the write failed, nothing was written; try again ({exc.text('en')})",
                 ),
                 headers={"Retry-After": "5"},
             ) from exc
         except (ImportLimitError, ListingsFileError) as exc:
-            reason = str(exc).removeprefix(f"{name}: ")
             raise _file_error(
-                f"« {name} » est refusé : {translate_reason(reason, 'fr')}.",
-                f"'{name}' is refused: {reason}",
+                f"« {name} » est refusé : {exc.text('fr').removeprefix(f'{name} : ')}.",
+                f"'{name}' is refused: {exc.text('en').removeprefix(f'{name}: ')}",
             ) from exc
         if fmt == "xlsx" and "sheet" not in report.notes:
             _note_only_sheet(report, path)

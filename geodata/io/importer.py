@@ -393,7 +393,10 @@ def _read_raw(
         raise ListingsFileError(exc.en, exc.fr) from exc
     except (OSError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
         cause = _short(exc).replace(str(path), path.name)
-        msg = f"{path.name}: cannot be read as {fmt} ({cause})"
+        msg = (
+            f"{path.name}: cannot be read as {fmt} ({cause}); check that it is a "
+            f"{fmt.upper()} file and save it again"
+        )
         fr = (
             f"{path.name} : illisible comme fichier {fmt.upper()} ({cause}) ; vérifiez "
             f"que c'est bien un fichier {fmt.upper()} et enregistrez-le à nouveau"
