@@ -394,12 +394,12 @@ def _read_raw(
     except (OSError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
         cause = _short(exc).replace(str(path), path.name)
         msg = (
-            f"{path.name}: cannot be read as {fmt} ({cause}); check that it is a "
-            f"{fmt.upper()} file and save it again"
+            f"{path.name}: cannot be read as {fmt} ({cause}); check that the file is in "
+            f"{fmt.upper()} format and save it again"
         )
         fr = (
             f"{path.name} : illisible comme fichier {fmt.upper()} ({cause}) ; vérifiez "
-            f"que c'est bien un fichier {fmt.upper()} et enregistrez-le à nouveau"
+            f"que le fichier est bien au format {fmt.upper()} et enregistrez-le à nouveau"
         )
         raise ListingsFileError(msg, fr) from exc
     except Exception as exc:  # a broken workbook: malformed XML, unexpected parts...
