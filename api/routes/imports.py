@@ -39,7 +39,7 @@ from geodata.io import (
     ListingsFileError,
     import_listings,
 )
-from geodata.io.importer import FORMATS
+from geodata.io.importer import FORMATS, usable_geometry_type
 from geodata.io.report import format_report, format_row_error, translate_reason
 from geodata.schemas import Premises, PremisesCreate
 from geodata.storage import Repository, UpsertResult
@@ -233,7 +233,7 @@ def _check_gpkg_layers(path: Path, name: str) -> None:
             f"« {name} » ne peut pas être lu comme GeoPackage ({type(exc).__name__}).",
             f"'{name}' cannot be read as a GeoPackage ({type(exc).__name__})",
         ) from exc
-    usable = [n for n, g in layers if "POINT" in g.upper() or "POLYGON" in g.upper()]
+    usable = [n for n, g in layers if usable_geometry_type(g)]
     shown = ", ".join(f"{n} ({g})" for n, g in layers) or "aucune"
     if not usable:
         raise _file_error(

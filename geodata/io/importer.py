@@ -417,12 +417,25 @@ def _read_raw(
         raise ListingsFileError(msg, fr) from exc
 
 
+def usable_geometry_type(name: str) -> bool:
+    """Whether a layer of this OGR geometry type can hold listings: points, polygons, or a
+    layer of any type ("Unknown", "Geometry": an empty or mixed layer).
+
+    >>> usable_geometry_type("MultiPolygon"), usable_geometry_type("Unknown")
+    (True, True)
+    >>> usable_geometry_type("LineString")
+    False
+    """
+    name = name.upper()
+    return "POINT" in name or "POLYGON" in name or name in ("UNKNOWN", "GEOMETRY")
+
+
 def _check_gpkg_layers(path: Path) -> None:
     """A GeoPackage must have a layer of points or polygons (listings are one or the other)."""
     with warnings.catch_warnings():  # GDAL's warnings about a foreign SQLite file
         warnings.simplefilter("ignore")
         layers = [(str(n), str(g)) for n, g in pyogrio.list_layers(path)]
-    if any("POINT" in g.upper() or "POLYGON" in g.upper() for _, g in layers):
+    if any(usable_geometry_type(g) for _, g in layers):
         return
     shown = ", ".join(f"{n} ({g})" for n, g in layers)
     msg = (
