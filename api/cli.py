@@ -188,6 +188,7 @@ def import_(
 ) -> None:
     """Import listings; nothing is written if a row is bad, unless --skip-invalid."""
     from geodata.io import format_report, import_listings
+    from geodata.io.limits import ImportFileError
     from geodata.storage.errors import StorageError
     from geodata.territory import load_territory
 
@@ -205,6 +206,10 @@ def import_(
             territory=load_territory(_settings(database_url).territory),
             sheet=sheet,
         )
+    except ImportFileError as exc:  # the whole file refused: one line, in the report's language
+        colon = " :" if lang.value == "fr" else ":"
+        typer.secho(f"file{colon} {exc.text(lang.value)}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
     except (ValueError, StorageError) as exc:
         typer.secho(str(exc), err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc

@@ -39,7 +39,7 @@ from geodata.io import (
     ListingsFileError,
     import_listings,
 )
-from geodata.io.importer import FORMATS
+from geodata.io.importer import FORMATS, usable_geometry_type
 from geodata.io.report import format_report, format_row_error, translate_reason
 from geodata.schemas import Premises, PremisesCreate
 from geodata.storage import Repository, UpsertResult
@@ -233,7 +233,7 @@ def _check_gpkg_layers(path: Path, name: str) -> None:
             f"« {name} » ne peut pas être lu comme GeoPackage ({type(exc).__name__}).",
             f"'{name}' cannot be read as a GeoPackage ({type(exc).__name__})",
         ) from exc
-    usable = [n for n, g in layers if "POINT" in g.upper() or "POLYGON" in g.upper()]
+    usable = [n for n, g in layers if usable_geometry_type(g)]
     shown = ", ".join(f"{n} ({g})" for n, g in layers) or "aucune"
     if not usable:
         raise _file_error(
@@ -394,16 +394,16 @@ def import_premises(
             raise ProblemError(
                 503,
                 Text(
-                    f"file : l'écriture a échoué, rien n'a été enregistré ; réessayez ({exc}).",
-                    f"file: the write failed, nothing was written; try again ({exc})",
+                    "file : l'écriture a échoué, rien n'a été enregistré ; réessayez "
+                    f"({exc.text('fr')}).",
+                    f"file: the write failed, nothing was written; try again ({exc.text('en')})",
                 ),
                 headers={"Retry-After": "5"},
             ) from exc
         except (ImportLimitError, ListingsFileError) as exc:
-            reason = str(exc).removeprefix(f"{name}: ")
             raise _file_error(
-                f"« {name} » est refusé : {translate_reason(reason, 'fr')}.",
-                f"'{name}' is refused: {reason}",
+                f"« {name} » est refusé : {exc.text('fr').removeprefix(f'{name} : ')}.",
+                f"'{name}' is refused: {exc.text('en').removeprefix(f'{name}: ')}",
             ) from exc
         if fmt == "xlsx" and "sheet" not in report.notes:
             _note_only_sheet(report, path)

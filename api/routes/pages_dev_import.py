@@ -206,7 +206,7 @@ class _OwnCatalogue:
     ) -> Any:
         if self.foreign:  # checked before: never write over another account's listing
             msg = "references of another account's listings"
-            raise ImportWriteError(msg)
+            raise ImportWriteError(msg, "références d'annonces d'un autre compte")
         owned = [item.model_copy(update={"owner_account": self.owner}) for item in items]
         return self.repo.upsert_premises_by_ref(
             owned, actor=actor, expected_versions=expected_versions, verified_at=verified_at
@@ -278,6 +278,10 @@ def run_import(
             own, staged.path, actor=account.name, territory=territory, skip_invalid=skip_invalid
         )
     except (ListingsFileError, ImportLimitError, ImportWriteError) as exc:
-        text = str(exc).replace(str(staged.path), staged.name)
-        text = text.replace(staged.path.name, staged.name)
-        raise ImportRefusedError(f"fichier : {text}", f"file: {text}") from exc
+        fr, en = (
+            exc.text(lang)
+            .replace(str(staged.path), staged.name)
+            .replace(staged.path.name, staged.name)
+            for lang in ("fr", "en")
+        )
+        raise ImportRefusedError(f"fichier : {fr}", f"file: {en}") from exc

@@ -22,7 +22,14 @@ import numpy as np
 import pandas as pd
 
 from geodata.io._vocab import header_lookup
-from geodata.io.limits import MAX_CELL_CHARS, Deadline, ImportLimitError, ImportLimits
+from geodata.io.limits import (
+    MAX_CELL_CHARS,
+    Deadline,
+    ImportFileError,
+    ImportLimitError,
+    ImportLimits,
+    french_number,
+)
 
 __all__ = [
     "ENCODINGS",
@@ -93,7 +100,20 @@ def decode(data: bytes) -> tuple[str, str]:
     raise AssertionError("latin-1 decodes any byte string")  # pragma: no cover
 
 
-class TableReadError(ValueError):
+def looks_binary(head: bytes) -> bool:
+    """Whether the first bytes of a text file are binary data: NUL bytes, or more than 5 %
+    of control characters other than tab and line ends.
+
+    >>> looks_binary(b"title;kind\\n"), looks_binary(bytes(range(32)))
+    (False, True)
+    """
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 13))
+    return bool(head) and controls > 0.05 * len(head)
+
+
+class TableReadError(ImportFileError, ValueError):
     """A table file that cannot be read; the message names the file, the row and what to do."""
 
 
@@ -183,6 +203,16 @@ def read_csv_table(
     deadline = deadline or limits.deadline()
     name = Path(path).name
     data_bytes = Path(path).read_bytes()
+    if looks_binary(data_bytes[:8192]):
+        msg = (
+            f"{name}: is not a CSV text file (binary content); save the table again as "
+            "CSV UTF-8 from the spreadsheet"
+        )
+        fr = (
+            f"{name} : n'est pas un fichier texte CSV (contenu binaire) ; enregistrez à "
+            "nouveau le tableau en CSV UTF-8 depuis le tableur"
+        )
+        raise TableReadError(msg, fr)
     text, encoding = decode(data_bytes)
     mixed = None if encoding == ENCODINGS[0] else mixed_encoding_rows(data_bytes)
     if mixed is not None:
@@ -192,7 +222,13 @@ def read_csv_table(
             f"cp1252?) while rows {_rows_list(utf8)} are UTF-8; open the file, fix the accents "
             "of those rows and save it again as CSV UTF-8"
         )
-        raise TableReadError(msg)
+        fr = (
+            f"{name} mélange des encodages de texte : les lignes {_rows_list(other)} ne sont "
+            f"pas en UTF-8 (Windows cp1252 ?) alors que les lignes {_rows_list(utf8)} le sont ; "
+            "ouvrez le fichier, corrigez les accents de ces lignes et enregistrez-le à nouveau "
+            "en CSV UTF-8"
+        )
+        raise TableReadError(msg, fr)
     del data_bytes
     sep = detect_separator(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
@@ -248,6 +284,10 @@ _LONG_CELL = (
     f"a cell is longer than {MAX_CELL_CHARS:,} characters (a quote left open?); "
     "close the quote or shorten the cell"
 )
+_LONG_CELL_FR = (
+    f"une cellule dépasse {french_number(f'{MAX_CELL_CHARS:,}')} caractères (un guillemet "
+    "resté ouvert ?) ; fermez le guillemet ou raccourcissez la cellule"
+)
 
 
 def _records(reader: Any, name: str) -> Iterator[list[str]]:
@@ -264,17 +304,21 @@ def _records(reader: Any, name: str) -> Iterator[list[str]]:
         except csv.Error as exc:
             # The reader has consumed the bad record: line_num is the line it ended on.
             if "field larger than field limit" in str(exc):
-                reason = _LONG_CELL
+                reason, reason_fr = _LONG_CELL, _LONG_CELL_FR
             else:
                 reason = f"cannot be read as CSV ({exc}); check the quotes of this row"
+                reason_fr = f"illisible en CSV ({exc}) ; vérifiez les guillemets de cette ligne"
             msg = f"{name}: row {reader.line_num}: {reason}"
-            raise TableReadError(msg) from None
+            raise TableReadError(msg, f"{name} : ligne {reader.line_num} : {reason_fr}") from None
         if record and max(map(len, record)) > MAX_CELL_CHARS:
-            raise TableReadError(f"{name}: row {reader.line_num}: {_LONG_CELL}")
+            raise TableReadError(
+                f"{name}: row {reader.line_num}: {_LONG_CELL}",
+                f"{name} : ligne {reader.line_num} : {_LONG_CELL_FR}",
+            )
         yield record
 
 
-class SheetNotFoundError(LookupError):
+class SheetNotFoundError(ImportFileError, LookupError):
     """The sheet (or layer) asked for is not in the file; the message lists those it has."""
 
 
@@ -322,7 +366,13 @@ def read_xlsx_table(
                 f"the {limits.max_unpacked_bytes / 2**20:,.0f} MiB one import takes; split it "
                 "into smaller workbooks"
             )
-            raise ImportLimitError(msg)
+            fr = (
+                f"{file_name} : le classeur se décompresse en "
+                f"{french_number(f'{unpacked / 2**20:,.0f}')} Mio, plus que les "
+                f"{french_number(f'{limits.max_unpacked_bytes / 2**20:,.0f}')} Mio qu'un import "
+                "accepte ; découpez-le en classeurs plus petits"
+            )
+            raise ImportLimitError(msg, fr)
         sheets = [p for p in archive.namelist() if re.match(r"xl/worksheets/[^/]+\.xml$", p)]
         for part in sheets:  # + 1: the header
             if _count_rows(archive, part, limits.max_rows + 1) > limits.max_rows + 1:
@@ -467,7 +517,13 @@ def pick_by_name_or_position(
         return names[position - 1]
     listed = ", ".join(f"{i} « {n} »" for i, n in enumerate(names, start=1))
     msg = f"{file_name}: no {what} {choice!r} in this {container}; its {what}s are {listed}"
-    raise SheetNotFoundError(msg)
+    what_fr = {"sheet": "feuille", "layer": "couche"}.get(what, what)
+    fr = (
+        f"{file_name} : aucune {what_fr} {choice!r} dans ce "
+        f"{ {'workbook': 'classeur'}.get(container, container) } ; ses {what_fr}s "
+        f"sont {listed}"
+    )
+    raise SheetNotFoundError(msg, fr)
 
 
 def _looks_like_listings(header: list[str]) -> bool:

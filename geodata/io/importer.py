@@ -20,6 +20,7 @@ import copy
 import gc
 import re
 import threading
+import warnings
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -68,7 +69,13 @@ from geodata.io._vocab import (
     header_lookup,
     normalise_key,
 )
-from geodata.io.limits import Deadline, ImportLimitError, ImportLimits
+from geodata.io.limits import (
+    Deadline,
+    ImportFileError,
+    ImportLimitError,
+    ImportLimits,
+    french_number,
+)
 from geodata.schemas import Premises, PremisesCreate, error_details
 from geodata.storage.catalogue import premises_columns
 from geodata.storage.errors import StaleVersionError
@@ -111,16 +118,22 @@ _L93_X = (50_000.0, 1_300_000.0)
 _L93_Y = (6_000_000.0, 7_200_000.0)
 
 
-class ListingsFileError(ValueError):
-    """A listing file that cannot be read at all (unknown format, unreadable layer...)."""
+class ListingsFileError(ImportFileError, ValueError):
+    """A listing file that cannot be read at all (unknown format, unreadable layer...).
+
+    ``str(exc)`` is English; ``exc.text(lang)`` gives the French (default) or English message.
+    """
 
 
 class UnsupportedFormatError(ListingsFileError):
     """A file whose format is neither given nor recognisable from its suffix."""
 
 
-class ImportWriteError(ValueError):
-    """The catalogue could not be written (e.g. a locked database); nothing was written."""
+class ImportWriteError(ImportFileError, ValueError):
+    """The catalogue could not be written (e.g. a locked database); nothing was written.
+
+    ``str(exc)`` is English; ``exc.text(lang)`` gives the French (default) or English message.
+    """
 
 
 #: The error of a file without any listing (empty, or a header only).
@@ -308,7 +321,8 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
             fmt = "geojson"
         if fmt not in FORMATS:
             msg = f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}"
-            raise UnsupportedFormatError(msg)
+            fr = f"format inconnu {fmt!r} : utilisez l'un de {', '.join(FORMATS)}"
+            raise UnsupportedFormatError(msg, fr)
         return fmt
     suffix = Path(path).suffix.lower()
     for name, suffixes in FORMATS.items():
@@ -316,7 +330,11 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
             return name
     known = ", ".join(s for suffixes in FORMATS.values() for s in suffixes)
     msg = f"cannot tell the format of {Path(path).name!r} from its suffix: use {known} or fmt="
-    raise UnsupportedFormatError(msg)
+    fr = (
+        f"impossible de reconnaître le format de {Path(path).name!r} à son extension : "
+        f"utilisez {known} ou fmt="
+    )
+    raise UnsupportedFormatError(msg, fr)
 
 
 def _read_raw(
@@ -324,18 +342,31 @@ def _read_raw(
 ) -> RawTable:
     if not path.exists():
         msg = f"{path}: no such file"
-        raise ListingsFileError(msg)
+        raise ListingsFileError(msg, f"{path} : fichier introuvable ; vérifiez son chemin")
     if sheet is not None and fmt not in ("xlsx", "gpkg"):
         msg = f"{path.name}: only an XLSX workbook or a GeoPackage has sheets or layers to choose"
-        raise ListingsFileError(msg)
+        fr = (
+            f"{path.name} : seuls un classeur XLSX ou un GeoPackage ont des feuilles ou des "
+            "couches à choisir ; retirez l'option de feuille ou de couche"
+        )
+        raise ListingsFileError(msg, fr)
     size = path.stat().st_size
+    if size == 0 and fmt != "csv":  # an empty CSV is reported as a file without listing
+        msg = f"{path.name}: the file is empty (0 bytes); export the listings to it again"
+        fr = f"{path.name} : le fichier est vide (0 octet) ; exportez-y à nouveau les annonces"
+        raise ListingsFileError(msg, fr)
     if size > limits.max_file_bytes:
         msg = (
             f"{path.name}: {size / 2**20:,.1f} MiB, more than the "
             f"{limits.max_file_bytes / 2**20:,.0f} MiB one import takes; "
             "split it into smaller files"
         )
-        raise ImportLimitError(msg)
+        fr = (
+            f"{path.name} : {french_number(f'{size / 2**20:,.1f}')} Mio, plus que les "
+            f"{french_number(f'{limits.max_file_bytes / 2**20:,.0f}')} Mio qu'un import "
+            "accepte ; découpez-le en fichiers plus petits"
+        )
+        raise ImportLimitError(msg, fr)
     try:
         if fmt == "csv":
             return read_csv_table(path, limits=limits, deadline=deadline)
@@ -347,6 +378,7 @@ def _read_raw(
                 sheet, layer_names(path), file_name=path.name, what="layer", container="GeoPackage"
             )
         if fmt == "gpkg":
+            _check_gpkg_layers(path)
             names = layer_names(path)
             chosen = layer or ("premises" if "premises" in names else names[0] if names else None)
             features = int(pyogrio.read_info(path, layer=chosen)["features"]) if chosen else 0
@@ -358,18 +390,63 @@ def _read_raw(
     except (ListingsFileError, ImportLimitError):
         raise
     except (SheetNotFoundError, TableReadError) as exc:
-        raise ListingsFileError(str(exc)) from exc
+        raise ListingsFileError(exc.en, exc.fr) from exc
     except (OSError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
-        msg = f"{path.name}: cannot be read as {fmt} ({_short(exc)})"
-        raise ListingsFileError(msg) from exc
+        cause = _short(exc).replace(str(path), path.name)
+        msg = (
+            f"{path.name}: cannot be read as {fmt} ({cause}); check that the file is in "
+            f"{fmt.upper()} format and save it again"
+        )
+        fr = (
+            f"{path.name} : illisible comme fichier {fmt.upper()} ({cause}) ; vérifiez "
+            f"que le fichier est bien au format {fmt.upper()} et enregistrez-le à nouveau"
+        )
+        raise ListingsFileError(msg, fr) from exc
     except Exception as exc:  # a broken workbook: malformed XML, unexpected parts...
         if fmt != "xlsx":
             raise
+        cause = _short(exc).replace(str(path), path.name)
         msg = (
-            f"{path.name}: cannot be read as xlsx ({_short(exc)}); open it in a spreadsheet "
+            f"{path.name}: cannot be read as xlsx ({cause}); open it in a spreadsheet "
             "and save it again as an .xlsx workbook"
         )
-        raise ListingsFileError(msg) from exc
+        fr = (
+            f"{path.name} : illisible comme fichier XLSX ({cause}) ; ouvrez-le dans un "
+            "tableur et enregistrez-le à nouveau en classeur .xlsx"
+        )
+        raise ListingsFileError(msg, fr) from exc
+
+
+def usable_geometry_type(name: str) -> bool:
+    """Whether a layer of this OGR geometry type can hold listings: points, polygons, or a
+    layer of any type ("Unknown", "Geometry": an empty or mixed layer).
+
+    >>> usable_geometry_type("MultiPolygon"), usable_geometry_type("Unknown")
+    (True, True)
+    >>> usable_geometry_type("LineString")
+    False
+    """
+    name = name.upper()
+    return "POINT" in name or "POLYGON" in name or name in ("UNKNOWN", "GEOMETRY")
+
+
+def _check_gpkg_layers(path: Path) -> None:
+    """A GeoPackage must have a layer of points or polygons (listings are one or the other)."""
+    with warnings.catch_warnings():  # GDAL's warnings about a foreign SQLite file
+        warnings.simplefilter("ignore")
+        layers = [(str(n), str(g)) for n, g in pyogrio.list_layers(path)]
+    if any(usable_geometry_type(g) for _, g in layers):
+        return
+    shown = ", ".join(f"{n} ({g})" for n, g in layers)
+    msg = (
+        f"{path.name}: no layer of points or polygons (layers: {shown or 'none'}); "
+        "export the listings as points or polygons from the GIS"
+    )
+    fr = (
+        f"{path.name} : aucune couche de points ou de polygones (couches : {shown or 'aucune'}) ; "
+        "exportez les annonces en points ou en polygones depuis le SIG"
+    )
+    raise ListingsFileError(msg, fr)
 
 
 def _short(exc: BaseException) -> str:
@@ -1350,16 +1427,27 @@ def _import_listings(
     except OperationalError as exc:
         # The whole upsert is one transaction: a failure leaves the catalogue as it was.
         locked = "locked" in str(exc.orig).lower() or "lock" in type(exc.orig).__name__.lower()
-        reason = (
-            "the database is locked by another program writing to it"
+        cause = str(exc.orig).strip().splitlines()[0]
+        reason, reason_fr = (
+            (
+                "the database is locked by another program writing to it",
+                "la base de données est verrouillée par un autre programme qui y écrit",
+            )
             if locked
-            else f"the database refused the write ({str(exc.orig).strip().splitlines()[0]})"
+            else (
+                f"the database refused the write ({cause})",
+                f"la base de données a refusé l'écriture ({cause})",
+            )
         )
         msg = (
             f"{Path(path).name}: {reason}; nothing was written, import the file again "
             "once the other write is over"
         )
-        raise ImportWriteError(msg) from exc
+        fr = (
+            f"{Path(path).name} : {reason_fr} ; rien n'a été enregistré, importez à nouveau "
+            "le fichier une fois l'autre écriture terminée"
+        )
+        raise ImportWriteError(msg, fr) from exc
     except StaleVersionError as exc:
         # Someone edited a listing between our read and our write: write nothing, say which.
         ref = repo.get_premises(exc.entity_id).external_ref

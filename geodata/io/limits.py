@@ -18,8 +18,10 @@ __all__ = [
     "MAX_SECONDS",
     "MAX_UNPACKED_BYTES",
     "Deadline",
+    "ImportFileError",
     "ImportLimitError",
     "ImportLimits",
+    "french_number",
 ]
 
 #: Largest file read, in bytes (100 MiB: a CSV of 100,000 listings is about 20 MB).
@@ -38,7 +40,39 @@ MAX_SECONDS = 300.0
 MAX_CELL_CHARS = 131_072
 
 
-class ImportLimitError(ValueError):
+class ImportFileError(Exception):
+    """An error about a whole file, worded in French and in English.
+
+    ``str(exc)`` is the English message (for logs and callers matching on it); :meth:`text`
+    gives the message in the reader's language. Both name the file and say what to do.
+
+    Examples
+    --------
+    >>> exc = ImportLimitError("a.csv: too big", "a.csv : trop gros")
+    >>> str(exc), exc.text("fr"), exc.text("en")
+    ('a.csv: too big', 'a.csv : trop gros', 'a.csv: too big')
+    """
+
+    def __init__(self, en: str, fr: str | None = None) -> None:
+        super().__init__(en)
+        self.en = en
+        self.fr = en if fr is None else fr
+
+    def text(self, lang: str = "fr") -> str:
+        """The message in ``lang`` (``"fr"``, else English)."""
+        return self.fr if lang == "fr" else self.en
+
+
+def french_number(english: str) -> str:
+    """A number written the English way (``1,120.5``), written the French way (``1 120,5``).
+
+    >>> french_number("1,120.5")
+    '1 120,5'
+    """
+    return english.replace(",", " ").replace(".", ",")
+
+
+class ImportLimitError(ImportFileError, ValueError):
     """A file past one of the :class:`ImportLimits`; the message says which and what to do."""
 
 
@@ -58,12 +92,23 @@ class ImportLimits:
 
     def too_many_rows(self, name: str, rows: int | None) -> ImportLimitError:
         """The error for a file of more than :attr:`max_rows` rows (``rows`` when known)."""
-        found = f"{rows:,} rows" if rows is not None else f"more than {self.max_rows:,} rows"
+        most = f"{self.max_rows:,}"
+        most_fr = french_number(most)
+        found = f"{rows:,} rows" if rows is not None else f"more than {most} rows"
+        found_fr = (
+            f"{french_number(f'{rows:,}')} lignes"
+            if rows is not None
+            else f"plus de {most_fr} lignes"
+        )
         msg = (
-            f"{name}: {found}, while one import takes at most {self.max_rows:,}; "
+            f"{name}: {found}, while one import takes at most {most}; "
             "split the file into smaller files"
         )
-        return ImportLimitError(msg)
+        fr = (
+            f"{name} : {found_fr}, alors qu'un import en prend au plus {most_fr} ; "
+            "découpez le fichier en fichiers plus petits"
+        )
+        return ImportLimitError(msg, fr)
 
 
 @dataclass
@@ -85,4 +130,9 @@ class Deadline:
                 "and was stopped; "
                 "split the file into smaller files"
             )
-            raise ImportLimitError(msg)
+            fr = (
+                f"{name} : la lecture du fichier a pris plus de "
+                f"{french_number(f'{self.seconds:g}')} s de temps processeur et a été "
+                "arrêtée ; découpez le fichier en fichiers plus petits"
+            )
+            raise ImportLimitError(msg, fr)

@@ -314,7 +314,7 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ("garbage.geojson", "contenu binaire"),
         ("garbage.bin", "impossible de reconnaître le format"),
         ("workbook.csv", "est un fichier XLSX"),
-        ("bomb.xlsx", "the workbook unpacks to 1,120 MiB"),
+        ("bomb.xlsx", "le classeur se décompresse en 1 120 Mio"),
         ("lines.gpkg", "aucune couche de points ou de polygones (couches : rues (LineString))"),
         ("plain.gpkg", "ne peut pas être lu"),
     ],
@@ -376,3 +376,85 @@ def test_binary_noise_is_named_in_english_too(world: World, bad_files: dict[str,
     assert response.status_code == 422
     assert "binary content" in response.json()["detail"]
     assert "'garbage.csv' is not a CSV text file" in response.json()["detail"]
+
+
+# -- a refused file, in the reader's language ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "fr", "en"),
+    [
+        (
+            "garbage.csv",
+            "« garbage.csv » n'est pas un fichier texte CSV (contenu binaire)",
+            "'garbage.csv' is not a CSV text file (binary content)",
+        ),
+        (
+            "garbage.xlsx",
+            "« garbage.xlsx » n'est pas un fichier XLSX valide",
+            "'garbage.xlsx' is not a valid XLSX file",
+        ),
+        (
+            "bomb.xlsx",
+            "« bomb.xlsx » est refusé : le classeur se décompresse en 1 120 Mio, plus que les "
+            "1 024 Mio qu'un import accepte ; découpez-le en classeurs plus petits.",
+            "'bomb.xlsx' is refused: the workbook unpacks to 1,120 MiB, more than the 1,024 MiB "
+            "one import takes; split it into smaller workbooks",
+        ),
+        (
+            "lines.gpkg",
+            "« lines.gpkg » n'a aucune couche de points ou de polygones",
+            "'lines.gpkg' has no layer of points or polygons (layers: rues (LineString))",
+        ),
+        ("plain.gpkg", "ne peut pas être lu comme GeoPackage", "cannot be read as a GeoPackage"),
+    ],
+)
+def test_a_refused_file_is_told_in_french_by_default_and_in_english_on_request(
+    world: World, bad_files: dict[str, Path], name: str, fr: str, en: str
+) -> None:
+    french = world.upload("staff", bad_files[name])
+    english = world.upload("staff", bad_files[name], query="?lang=en")
+    for response in (french, english):
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == "file"
+    assert french.json()["detail"] == f"file : {fr}" or fr in french.json()["detail"]
+    assert french.json()["detail"].startswith("file : ")
+    assert english.json()["detail"].startswith("file: ")
+    assert en in english.json()["detail"], english.json()["detail"]
+    # No English reason inside the French sentence, nor French inside the English one.
+    assert "cannot" not in french.json()["detail"] and "workbook" not in french.json()["detail"]
+    assert "refusé" not in english.json()["detail"]
+
+
+def test_an_empty_file_is_reported_in_both_languages(
+    world: World, bad_files: dict[str, Path]
+) -> None:
+    french = world.upload("staff", bad_files["empty.csv"])
+    english = world.upload("staff", bad_files["empty.csv"], query="?lang=en")
+    assert french.status_code == english.status_code == 422
+    assert "le fichier ne contient aucune annonce" in french.json()["report"]
+    assert "the file holds no listing" in english.json()["report"]
+
+
+def test_a_file_over_the_row_limit_is_told_in_both_languages(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small = imports.ImportLimits(max_rows=2)
+    monkeypatch.setattr(imports, "ImportLimits", lambda **kw: small)
+    path = world.folder / "three.csv"
+    path.write_text(
+        "title,kind,surface_m2,tenure,lon,lat\n"
+        + "".join(f"Entrepôt {i},warehouse,1000,rent,2.39,48.79\n" for i in range(3)),
+        encoding="utf-8",
+    )
+    french = world.upload("staff", path)
+    english = world.upload("staff", path, query="?lang=en")
+    assert french.status_code == english.status_code == 422
+    assert french.json()["detail"] == (
+        "file : « three.csv » est refusé : plus de 2 lignes, alors qu'un import en prend au "
+        "plus 2 ; découpez le fichier en fichiers plus petits."
+    )
+    assert english.json()["detail"] == (
+        "file: 'three.csv' is refused: more than 2 rows, while one import takes at most 2; "
+        "split the file into smaller files"
+    )

@@ -403,6 +403,24 @@ def test_an_upload_over_the_limit_or_of_an_unknown_type_is_refused(site: Site) -
     assert odd.status_code == 422 and "n&#39;est ni un CSV" in odd.text
 
 
+def test_an_unreadable_upload_is_refused_in_the_pages_language(site: Site) -> None:
+    client, csrf = site.signed_in("developer")
+    noise = "".join(map(chr, range(32))) * 40
+    page = _upload(client, csrf, noise, "offres.csv")
+    assert page.status_code == 422
+    assert "fichier : offres.csv : n&#39;est pas un fichier texte CSV (contenu binaire)" in (
+        page.text
+    )
+    assert "binary" not in page.text
+    english = _upload(client, csrf, noise, "offers.csv", lang="en")
+    assert english.status_code == 422
+    assert "file: offers.csv: is not a CSV text file (binary content)" in english.text
+    workbook = _upload(client, csrf, noise, "offres.xlsx")
+    assert workbook.status_code == 422
+    assert "offres.xlsx : illisible comme fichier XLSX" in workbook.text
+    assert "cannot be read" not in workbook.text
+
+
 def test_a_clean_file_is_imported_by_its_button(site: Site) -> None:
     client, csrf = site.signed_in("developer")
     body = CSV.format(ref="NET").splitlines()[:2]

@@ -73,7 +73,11 @@ def test_a_csv_cell_over_the_csv_limit_is_a_one_line_error(tmp_path: Path) -> No
     with pytest.raises(ListingsFileError, match=r"row 3: a cell is longer than 131,072"):
         read_listings(path, territory=GOSB)
     r = _cli("import", str(path), "--database-url", f"sqlite:///{tmp_path / 'x.db'}")
-    _one_line_error(r, "long.csv", "row 3", "131,072")
+    _one_line_error(r, "file : long.csv : ligne 3 : une cellule dépasse 131 072 caractères")
+    r = _cli(
+        "import", str(path), "--lang", "en", "--database-url", f"sqlite:///{tmp_path / 'x.db'}"
+    )
+    _one_line_error(r, "file: long.csv", "row 3", "131,072")
 
 
 @pytest.fixture
@@ -187,7 +191,7 @@ def test_a_broken_or_hostile_workbook_is_a_one_line_error(
         read_listings(path, territory=GOSB)
     assert "root:" not in str(info.value)
     r = _cli("import", str(path), "--database-url", f"sqlite:///{tmp_path / 'x.db'}")
-    _one_line_error(r, path.name, "cannot be read as xlsx")
+    _one_line_error(r, path.name, "illisible comme fichier XLSX", "enregistrez-le à nouveau")
     assert "root:" not in r.stdout + r.stderr
 
 
@@ -220,7 +224,7 @@ def test_a_workbook_of_a_million_rows_is_refused_at_the_row_cap(tmp_path: Path) 
 def test_the_default_row_cap_refuses_the_million_row_workbook(tmp_path: Path) -> None:
     path = _row_bomb(tmp_path / "bomb.xlsx", 1_000_000)
     r = _cli("import", str(path), "--database-url", f"sqlite:///{tmp_path / 'x.db'}")
-    _one_line_error(r, "bomb.xlsx", "at most 200,000", "split the file")
+    _one_line_error(r, "bomb.xlsx", "au plus 200 000", "découpez le fichier")
 
 
 # --- caps ------------------------------------------------------------------------------------
@@ -457,3 +461,84 @@ def test_listings_validated_in_bulk_are_those_of_row_by_row(tmp_path: Path) -> N
         data = item.model_dump(exclude={"commune_insee", "zone_id"})
         assert PremisesCreate.model_validate(data, context=context) == item
     assert sum(item.zone_id is not None for item in parsed.items) > 0
+
+
+# --- a refused file, in the language of the report ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def refused_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    folder = tmp_path_factory.mktemp("refused")
+    noise = bytes(range(256)) * 40
+    (folder / "garbage.csv").write_bytes(noise)
+    (folder / "garbage.xlsx").write_bytes(noise)
+    (folder / "empty.gpkg").write_bytes(b"")
+    # A zip bomb renamed .xlsx: 1.1 GiB of zeros in about a megabyte.
+    with zipfile.ZipFile(folder / "bomb.xlsx", "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            for _ in range(70):
+                sheet.write(b"0" * 2**24)
+    lines = gpd.GeoDataFrame(
+        {"title": ["rue"]}, geometry=[shapely.LineString([(2.3, 48.7), (2.4, 48.8)])], crs=4326
+    )
+    pyogrio.write_dataframe(lines, folder / "lines.gpkg", layer="rues", driver="GPKG")
+    return {p.name: p for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize(
+    ("name", "fr", "en"),
+    [
+        (
+            "garbage.csv",
+            "file : garbage.csv : n'est pas un fichier texte CSV (contenu binaire) ; enregistrez "
+            "à nouveau le tableau en CSV UTF-8 depuis le tableur",
+            "file: garbage.csv: is not a CSV text file (binary content); save the table again "
+            "as CSV UTF-8 from the spreadsheet",
+        ),
+        (
+            "garbage.xlsx",
+            "file : garbage.xlsx : illisible comme fichier XLSX (BadZipFile: File is not a zip "
+            "file) ; vérifiez que le fichier est bien au format XLSX et enregistrez-le à nouveau",
+            "file: garbage.xlsx: cannot be read as xlsx (BadZipFile: File is not a zip file); "
+            "check that the file is in XLSX format and save it again",
+        ),
+        (
+            "bomb.xlsx",
+            "file : bomb.xlsx : le classeur se décompresse en 1 120 Mio, plus que les 1 024 Mio "
+            "qu'un import accepte ; découpez-le en classeurs plus petits",
+            "file: bomb.xlsx: the workbook unpacks to 1,120 MiB, more than the 1,024 MiB one "
+            "import takes; split it into smaller workbooks",
+        ),
+        (
+            "lines.gpkg",
+            "file : lines.gpkg : aucune couche de points ou de polygones (couches : rues "
+            "(LineString)) ; exportez les annonces en points ou en polygones depuis le SIG",
+            "file: lines.gpkg: no layer of points or polygons (layers: rues (LineString)); "
+            "export the listings as points or polygons from the GIS",
+        ),
+        (
+            "empty.gpkg",
+            "file : empty.gpkg : le fichier est vide (0 octet) ; exportez-y à nouveau les annonces",
+            "file: empty.gpkg: the file is empty (0 bytes); export the listings to it again",
+        ),
+    ],
+)
+def test_the_cli_tells_a_refused_file_in_the_report_language(
+    refused_files: dict[str, Path], tmp_path: Path, name: str, fr: str, en: str
+) -> None:
+    path, db = refused_files[name], f"sqlite:///{tmp_path / 'x.db'}"
+    with pytest.raises((ListingsFileError, ImportLimitError)) as info:
+        read_listings(path, territory=GOSB)
+    assert str(info.value) == en.removeprefix("file: ")  # str() stays English for logs
+    assert info.value.text("fr") == fr.removeprefix("file : ")
+    french = _cli("import", str(path), "--database-url", db)
+    _one_line_error(french)
+    assert french.stderr.strip() == fr
+    english = _cli("import", str(path), "--lang", "en", "--database-url", db)
+    _one_line_error(english)
+    assert english.stderr.strip() == en
