@@ -34,9 +34,11 @@ from matcher import MatchIndex, NeedTable
 from matcher.engine import matchable_mask
 from matcher.index import CATALOGUE_COLUMNS
 from matcher.reverse import evaluate_listing
+from matcher.scoring import Ranker
 
 from .deps import NowDep
 from .freshness import freshness_of
+from .outcomes import live_ranker
 from .settings import FreshnessSettings
 
 __all__ = [
@@ -129,11 +131,16 @@ def _listing_index(reference: MatchIndex, listings: list[Premises]) -> MatchInde
 
 
 def fitting(
-    index: MatchIndex, pos: int, table: NeedTable, thresholds: np.ndarray
+    index: MatchIndex,
+    pos: int,
+    table: NeedTable,
+    thresholds: np.ndarray,
+    ranker: Ranker | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per need of ``table``: whether the listing at row ``pos`` fits it at or above its alert
-    threshold, and its score (0-100). A listing whose status is not matched fits nothing."""
-    passes, scores, _ = evaluate_listing(index, pos, table)
+    threshold, and its score (0-100) by ``ranker`` (the live one: the promoted model's weights,
+    else the defaults). A listing whose status is not matched fits nothing."""
+    passes, scores, _ = evaluate_listing(index, pos, table, ranker)
     if not bool(matchable_mask(index)[pos]):
         return np.zeros(len(table), dtype=bool), scores
     return passes & (scores >= thresholds), scores
@@ -173,9 +180,11 @@ def notify_listing_write(
         return []
     rows = [after] if before is None else [after, before]
     index = _listing_index(reference, rows)
-    fits_now, scores = fitting(index, 0, table, thresholds)
+    # Scored as the needs' matches are: by the promoted model when there is one.
+    ranker, _ = live_ranker(conn)
+    fits_now, scores = fitting(index, 0, table, thresholds, ranker)
     if before is not None and before_matchable:
-        fitted, _ = fitting(index, 1, table, thresholds)
+        fitted, _ = fitting(index, 1, table, thresholds, ranker)
         fits_now &= ~fitted
     hits = np.flatnonzero(fits_now)
     if not len(hits):

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from matcher._codes import STATUS_CODE
+from matcher.engine import need_weights
 from matcher.index import MatchIndex
 from matcher.needs import NeedTable
-from matcher.scoring import weighted_score
+from matcher.scoring import Ranker, weighted_score
 
 __all__ = ["ListingMatch", "evaluate_listing", "match_listing"]
 
@@ -29,10 +30,13 @@ class ListingMatch:
 
 
 def evaluate_listing(
-    index: MatchIndex, pos: int, table: NeedTable
+    index: MatchIndex, pos: int, table: NeedTable, ranker: Ranker | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For the listing at row ``pos``: per need, whether it passes the required filters,
-    its score and its ``(m, n_criteria)`` utilities (NaN for criteria a need does not use)."""
+    its score and its ``(m, n_criteria)`` utilities (NaN for criteria a need does not use).
+
+    ``ranker`` is the scoring model (the default weights without one), each need's own
+    weights applied over it, as the engine scores a match."""
     m = len(table)
     reg = table.registry
     req = table.required & table.active
@@ -42,7 +46,12 @@ def evaluate_listing(
         ok, u[:, j] = c.listing(index, pos, table.params)
         passes &= ~req[:, j] | ok
     u = np.where(table.active, u, np.nan)
-    scores = weighted_score(u, table.weights, table.active)
+    weights = (
+        table.weights
+        if ranker is None
+        else np.array([need_weights(table, i, ranker) for i in range(m)]).reshape(m, len(reg))
+    )
+    scores = weighted_score(u, weights, table.active)
     return passes, scores, u
 
 

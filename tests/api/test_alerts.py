@@ -31,10 +31,11 @@ from api.delivery import (
 from api.main import create_app
 from api.settings import DeliverySettings, Settings
 from geodata.schemas import Need, NeedIn, PremisesCreate
-from geodata.storage import Repository, accounts, needs, outbox
+from geodata.storage import Repository, accounts, models, needs, outbox
 from geodata.storage import premises as premises_store
 from geodata.storage._common import now as utc_now
 from geodata.territory import default_territory
+from matcher.weights import CRITERIA
 from tests.api.conftest import backend_url, empty_settings
 from tests.api.webhook_receiver import webhook_receiver
 from tests.conftest import BACKENDS
@@ -537,3 +538,46 @@ def test_a_name_resolving_to_the_servers_own_network_is_refused_when_delivering(
         assert receiver.received == []
         assert post_webhook(by_name, b"{}", {}, timeout=5, allow_private=True) == 204
         assert len(receiver.received) == 1
+
+
+def test_alerts_score_with_the_promoted_model_as_matches_do(world: World) -> None:
+    """A need's alerts and its matches rank alike: once a model that weighs only access is
+    promoted, a listing far from any station no longer reaches the need's threshold."""
+
+    def preferring_access(surface: float) -> Need:
+        return world.need(surface, alert_threshold=60, max_station_distance_m=1)
+
+    # With the default weights, access is a small share of the score: it fits above 60.
+    surface = world.surface()
+    need = preferring_access(surface)
+    world.create(surface)
+    [note] = world.notes(need)
+    assert 60 <= note["score"] < 100
+    # Only access counts in the promoted model: the same listing scores under 60.
+    with world.repo.begin() as conn:
+        model = models.add_model(
+            conn,
+            weights={**dict.fromkeys(CRITERIA, 0.0), "access": 100.0},
+            metrics={},
+            training_size=0,
+            n_needs=0,
+            source="test",
+            actor="test",
+        )
+    promoted = world.client.post(
+        f"/staff/models/{model.id}/promote", headers=world.headers("staff")
+    )
+    assert promoted.status_code == 200, promoted.text
+    try:
+        surface = world.surface()
+        need = preferring_access(surface)
+        listing = world.create(surface)
+        assert world.notes(need) == []
+        matches = world.client.get(
+            f"/needs/{need.id}/matches", headers=world.headers("company")
+        ).json()
+        [match] = [r for r in matches["results"] if r["premises"]["id"] == listing["id"]]
+        assert match["score"] < 60 and matches["model"]["version"] == model.id
+    finally:
+        back = world.client.delete("/staff/models/promoted", headers=world.headers("staff"))
+        assert back.status_code == 200, back.text
