@@ -51,7 +51,14 @@ from .pages_dev_forms import (
     translate_error,
     validation_errors,
 )
-from .pages_dev_import import ImportRefusedError, discard, run_import, stage_file, staged_file
+from .pages_dev_import import (
+    ImportRefusedError,
+    StagedFile,
+    discard,
+    run_import,
+    stage_file,
+    staged_file,
+)
 from .premises import create_listing, patch_listing, set_listing_status
 
 __all__ = ["UPLOAD_PATH", "large_bodies", "router"]
@@ -672,6 +679,47 @@ def _report_rows(report: ImportReport, lang: Lang) -> dict[str, Any]:
     return {"errors": errors, "warnings": warnings}
 
 
+def _upload_refused(
+    request: Request, lang: Lang, account: Account, settings: Settings, exc: ImportRefusedError
+) -> Response:
+    """The upload page saying why the file was refused (422), in the page's language."""
+    response: Response = render(
+        request,
+        "upload.html",
+        lang,
+        account=account,
+        refused=exc.fr if lang == "fr" else exc.en,
+        max_upload_mb=_megabytes(settings, lang),
+    )
+    response.status_code = 422
+    return response
+
+
+def _upload_report(
+    request: Request,
+    lang: Lang,
+    account: Account,
+    settings: Settings,
+    report: ImportReport,
+    staged: StagedFile,
+    *,
+    pending: bool,
+) -> Response:
+    """The upload page with a file's report; ``pending``: it still waits to be imported."""
+    return render(
+        request,
+        "upload.html",
+        lang,
+        account=account,
+        report=report,
+        rows=_report_rows(report, lang),
+        name=staged.name,
+        token=staged.token if pending else None,
+        checked=pending,
+        max_upload_mb=_megabytes(settings, lang),
+    )
+
+
 @router.post(UPLOAD_PATH, response_class=HTMLResponse)
 def upload(
     request: Request,
@@ -701,28 +749,8 @@ def upload(
             discard(staged)
             raise
     except ImportRefusedError as exc:
-        response: Response = render(
-            request,
-            "upload.html",
-            lang,
-            account=account,
-            refused=exc.fr if lang == "fr" else exc.en,
-            max_upload_mb=_megabytes(settings, lang),
-        )
-        response.status_code = 422
-        return response
-    return render(
-        request,
-        "upload.html",
-        lang,
-        account=account,
-        report=report,
-        rows=_report_rows(report, lang),
-        name=staged.name,
-        token=staged.token,
-        checked=True,
-        max_upload_mb=_megabytes(settings, lang),
-    )
+        return _upload_refused(request, lang, account, settings, exc)
+    return _upload_report(request, lang, account, settings, report, staged, pending=True)
 
 
 @router.post(f"{UPLOAD_PATH}/enregistrer", response_class=HTMLResponse)
@@ -748,27 +776,9 @@ def upload_commit(
             repo, staged, account, territory, dry_run=False, skip_invalid=skip_invalid
         )
     except ImportRefusedError as exc:
-        response: Response = render(
-            request,
-            "upload.html",
-            lang,
-            account=account,
-            refused=exc.fr if lang == "fr" else exc.en,
-            max_upload_mb=_megabytes(settings, lang),
-        )
-        response.status_code = 422
-        return response
+        return _upload_refused(request, lang, account, settings, exc)
     if report.written:
         discard(staged)
-    return render(
-        request,
-        "upload.html",
-        lang,
-        account=account,
-        report=report,
-        rows=_report_rows(report, lang),
-        name=staged.name,
-        token=None if report.written else staged.token,
-        checked=not report.written,
-        max_upload_mb=_megabytes(settings, lang),
+    return _upload_report(
+        request, lang, account, settings, report, staged, pending=not report.written
     )
