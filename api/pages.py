@@ -9,6 +9,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Request
+from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -23,6 +24,7 @@ __all__ = [
     "fmt_number",
     "policy_with_nonce",
     "render",
+    "sign_in_redirect",
     "switch_lang",
     "templates",
     "tile_origin",
@@ -91,6 +93,14 @@ def url_with_lang(path: str, lang: Lang, params: Mapping[str, Any] | None = None
         pairs += [(key, v) for v in values if v is not None and v != ""]
     pairs.append(("lang", lang))
     return f"{path}?{urlencode(pairs)}"
+
+
+def sign_in_redirect(request: Request, lang: Lang, back: str | None = None) -> RedirectResponse:
+    """Send a signed-out reader to the sign-in form (303), which brings them back to ``back``
+    after (default: this page, its query kept)."""
+    if back is None:
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(url_with_lang("/login", lang, {"next": back}), status_code=303)
 
 
 def switch_lang(query: str, lang: Lang) -> str:

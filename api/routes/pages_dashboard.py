@@ -26,12 +26,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import folium
 import numpy as np
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from folium.elements import JSCSSMixin
 from folium.template import Template as FoliumTemplate
 from jinja2 import Template
@@ -49,7 +49,7 @@ from ..auth import OPTIONAL_AUTH, OptionalAccount
 from ..dashboard import BANDS, FigureCache, Figures, band_text, parse_filters, tables, tr
 from ..deps import NowDep, SettingsDep
 from ..errors import request_language
-from ..pages import PAGE_RESPONSES, Lang, csp_nonce, fmt_number, render
+from ..pages import PAGE_RESPONSES, Lang, csp_nonce, fmt_number, render, sign_in_redirect
 from .demand import active_needs
 
 __all__ = ["DashboardLayer", "LayerControl", "MapView", "build_map", "router", "staff_gate"]
@@ -489,9 +489,7 @@ def staff_gate(request: Request, lang: Lang, account: Any) -> Response | None:
     """None for staff; else the answer of a staff page: the sign-in page for an anonymous
     reader (back to this page after), the 403 page for another role."""
     if account is None:
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        target = "/login?" + urlencode({"next": here, "lang": lang}, quote_via=quote)
-        return RedirectResponse(target, status_code=303)
+        return sign_in_redirect(request, lang)
     if account.role != "staff":
         return _forbidden(request, lang, account)
     return None

@@ -38,7 +38,7 @@ from ..alerts import ListingAlertsDep
 from ..auth import OptionalAccount, can_edit
 from ..deps import MAX_INT32, NowDep, PremisesIdPath, RepoDep, SettingsDep, TerritoryDep
 from ..freshness import freshness_of
-from ..pages import Lang, csp_nonce, fmt_number, render, url_with_lang
+from ..pages import Lang, csp_nonce, fmt_number, render, sign_in_redirect, url_with_lang
 from ..settings import Settings
 from .demand import SURFACE_BANDS, active_needs, demand_for
 from .freshness import confirm_listing
@@ -92,10 +92,9 @@ def _t(lang: Lang, fr: str, en: str) -> str:
 def _gate(request: Request, account: Account | None, lang: Lang) -> Response | None:
     """Send a signed-out visitor to the sign-in page (and back), refuse a company account."""
     if account is None:
-        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        if request.method != "GET":
-            back = url_with_lang(BASE, lang)
-        return RedirectResponse(url_with_lang("/login", lang, {"next": back}), status_code=303)
+        # After a form post, back to the list (the form's page would lose what was typed).
+        back = None if request.method == "GET" else url_with_lang(BASE, lang)
+        return sign_in_redirect(request, lang, back)
     if account.role not in ("developer", "staff"):
         response: Response = render(request, "listings_denied.html", lang, account=account)
         response.status_code = 403
