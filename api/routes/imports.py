@@ -38,6 +38,7 @@ from geodata.io import (
     ImportWriteError,
     ListingsFileError,
     import_listings,
+    looks_binary,
 )
 from geodata.io.importer import FORMATS, usable_geometry_type
 from geodata.io.report import format_report, format_row_error, translate_reason
@@ -178,14 +179,6 @@ def _sniff(head: bytes) -> str | None:
     return None
 
 
-def _looks_binary(head: bytes) -> bool:
-    """NUL bytes, or more than 5 % of control characters other than tab and line ends."""
-    if b"\x00" in head:
-        return True
-    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 13))
-    return bool(head) and controls > 0.05 * len(head)
-
-
 def _format_of(name: str, head: bytes) -> str:
     """The format of an upload: its suffix, else its first bytes; 422 when neither tells, or
     when a text format holds binary data."""
@@ -204,7 +197,7 @@ def _format_of(name: str, head: bytes) -> str:
             f"renommez-le en .{sniffed}.",
             f"'{name}' is an {sniffed.upper()} file, not {fmt.upper()}; rename it .{sniffed}",
         )
-    if fmt in ("csv", "geojson") and _looks_binary(head):
+    if fmt in ("csv", "geojson") and looks_binary(head):
         raise _file_error(
             f"« {name} » n'est pas un fichier texte {fmt.upper()} (contenu binaire) ; "
             f"envoyez un fichier {known}.",

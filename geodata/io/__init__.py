@@ -1,5 +1,6 @@
 """Import and export of the catalogue: listing files in, listing files and CNIG tables out."""
 
+from geodata.io._csv import looks_binary
 from geodata.io.cnig import CnigExport, CnigTables, export_cnig, read_cnig
 from geodata.io.exporter import canonical_frame, export_listings, frame_from_listings
 from geodata.io.importer import (
@@ -38,6 +39,7 @@ __all__ = [
     "format_report",
     "frame_from_listings",
     "import_listings",
+    "looks_binary",
     "read_cnig",
     "read_listings",
 ]
