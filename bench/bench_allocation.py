@@ -35,13 +35,13 @@ from typing import Any
 import numpy as np
 import scipy
 
+from bench.results import write_section
 from geodata.developments import development_applicants, load_development
 from geodata.territory import load_territory
 from matcher.allocation import AllocationProblem, compare, first_come_first_served, optimal
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
-BEGIN, END = "<!-- allocation:begin -->", "<!-- allocation:end -->"
 TARGET_S = 1.0
 
 
@@ -190,13 +190,7 @@ def report(results: list[dict[str, Any]], info: str, command: str, load_end: flo
 
 def write_results(section: str, path: Path = RESULTS) -> None:
     """Replace (or add) the allocation section of RESULTS.md, keeping the others."""
-    block = f"{BEGIN}\n{section}\n{END}\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) + 1 :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
+    write_section("allocation", section, path)
 
 
 def main(argv: list[str] | None = None) -> int:

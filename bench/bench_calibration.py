@@ -28,6 +28,7 @@ import numpy as np
 import sklearn
 
 from api.matching import build_index
+from bench.results import write_section
 from geodata.demo import load_demo
 from geodata.storage import dispose_engine, open_repository
 from geodata.territory import load_territory
@@ -37,7 +38,6 @@ from matcher.weights import CRITERIA, DEFAULT_WEIGHTS
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
-BEGIN, END = "<!-- calibration:begin -->", "<!-- calibration:end -->"
 
 
 def machine() -> str:
@@ -140,13 +140,7 @@ def report(
 
 def write_results(section: str, path: Path = RESULTS) -> None:
     """Replace (or add) the calibration section of RESULTS.md, keeping the others."""
-    block = f"{BEGIN}\n{section}\n{END}\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) + 1 :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
+    write_section("calibration", section, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,6 +53,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.results import write_section
+
 __all__ = ["NEED", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +71,6 @@ NEED = {
     "places": [{"label": "MIN de Rungis", "lon": 2.355, "lat": 48.759}],
 }
 TARGETS_S = {0: 0.7, 100_000: 1.0}
-BEGIN, END = "<!-- cli:begin -->", "<!-- cli:end -->"
 Log = Callable[[str], None]
 
 
@@ -300,13 +301,7 @@ def report(
 
 def write_results(section: str, path: Path = RESULTS) -> None:
     """Replace (or add) the command-line section of RESULTS.md, keeping the others."""
-    block = f"{BEGIN}\n{section}\n{END}\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) + 1 :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
+    write_section("cli", section, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,13 +33,13 @@ from fastapi.testclient import TestClient
 from api.auth import issue_key
 from api.main import create_app
 from api.settings import Settings
+from bench.results import write_section
 from geodata.demo import load_demo
 from geodata.storage import Repository, accounts
 from geodata.territory import default_territory
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
-BEGIN, END = "<!-- dashboard:begin -->", "<!-- dashboard:end -->"
 
 
 def machine() -> str:
@@ -92,13 +92,7 @@ def measure(n_premises: int, n_needs: int, folder: Path) -> dict[str, float]:
 
 def write_results(section: str, path: Path = RESULTS) -> None:
     """Replace (or add) the dashboard section of RESULTS.md, keeping the others."""
-    block = f"{BEGIN}\n{section}\n{END}\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) + 1 :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
+    write_section("dashboard", section, path)
 
 
 def main() -> None:

@@ -54,10 +54,10 @@ import psutil
 from bench.bench_cli import OUT, RESULTS, _cli, _run_measured, _schema_tag, machine
 from bench.bench_http import Server, _get_json, serve, staff_key
 from bench.bench_import import PG_ADMIN
+from bench.results import write_section
 
 __all__ = ["main"]
 
-BEGIN, END = "<!-- exports:begin -->", "<!-- exports:end -->"
 SUFFIX = {"csv-fr": "csv"}
 
 
@@ -379,13 +379,7 @@ def report(
 
 def write_results(section: str, path: Path = RESULTS) -> None:
     """Replace (or add) this benchmark's section of RESULTS.md, keeping the others."""
-    block = f"{BEGIN}\n{section}\n{END}\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) + 1 :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
+    write_section("exports", section, path)
 
 
 def _uptime() -> str:

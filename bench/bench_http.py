@@ -61,6 +61,7 @@ import numpy as np
 import psutil
 
 from bench.bench_cli import NEED, OUT, RESULTS, demo_db, machine, synthetic_db
+from bench.results import write_section
 
 __all__ = ["ENDPOINTS", "Endpoint", "main"]
 
@@ -487,15 +488,7 @@ def report(runs: list[SizeRun], command: str, info: str, args: argparse.Namespac
 def write_results(section: str, workers: int, path: Path = RESULTS) -> None:
     """Replace (or add) this benchmark's section of RESULTS.md for this number of workers,
     keeping the others."""
-    tag = "http" if workers == 1 else f"http-w{workers}"
-    BEGIN, END = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"  # noqa: N806
-    block = f"{BEGIN}\n{section}\n{END}\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) + 1 :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
+    write_section("http" if workers == 1 else f"http-w{workers}", section, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,12 +40,13 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.results import write_section
+
 __all__ = ["main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 RESULTS = ROOT / "bench" / "RESULTS.md"
-BEGIN, END = "<!-- import:begin -->", "<!-- import:end -->"
 TARGET_S, TARGET_MB = 15.0, 600.0
 PG_ADMIN = os.environ.get(
     "IMPLANTER_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -246,13 +247,7 @@ def report(
 
 def write_results(section: str, path: Path = RESULTS) -> None:
     """Replace (or add) the bulk-import section of RESULTS.md, keeping the others."""
-    block = f"{BEGIN}\n{section}\n{END}\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) + 1 :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
+    write_section("import", section, path)
 
 
 def main(argv: list[str] | None = None) -> int:

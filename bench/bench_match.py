@@ -49,6 +49,7 @@ import pandas as pd
 import geopandas as gpd
 import shapely
 
+from bench.results import write_section
 from bench.synth import load_territory_or_none, synthetic_catalogue, synthetic_needs
 from geodata.schemas import NeedIn
 from matcher import MatchIndex, NeedTable, match, match_listing
@@ -696,17 +697,7 @@ def report(
 
 def write_results(section: str, path: Path = RESULTS) -> None:
     """Replace (or add) the matcher section of RESULTS.md, keeping other sections."""
-    begin, end = "<!-- matcher:begin -->", "<!-- matcher:end -->"
-    block = f"{begin}\n{section}\n{end}\n"
-    if path.exists():
-        text = path.read_text()
-        if begin in text and end in text:
-            text = text[: text.index(begin)] + block + text[text.index(end) + len(end) + 1 :]
-        else:
-            text = text.rstrip("\n") + "\n\n" + block
-    else:
-        text = "# Benchmark results\n\n" + block
-    path.write_text(text)
+    write_section("matcher", section, path)
 
 
 def main(argv: list[str] | None = None) -> int:
