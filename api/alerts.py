@@ -244,7 +244,7 @@ class ListingAlerts:
         )
 
 
-def get_listing_alerts(request: Request, now: NowDep) -> ListingAlerts:
+async def get_listing_alerts(request: Request, now: NowDep) -> ListingAlerts:
     """The alerts hook, measuring access with the process's match index."""
     return ListingAlerts(
         request.app.state.match_index.snapshot, now, request.app.state.settings.freshness

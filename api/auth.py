@@ -24,9 +24,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from geodata.storage import accounts, sessions
+from geodata.storage import Repository, accounts, sessions
 from geodata.storage.accounts import Account
 
 from . import sessions as web
@@ -173,7 +174,7 @@ async def _csrf_sent(request: Request) -> str | None:
 CsrfSent = Annotated[str | None, Depends(_csrf_sent)]
 
 
-def get_optional_account(
+async def get_optional_account(
     request: Request,
     repo: RepoDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -196,9 +197,17 @@ def get_optional_account(
                     "Authorization: use the Bearer scheme with an API key",
                 )
             )
-        return _session_account(request, repo, session_cookie, csrf_sent)
+        if not session_cookie:
+            return None
+        # The session's lookup reads the database: off the event loop.
+        return await run_in_threadpool(_session_account, request, repo, session_cookie, csrf_sent)
+    return await run_in_threadpool(_key_account, request, repo, credentials.credentials)
+
+
+def _key_account(request: Request, repo: Repository, key_text: str) -> Account:
+    """The account of an API key (401 when unknown, revoked or disabled); its use recorded."""
     with repo.connect() as conn:
-        found = accounts.account_for_key(conn, hash_key(credentials.credentials))
+        found = accounts.account_for_key(conn, hash_key(key_text))
     if found is None:
         raise AuthError(
             Text(
@@ -219,7 +228,7 @@ def get_optional_account(
 
 
 def _session_account(
-    request: Request, repo: RepoDep, cookie: str | None, csrf_sent: str | None
+    request: Request, repo: Repository, cookie: str | None, csrf_sent: str | None
 ) -> Account | None:
     """The account of a live session cookie, checking the CSRF token of an unsafe request."""
     if not cookie:
@@ -271,7 +280,7 @@ def _check_csrf(keys: web.SessionKeys, token: str, sent: str | None) -> None:
 OptionalAccount = Annotated[Account | None, Depends(get_optional_account)]
 
 
-def get_current_account(request: Request, account: OptionalAccount) -> Account:
+async def get_current_account(request: Request, account: OptionalAccount) -> Account:
     """The account of the request's API key or session; 401 without one."""
     if account is None:
         if getattr(request.state, "session_ended", False):

@@ -33,25 +33,25 @@ __all__ = [
 ]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_repo(request: Request) -> Repository:
+async def get_repo(request: Request) -> Repository:
     """The repository opened in the app's lifespan."""
     repo: Repository = request.app.state.repo
     return repo
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     """The current time (aware, UTC) on the app's clock (``app.state.clock``, see create_app)."""
     clock: Callable[[], datetime] = request.app.state.clock
     return clock()
 
 
-def get_territory(request: Request) -> Territory:
+async def get_territory(request: Request) -> Territory:
     """The territory loaded in the app's lifespan."""
     territory: Territory = request.app.state.territory
     return territory
@@ -77,7 +77,7 @@ Sort = Literal[
 ]
 
 
-def get_premises_filters(
+async def get_premises_filters(
     territory: TerritoryDep,
     commune: Annotated[
         str | None, Query(description="A commune: its INSEE code or its name, in any case")
@@ -147,7 +147,7 @@ def get_premises_filters(
 PremisesFiltersDep = Annotated[PremisesQuery, Depends(get_premises_filters)]
 
 
-def get_premises_query(
+async def get_premises_query(
     settings: SettingsDep,
     filters: PremisesFiltersDep,
     sort: Annotated[

@@ -74,7 +74,7 @@ _AUTH: dict[int | str, dict[str, Any]] = {
 # --- who reads, in which language ----------------------------------------------------------
 
 
-def get_reader(account: CurrentAccount) -> Account:
+async def get_reader(account: CurrentAccount) -> Account:
     """Staff or developer; a company is refused (403), an anonymous caller 401."""
     if account.role not in ("staff", "developer"):
         raise forbid(
@@ -91,7 +91,7 @@ def get_reader(account: CurrentAccount) -> Account:
 ReaderDep = Annotated[Account, Depends(get_reader)]
 
 
-def get_lang(
+async def get_lang(
     lang: Annotated[Lang | None, Query(description="fr or en (else Accept-Language)")] = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Lang:
@@ -214,7 +214,7 @@ def _state(request: Request, now: datetime) -> _State:
     return cache.get(app, index, app.state.territory, now, settings.freshness)
 
 
-def _now(request: Request) -> datetime:
+async def _now(request: Request) -> datetime:
     now: datetime = request.app.state.clock()
     return now
 
@@ -371,7 +371,7 @@ class Unmet(BaseModel):
     note: str
 
 
-def _by(
+async def _by(
     by: Annotated[
         str,
         Query(description="Comma-separated groupings among commune, use, band, region"),

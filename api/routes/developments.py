@@ -56,7 +56,7 @@ _AUTH: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_staff(account: CurrentAccount) -> Account:
+async def get_staff(account: CurrentAccount) -> Account:
     """Staff only (403 otherwise; 401 without an account)."""
     if account.role != "staff":
         raise forbid(
@@ -73,7 +73,7 @@ def get_staff(account: CurrentAccount) -> Account:
 StaffDep = Annotated[Account, Depends(get_staff)]
 
 
-def get_lang(
+async def get_lang(
     lang: Annotated[Lang | None, Query(description="fr or en (else Accept-Language)")] = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Lang:
