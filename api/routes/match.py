@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Body, Header, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
+from starlette.datastructures import State
 
 from geodata.schemas import NeedIn, PremisesPublic
 from geodata.storage import Repository
@@ -40,6 +41,7 @@ __all__ = [
     "MatchResponse",
     "MatchedPremises",
     "ScoredPremises",
+    "match_body",
     "rank_for_need",
     "request_language",
     "router",
@@ -195,32 +197,54 @@ def match_need(
     language = request_language(lang, accept_language)
     need.setdefault("company_name", ANONYMOUS)
     parsed = NeedIn.model_validate(need, context={"territory": territory})
-    result, model, listings = _ranked(
+    body = match_body(
+        request.app.state,
         repo,
-        request.app.state.match_index,
         parsed,
-        partial(_public_listings, public_json_cache(request.app.state)),
         k=k,
         lang=language,
         verified_since=hide_before(now, settings.freshness),
         now=now,
     )
+    return FastJSONResponse(body)
+
+
+def match_body(
+    state: State,
+    repo: Repository,
+    need: NeedIn,
+    *,
+    k: int,
+    lang: Lang,
+    verified_since: datetime | None,
+    now: datetime | None,
+) -> dict[str, Any]:
+    """The answer of the match routes (``POST /match``, ``GET /needs/{id}/matches``) as plain
+    JSON values, in the order and shape of :class:`MatchResponse` (a test checks it is that
+    model's dump): the scores dumped once, the listings' public JSON from the cache."""
+    result, model, listings = _ranked(
+        repo,
+        state.match_index,
+        need,
+        partial(_public_listings, public_json_cache(state)),
+        k=k,
+        lang=lang,
+        verified_since=verified_since,
+        now=now,
+    )
     # A listing deleted since the snapshot was taken is left out.
     kept = [item for item in result.results if item.listing_id in listings]
-    # Plain JSON values, in the order and shape of MatchResponse (a test checks the body is
-    # that model's dump); pydantic-core encodes them as it would the model's fields.
-    summary = _summary(result, model, language)
-    body = {
+    summary = _summary(result, model, lang)
+    return {
         "lang": summary["lang"],
         "catalogue_version": summary["catalogue_version"],
         "model": summary["model"],
         "results": [
-            {**_scored(item, language), "premises": listings[item.listing_id]} for item in kept
+            {**_scored(item, lang), "premises": listings[item.listing_id]} for item in kept
         ],
         "diagnostics": summary["diagnostics"],
         "relaxations": summary["relaxations"],
     }
-    return FastJSONResponse(body)
 
 
 def _public_listings(

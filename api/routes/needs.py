@@ -30,8 +30,9 @@ from ..auth import CurrentAccount, forbid
 from ..deps import MAX_INT32, NowDep, RepoDep, SettingsDep, TerritoryDep
 from ..errors import Text
 from ..freshness import hide_before
+from ..json_response import FastJSONResponse
 from ..outcomes import record_shown
-from .match import MAX_RESULTS, MatchResponse, rank_for_need, request_language
+from .match import MAX_RESULTS, MatchResponse, match_body, request_language
 from .premises import _expected_version, _page_links
 
 __all__ = ["NafInfo", "NeedView", "NeedsPage", "readable_need", "router", "suggested_uses", "view"]
@@ -317,7 +318,12 @@ def need_history(need_id: NeedIdPath, repo: RepoDep, account: CurrentAccount) ->
         return jsonable_encoder(audit.audit_trail(conn, ENTITY_NEED, need_id))
 
 
-@router.get("/needs/{need_id}/matches", response_model=MatchResponse, responses=_READ)
+@router.get(
+    "/needs/{need_id}/matches",
+    # Serialised once, as POST /match is (see match_body); the model documents the answer.
+    response_model=None,
+    responses={**_READ, 200: {"model": MatchResponse, "description": "Successful Response"}},
+)
 def need_matches(
     request: Request,
     need_id: NeedIdPath,
@@ -328,25 +334,22 @@ def need_matches(
     k: Annotated[int, Query(ge=1, le=MAX_RESULTS, description="How many results.")] = 10,
     lang: LangQuery = None,
     accept_language: Annotated[str | None, Header()] = None,
-) -> Any:
+) -> FastJSONResponse:
     """The ranked listings for a saved need, as ``POST /match`` answers (owner and staff)."""
     with repo.connect() as conn:
         need = readable_need(conn, account, need_id)
-    language = request_language(lang, accept_language)
-    answer = rank_for_need(
+    body = match_body(
+        request.app.state,
         repo,
-        request.app.state.match_index,
         need,
         k=k,
-        lang=language,
+        lang=request_language(lang, accept_language),
         verified_since=hide_before(now, settings.freshness),
         now=now,
     )
-    shown = [
-        (int(r.premises.model_dump(include={"id"})["id"]), r.rank, r.score) for r in answer.results
-    ]
-    record_shown(repo, account, need_id, shown, answer.model.version)
-    return answer
+    shown = [(r["premises"]["id"], r["rank"], r["score"]) for r in body["results"]]
+    record_shown(repo, account, need_id, shown, body["model"].version)
+    return FastJSONResponse(body)
 
 
 @router.get(
