@@ -6,17 +6,19 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import Depends, HTTPException, Path, Query, Request
+from fastapi import Depends, Header, HTTPException, Path, Query, Request
 
 from geodata.schemas import PremisesKind, Status, Use
 from geodata.storage import Repository
 from geodata.storage.query import PremisesQuery
 from geodata.territory import CommuneNameError, Territory
 
+from .errors import Lang, preferred_language
 from .settings import Settings
 
 __all__ = [
     "MAX_INT32",
+    "LangDep",
     "NowDep",
     "PremisesFiltersDep",
     "PremisesIdPath",
@@ -24,6 +26,7 @@ __all__ = [
     "RepoDep",
     "SettingsDep",
     "TerritoryDep",
+    "get_lang",
     "get_now",
     "get_premises_filters",
     "get_premises_query",
@@ -64,10 +67,20 @@ MAX_INT32 = 2**31 - 1
 #: A listing id in a path: a positive 32-bit integer (422 otherwise, naming the field).
 PremisesIdPath = Annotated[int, Path(ge=1, le=MAX_INT32, description="The listing's id")]
 
+
+async def get_lang(
+    lang: Annotated[Lang | None, Query(description="fr or en (else Accept-Language)")] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Lang:
+    """The language of the texts: ``?lang=``, else Accept-Language, else French."""
+    return preferred_language(lang, accept_language)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RepoDep = Annotated[Repository, Depends(get_repo)]
 TerritoryDep = Annotated[Territory, Depends(get_territory)]
 NowDep = Annotated[datetime, Depends(get_now)]
+LangDep = Annotated[Lang, Depends(get_lang)]
 
 #: The orders of ``GET /premises``: by surface, rent, sale price (ascending, or descending
 #: with ``-``), freshness (most recently confirmed first; ``-freshness`` the oldest first) or

@@ -39,6 +39,7 @@ __all__ = [
     "Text",
     "add_exception_handlers",
     "document_problems",
+    "preferred_language",
     "problem",
     "request_language",
 ]
@@ -48,6 +49,8 @@ logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 Lang = Literal["fr", "en"]
+#: The languages of the answers, French first.
+LANGS: tuple[Lang, ...] = ("fr", "en")
 
 _TITLES: dict[int, tuple[str, str]] = {
     400: ("Requête invalide", "Bad request"),
@@ -143,10 +146,45 @@ class ProblemError(StarletteHTTPException):
         self.text = text
 
 
-def request_language(headers: Mapping[str, str], query_string: str = "") -> Lang:
-    """Choose the language of a user message: ``?lang=`` first, then ``Accept-Language``.
+def preferred_language(lang: str | None, accept_language: str | None) -> Lang:
+    """The language of an answer: ``lang`` (from ``?lang=``) when it is fr or en, else the
+    best of ``Accept-Language`` (highest q, then first given; q=0 refuses), else French.
 
-    French unless the request asks for English before French.
+    Examples
+    --------
+    >>> preferred_language(None, "en-GB,en;q=0.9,fr;q=0.8")
+    'en'
+    >>> preferred_language(None, "de, en;q=0.5, fr;q=0.7")
+    'fr'
+    >>> preferred_language("en", "fr")
+    'en'
+    >>> preferred_language(None, "en;q=0, de")
+    'fr'
+    """
+    if lang == "en" or lang == "fr":
+        return "en" if lang == "en" else "fr"
+    best: tuple[float, int, Lang] | None = None
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, rest = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary != "fr" and primary != "en":
+            continue
+        weight = 1.0
+        for param in rest.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if weight > 0 and (best is None or (weight, -position) > (best[0], best[1])):
+            best = (weight, -position, "en" if primary == "en" else "fr")
+    return best[2] if best is not None else "fr"
+
+
+def request_language(headers: Mapping[str, str], query_string: str = "") -> Lang:
+    """Choose the language of a user message: ``?lang=`` first, then ``Accept-Language``
+    (see :func:`preferred_language`).
 
     Examples
     --------
@@ -157,23 +195,8 @@ def request_language(headers: Mapping[str, str], query_string: str = "") -> Lang
     >>> request_language({"accept-language": "de, fr;q=0.5, en;q=0.4"})
     'fr'
     """
-    for key, value in parse_qsl(query_string):
-        if key == "lang" and value in ("fr", "en"):
-            return "en" if value == "en" else "fr"
-    ranked: list[tuple[float, int, str]] = []
-    for i, part in enumerate(headers.get("accept-language", "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
-        ranked.append((-q, i, tag.strip().lower()[:2]))
-    for _, _, tag in sorted(ranked):
-        if tag in ("fr", "en"):
-            return "en" if tag == "en" else "fr"
-    return "fr"
+    lang = next((v for k, v in parse_qsl(query_string) if k == "lang" and v in LANGS), None)
+    return preferred_language(lang, headers.get("accept-language"))
 
 
 def _lang(request: Request) -> Lang:

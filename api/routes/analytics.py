@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 
 import shapely
@@ -38,11 +38,11 @@ from matcher.engine import matchable_mask
 from matcher.explain import fmt_number
 
 from ..auth import CurrentAccount, forbid
+from ..deps import LangDep, NowDep
 from ..errors import Lang, ProblemError, Text
 from ..freshness import hide_before
 from ..settings import FreshnessSettings
 from .demand import active_needs
-from .match import request_language
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,17 +89,6 @@ async def get_reader(account: CurrentAccount) -> Account:
 
 
 ReaderDep = Annotated[Account, Depends(get_reader)]
-
-
-async def get_lang(
-    lang: Annotated[Lang | None, Query(description="fr or en (else Accept-Language)")] = None,
-    accept_language: Annotated[str | None, Header()] = None,
-) -> Lang:
-    """The language of the texts: ``?lang=``, else Accept-Language, else French."""
-    return request_language(lang, accept_language)
-
-
-LangDep = Annotated[Lang, Depends(get_lang)]
 
 
 def _count(n: Any, staff: bool) -> int | None:
@@ -212,14 +201,6 @@ def _state(request: Request, now: datetime) -> _State:
         index: MatchIndex = app.state.match_index.current(conn)
     settings = app.state.settings
     return cache.get(app, index, app.state.territory, now, settings.freshness)
-
-
-async def _now(request: Request) -> datetime:
-    now: datetime = request.app.state.clock()
-    return now
-
-
-NowDep = Annotated[datetime, Depends(_now)]
 
 
 def _use_label(use: str, lang: Lang) -> str:

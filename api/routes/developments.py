@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field, ValidationError
 
 from geodata.developments import Development, development_applicants, load_development
@@ -24,10 +24,9 @@ from geodata.storage.accounts import Account
 from geodata.territory import Territory, TerritoryError
 
 from ..auth import CurrentAccount, forbid
-from ..deps import TerritoryDep
+from ..deps import LangDep, TerritoryDep
 from ..errors import Lang, ProblemError, Text
 from ..index_cache import access_points
-from .match import request_language
 
 if TYPE_CHECKING:
     from matcher.allocation import Allocation
@@ -71,17 +70,6 @@ async def get_staff(account: CurrentAccount) -> Account:
 
 
 StaffDep = Annotated[Account, Depends(get_staff)]
-
-
-async def get_lang(
-    lang: Annotated[Lang | None, Query(description="fr or en (else Accept-Language)")] = None,
-    accept_language: Annotated[str | None, Header()] = None,
-) -> Lang:
-    """The language of the texts: ``?lang=``, else Accept-Language, else French."""
-    return request_language(lang, accept_language)
-
-
-LangDep = Annotated[Lang, Depends(get_lang)]
 
 
 # --- the developments of the territory -----------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Header, Query, Request
 from pydantic import BaseModel, Field
@@ -28,6 +28,8 @@ from matcher import MatchItem, MatchResult
 from matcher import match as run_match
 
 from ..deps import NowDep, RepoDep, SettingsDep, TerritoryDep
+from ..errors import Lang
+from ..errors import preferred_language as request_language
 from ..freshness import hide_before
 from ..index_state import IndexHolder
 from ..json_response import FastJSONResponse
@@ -50,8 +52,6 @@ __all__ = [
 router = APIRouter(tags=["match"])
 T = TypeVar("T")
 
-Lang = Literal["fr", "en"]
-LANGS: tuple[Lang, ...] = ("fr", "en")
 #: The company name given to an unnamed stateless need (the field is required on saved needs).
 ANONYMOUS = "(anonyme)"
 MAX_RESULTS = 50
@@ -117,39 +117,6 @@ class MatchResponse(BaseModel):
     results: list[MatchedPremises]
     diagnostics: MatchDiagnostics
     relaxations: list[MatchRelaxation]
-
-
-def request_language(lang: str | None, accept_language: str | None) -> Lang:
-    """The language of the answer: ``?lang=``, else the best of ``Accept-Language``, else fr.
-
-    Examples
-    --------
-    >>> request_language(None, "en-GB,en;q=0.9,fr;q=0.8")
-    'en'
-    >>> request_language(None, "de, en;q=0.5, fr;q=0.7")
-    'fr'
-    >>> request_language("en", "fr")
-    'en'
-    """
-    if lang in LANGS:
-        return lang
-    best: tuple[float, int, Lang] | None = None
-    for position, part in enumerate((accept_language or "").split(",")):
-        tag, _, rest = part.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        if primary not in LANGS:
-            continue
-        weight = 1.0
-        for param in rest.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        if weight > 0 and (best is None or (weight, -position) > (best[0], best[1])):
-            best = (weight, -position, primary)
-    return best[2] if best is not None else "fr"
 
 
 NEED_EXAMPLE = {
