@@ -194,6 +194,8 @@ def request_language(headers: Mapping[str, str], query_string: str = "") -> Lang
     'en'
     >>> request_language({"accept-language": "de, fr;q=0.5, en;q=0.4"})
     'fr'
+    >>> request_language({"accept-language": "english, en;q=0"})  # neither is English
+    'fr'
     """
     lang = next((v for k, v in parse_qsl(query_string) if k == "lang" and v in LANGS), None)
     return preferred_language(lang, headers.get("accept-language"))
