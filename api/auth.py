@@ -315,6 +315,24 @@ def can_edit(account: Account | None, owner_account: str | None) -> bool:
     )
 
 
+def require_role(account: Account, roles: tuple[str, ...], why: str | Text) -> Account:
+    """The account when its role is one of ``roles``; else a 403 saying ``why``.
+
+    Examples
+    --------
+    >>> staff = Account.model_construct(name="eco", role="staff")
+    >>> require_role(staff, ("staff",), "only staff").name
+    'eco'
+    >>> require_role(staff, ("developer",), "only developers")
+    Traceback (most recent call last):
+    ...
+    fastapi.exceptions.HTTPException: 403: only developers
+    """
+    if account.role not in roles:
+        raise forbid(why)
+    return account
+
+
 def forbid(detail: str | Text) -> StarletteHTTPException:
     """A 403 naming what the account may not do (in both languages when given a Text)."""
     if isinstance(detail, Text):

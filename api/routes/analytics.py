@@ -37,7 +37,7 @@ from matcher._geo import to_lambert93
 from matcher.engine import matchable_mask
 from matcher.explain import fmt_number
 
-from ..auth import CurrentAccount, forbid
+from ..auth import CurrentAccount, require_role
 from ..deps import LangDep, NowDep
 from ..errors import Lang, ProblemError, Text
 from ..freshness import hide_before
@@ -76,16 +76,16 @@ _AUTH: dict[int | str, dict[str, Any]] = {
 
 async def get_reader(account: CurrentAccount) -> Account:
     """Staff or developer; a company is refused (403), an anonymous caller 401."""
-    if account.role not in ("staff", "developer"):
-        raise forbid(
-            Text(
-                "analytics : seuls les comptes staff (le détail) et développeur (les agrégats) "
-                "voient l'analyse de la demande ; les besoins des entreprises ne sont pas publics.",
-                "analytics: only staff (the detail) and developer (the aggregates) accounts see "
-                "the demand analytics; the needs of companies are not public",
-            )
-        )
-    return account
+    return require_role(
+        account,
+        ("staff", "developer"),
+        Text(
+            "analytics : seuls les comptes staff (le détail) et développeur (les agrégats) "
+            "voient l'analyse de la demande ; les besoins des entreprises ne sont pas publics.",
+            "analytics: only staff (the detail) and developer (the aggregates) accounts see "
+            "the demand analytics; the needs of companies are not public",
+        ),
+    )
 
 
 ReaderDep = Annotated[Account, Depends(get_reader)]

@@ -23,7 +23,7 @@ from geodata.schemas import NeedIn, error_details
 from geodata.storage.accounts import Account
 from geodata.territory import Territory, TerritoryError
 
-from ..auth import CurrentAccount, forbid
+from ..auth import CurrentAccount, require_role
 from ..deps import LangDep, TerritoryDep
 from ..errors import Lang, ProblemError, Text
 from ..index_cache import access_points
@@ -57,16 +57,16 @@ _AUTH: dict[int | str, dict[str, Any]] = {
 
 async def get_staff(account: CurrentAccount) -> Account:
     """Staff only (403 otherwise; 401 without an account)."""
-    if account.role != "staff":
-        raise forbid(
-            Text(
-                "developments : seul le staff voit les opérations et répartit leurs lots ; "
-                "les candidats sont des entreprises.",
-                "developments: only staff see developments and allocate their lots; the "
-                "applicants are companies",
-            )
-        )
-    return account
+    return require_role(
+        account,
+        ("staff",),
+        Text(
+            "developments : seul le staff voit les opérations et répartit leurs lots ; "
+            "les candidats sont des entreprises.",
+            "developments: only staff see developments and allocate their lots; the "
+            "applicants are companies",
+        ),
+    )
 
 
 StaffDep = Annotated[Account, Depends(get_staff)]

@@ -21,7 +21,7 @@ from geodata.storage import premises as store
 from geodata.storage.accounts import Account
 
 from ..alerts import ListingAlerts, ListingAlertsDep
-from ..auth import CurrentAccount, forbid
+from ..auth import CurrentAccount, require_role
 from ..deps import MAX_INT32, NowDep, PremisesIdPath, RepoDep, SettingsDep
 from ..freshness import Freshness, flag_before, freshness_of, hide_before
 from .premises import _AUTH, _WRITE, IfMatch, _check_editor, _etag, _expected_version, _page_links
@@ -160,8 +160,9 @@ def my_reminders(
     """The caller's listings on the market (available, under offer) unconfirmed for
     ``flag_days`` or more, oldest first, each with the days left before it leaves the public
     search (developer and staff accounts: their own listings)."""
-    if account.role not in ("developer", "staff"):
-        raise forbid("reminders: only developer and staff accounts own listings")
+    require_role(
+        account, ("developer", "staff"), "reminders: only developer and staff accounts own listings"
+    )
     return _page(request, settings, repo, now, account.name, limit, offset)
 
 
@@ -177,6 +178,7 @@ def stale_backlog(
 ) -> Any:
     """Every listing on the market unconfirmed for ``flag_days`` or more, oldest first, those
     past ``hide_days`` (out of the public search) marked ``hidden`` (staff only)."""
-    if account.role != "staff":
-        raise forbid("staff/stale: only staff accounts read the backlog of stale listings")
+    require_role(
+        account, ("staff",), "staff/stale: only staff accounts read the backlog of stale listings"
+    )
     return _page(request, settings, repo, now, None, limit, offset)

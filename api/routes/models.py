@@ -18,7 +18,7 @@ from geodata.storage import models as store
 from geodata.storage.accounts import Account
 from geodata.storage.models import RankingModel
 
-from ..auth import CurrentAccount, forbid
+from ..auth import CurrentAccount, require_role
 from ..deps import MAX_INT32, RepoDep
 from ..errors import Text
 
@@ -42,13 +42,14 @@ class ModelsPage(BaseModel):
 
 
 def _staff_only(account: Account) -> None:
-    if account.role != "staff":
-        raise forbid(
-            Text(
-                "models : seuls les comptes staff gèrent les modèles de classement.",
-                "models: only staff accounts manage the ranking models",
-            )
-        )
+    require_role(
+        account,
+        ("staff",),
+        Text(
+            "models : seuls les comptes staff gèrent les modèles de classement.",
+            "models: only staff accounts manage the ranking models",
+        ),
+    )
 
 
 @router.get("/staff/models", response_model=ModelsPage, responses=_STAFF)

@@ -22,7 +22,7 @@ from geodata.storage import outbox
 from geodata.storage._common import now as utc_now
 from geodata.storage.outbox import DeliveryState, Notification, Webhook
 
-from ..auth import CurrentAccount, forbid
+from ..auth import CurrentAccount, require_role
 from ..delivery import private_address
 from ..deps import MAX_INT32, RepoDep
 from ..errors import request_language
@@ -311,8 +311,7 @@ def delete_my_webhook(request: Request, account: CurrentAccount, repo: RepoDep) 
 
 
 def _staff_only(account: Any) -> None:
-    if account.role != "staff":
-        raise forbid("deliveries: only staff accounts see the webhook deliveries")
+    require_role(account, ("staff",), "deliveries: only staff accounts see the webhook deliveries")
 
 
 def _staff_view(item: Notification) -> StaffDelivery:

@@ -31,7 +31,7 @@ from geodata.storage.audit import AuditEntry
 from geodata.territory import Territory
 
 from ..alerts import ListingAlerts, ListingAlertsDep
-from ..auth import OPTIONAL_AUTH, CurrentAccount, OptionalAccount, can_edit, forbid
+from ..auth import OPTIONAL_AUTH, CurrentAccount, OptionalAccount, can_edit, forbid, require_role
 from ..deps import (
     MAX_INT32,
     NowDep,
@@ -237,13 +237,14 @@ def create_listing(
     pydantic.ValidationError
         When a field is invalid or the point lies outside the territory.
     """
-    if account.role not in ("developer", "staff"):
-        raise forbid(
-            Text(
-                "premises : seuls les comptes développeur et staff publient des annonces.",
-                "premises: only developer and staff accounts list premises",
-            )
-        )
+    require_role(
+        account,
+        ("developer", "staff"),
+        Text(
+            "premises : seuls les comptes développeur et staff publient des annonces.",
+            "premises: only developer and staff accounts list premises",
+        ),
+    )
     _check_owner_field(account, data.get("owner_account"))
     data = {**data, "last_verified_at": now}
     if account.role == "developer":
