@@ -442,7 +442,9 @@ def _notification(
     need: Need, listing: Premises, score: float, public: dict[str, Any]
 ) -> NewNotification:
     score = round(score, 1)
-    return NewNotification(
+    # Built from a stored need and listing (validated already): an import may write hundreds
+    # of thousands, so none is validated again.
+    return NewNotification.model_construct(
         recipient=str(need.owner_account),
         kind=KIND_MATCH,
         need_id=need.id,
