@@ -304,16 +304,25 @@ def premises_columns(
     if ids is None and refs is None:
         rows = _fetch(conn, stmt)
     else:
-        # In the caller's transaction: the slices read one state of the catalogue.
-        column, keys = (
-            (premises.c.id, sorted({int(i) for i in ids}))
-            if ids is not None
-            else (premises.c.external_ref, sorted({str(r) for r in refs or () if r}))
-        )
+        if refs is not None:
+            # References are bound as parameters (texts are not written into the SQL).
+            wanted = sorted({str(r) for r in refs if r})
+            found = sa.select(premises.c.id).where(
+                premises.c.external_ref.in_(sa.bindparam("r", expanding=True))
+            )
+            ids = [
+                i
+                for chunk in co.chunks(wanted)
+                for i in conn.execute(found, {"r": list(chunk)}).scalars()
+            ]
+        keys = sorted({int(i) for i in ids or ()})
+        # In the caller's transaction: the slices read one state of the catalogue, by id.
         rows = [
-            row for chunk in co.chunks(keys) for row in _fetch(conn, stmt.where(column.in_(chunk)))
+            row
+            for chunk in co.chunks(keys)
+            for row in _fetch(conn, stmt.where(premises.c.id.in_(chunk)))
         ]
-        if ids is None or len(keys) > co.CHUNK:
+        if len(keys) > co.CHUNK:
             rows.sort(key=itemgetter(0))  # the id is selected first (a number)
     k = len(numeric)
     # The rows as one 2-D object array (in C), whose numeric part numpy casts in one go.
