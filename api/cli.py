@@ -186,24 +186,33 @@ def import_(
         ),
     ] = None,
 ) -> None:
-    """Import listings; nothing is written if a row is bad, unless --skip-invalid."""
+    """Import listings; nothing is written if a row is bad, unless --skip-invalid.
+
+    The listings written notify the saved searches they newly fit, in the import's
+    transaction, as a listing written through the API does."""
     from geodata.io import format_report, import_listings
     from geodata.io.limits import ImportFileError
     from geodata.storage.errors import StorageError
     from geodata.territory import load_territory
 
+    from .alerts import AlertingCatalogue, ListingAlerts, TerritoryAccess
+
     if not path.exists():
         typer.secho(f"Fichier introuvable / file not found: {path}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
     repo = _open(database_url)
+    settings = _settings(database_url)
+    territory = load_territory(settings.territory)
+    alerts = ListingAlerts(TerritoryAccess.of(territory), datetime.now(UTC), settings.freshness)
+    target = AlertingCatalogue(repo, alerts)
     try:
         report = import_listings(
-            repo,
+            target,
             path,
             actor=actor,
             skip_invalid=skip_invalid,
             dry_run=dry_run,
-            territory=load_territory(_settings(database_url).territory),
+            territory=territory,
             sheet=sheet,
         )
     except ImportFileError as exc:  # the whole file refused: one line, in the report's language
@@ -214,6 +223,13 @@ def import_(
         typer.secho(str(exc), err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
     typer.echo(format_report(report, lang=lang.value))
+    if report.written:
+        n = target.notified
+        typer.echo(
+            f"Alertes : {n} notification(s) écrite(s) pour les recherches enregistrées."
+            if lang.value == "fr"
+            else f"Alerts: {n} notification(s) written for saved searches."
+        )
     if report.errors and not skip_invalid:
         raise typer.Exit(EXIT_BAD_INPUT)
 

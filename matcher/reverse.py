@@ -17,7 +17,7 @@ from matcher.index import MatchIndex
 from matcher.needs import NeedTable
 from matcher.scoring import Ranker, weighted_score
 
-__all__ = ["ListingMatch", "evaluate_listing", "match_listing"]
+__all__ = ["ListingMatch", "evaluate_listing", "match_listing", "table_weights"]
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,19 @@ class ListingMatch:
 
 
 def evaluate_listing(
-    index: MatchIndex, pos: int, table: NeedTable, ranker: Ranker | None = None
+    index: MatchIndex,
+    pos: int,
+    table: NeedTable,
+    ranker: Ranker | None = None,
+    *,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For the listing at row ``pos``: per need, whether it passes the required filters,
     its score and its ``(m, n_criteria)`` utilities (NaN for criteria a need does not use).
 
     ``ranker`` is the scoring model (the default weights without one), each need's own
-    weights applied over it, as the engine scores a match."""
+    weights applied over it, as the engine scores a match. ``weights`` gives those weights
+    already computed (:func:`table_weights`), for a caller scoring several listings."""
     m = len(table)
     reg = table.registry
     req = table.required & table.active
@@ -46,13 +52,20 @@ def evaluate_listing(
         ok, u[:, j] = c.listing(index, pos, table.params)
         passes &= ~req[:, j] | ok
     u = np.where(table.active, u, np.nan)
-    weights = (
-        table.weights
-        if ranker is None
-        else np.array([need_weights(table, i, ranker) for i in range(m)]).reshape(m, len(reg))
-    )
+    if weights is None:
+        weights = table_weights(table, ranker)
     scores = weighted_score(u, weights, table.active)
     return passes, scores, u
+
+
+def table_weights(table: NeedTable, ranker: Ranker | None = None) -> np.ndarray:
+    """The ``(m, n_criteria)`` weights every need of ``table`` is scored with by ``ranker``
+    (the needs' own weights over the default ones without a ranker), as the engine's
+    :func:`matcher.engine.need_weights` gives them one need at a time."""
+    if ranker is None:
+        return table.weights
+    m, k = len(table), len(table.registry)
+    return np.array([need_weights(table, i, ranker) for i in range(m)]).reshape(m, k)
 
 
 def match_listing(

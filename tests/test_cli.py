@@ -96,6 +96,66 @@ def test_import_1000_rows_with_one_bad_row(tmp_path: Path) -> None:
     repo.dispose()
 
 
+def test_import_notifies_the_saved_searches_it_newly_fits(db_url: str, tmp_path: Path) -> None:
+    """``implanter import`` alerts saved searches as the API does, and says how many: a
+    dry run and a refused file notify no one; importing again notifies no one again."""
+    from geodata.schemas import NeedIn
+    from geodata.storage import needs, outbox
+
+    repo = Repository(db_url)
+    with repo.begin() as conn:
+        [need] = needs.add_many_needs(
+            conn,
+            [
+                NeedIn(
+                    company_name="PME Cli",
+                    owner_account="pme-cli",
+                    surface_min_m2=2230,
+                    surface_max_m2=2250,
+                    uses=["production"],
+                    max_rent_eur_m2_year=150,
+                )
+            ],
+            actor="fixture",
+        )
+
+    def notes() -> list[tuple[int | None, int | None]]:
+        with repo.connect() as conn:
+            items = outbox.list_notifications(conn, "pme-cli", limit=100).items
+        return [(n.need_id, n.premises_id) for n in items]
+
+    rows = _rows(1200)
+    rows[700]["surface (m²)"] = "2240"
+    src = tmp_path / "annonces.csv"
+    _write_french_csv(src, rows)
+    bad = tmp_path / "mauvaises.csv"
+    _write_french_csv(bad, _rows(1200, bad_row=3)[:700] + rows[700:])
+    cli = [*IMPLANTER, "import", "--database-url", db_url]
+
+    def imp(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*cli, *args], capture_output=True, text=True, timeout=300)
+
+    dry = imp(str(src), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "Alertes" not in dry.stdout and notes() == []
+    refused = imp(str(bad))
+    assert refused.returncode == 1 and notes() == []
+    done = imp(str(src))
+    assert done.returncode == 0, done.stderr
+    assert "Alertes : 1 notification(s) écrite(s)" in done.stdout
+    listing = repo.premises_by_refs(["CLI-0700"])["CLI-0700"]
+    assert notes() == [(need.id, listing.id)]
+    for row in rows:
+        row["loyer €/m²/an"] = "130"
+    _write_french_csv(src, rows)
+    again = imp(str(src), "--lang", "en")
+    assert again.returncode == 0, again.stderr
+    assert "Alerts: 0 notification(s) written" in again.stdout
+    assert repo.get_premises(listing.id).rent_eur_m2_year == 130
+    assert len(notes()) == 1
+    repo.dispose()
+
+
 def test_import_a_chosen_sheet_of_a_workbook(tmp_path: Path) -> None:
     import pandas as pd
 

@@ -12,9 +12,8 @@ The upload body is capped by ``IMPLANTER_HTTP__MAX_UPLOAD_BYTES`` (413 above, se
 ``.xlsx``, a GeoPackage without a layer of points or polygons) is a 422 naming ``file``.
 
 Listings written by an upload notify the saved searches they newly fit, as a single write
-does (:class:`api.alerts.ListingAlerts`), in the import's transaction, when the upload writes
-at most :data:`ALERT_ROWS` listings (``notified`` in the answer: how many notifications,
-``null`` when the upload was too large to notify).
+does, in the import's transaction, however many they are (:class:`api.alerts.AlertingCatalogue`,
+scored in bulk); ``notified`` in the answer says how many notifications were written.
 """
 
 from __future__ import annotations
@@ -23,11 +22,12 @@ import re
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 
@@ -42,22 +42,19 @@ from geodata.io import (
 )
 from geodata.io.importer import FORMATS, usable_geometry_type
 from geodata.io.report import format_report, format_row_error, translate_reason
-from geodata.schemas import Premises, PremisesCreate
+from geodata.schemas import PremisesCreate
 from geodata.storage import Repository, UpsertResult
-from geodata.storage import premises as store
 from geodata.storage.accounts import Account
 
-from ..alerts import ListingAlerts, ListingAlertsDep, saved_search_table
+from ..alerts import AlertingCatalogue, ListingAlerts, ListingAlertsDep
 from ..auth import CurrentAccount, forbid
 from ..deps import RepoDep, SettingsDep, TerritoryDep
 from ..errors import PROBLEM_JSON, Lang, ProblemError, Text, problem, request_language
 
-__all__ = ["ALERT_ROWS", "ForeignListingsError", "router"]
+__all__ = ["ForeignListingsError", "router"]
 
 router = APIRouter(tags=["imports"])
 
-#: Uploads writing at most this many listings notify the saved searches they newly fit.
-ALERT_ROWS = 1000
 _SNIFF_BYTES = 64 * 1024
 _ZIP = b"PK\x03\x04"
 _SQLITE = b"SQLite format 3\x00"
@@ -72,41 +69,30 @@ class ForeignListingsError(Exception):
         self.refs = refs
 
 
-class _Target:
+class _Target(AlertingCatalogue):
     """The catalogue as :func:`import_listings` writes to it for one account's upload.
 
-    It delegates to the repository, and its upsert runs in one transaction that, for a
-    developer, refuses references owned by another account and makes every row the
-    developer's own, then notifies the saved searches the written listings newly fit.
-    In a dry run the same checks run and nothing is written.
+    Its upsert runs in one transaction that, for a developer, refuses references owned by
+    another account and makes every row the developer's own, then notifies the saved
+    searches the written listings newly fit (:class:`api.alerts.AlertingCatalogue`). In a
+    dry run the same checks run and nothing is written.
     """
 
     def __init__(
         self, repo: Repository, account: Account, alerts: ListingAlerts, *, dry_run: bool
     ) -> None:
-        self.repo = repo
+        super().__init__(repo, alerts)
         self.account = account
-        self.alerts = alerts
         self.dry_run = dry_run
-        #: Notifications written (None: too many listings written to notify).
-        self.notified: int | None = 0
 
-    def connect(self) -> Any:
-        return self.repo.connect()
+    def checks(self) -> bool:
+        return self.account.role != "staff"
 
-    def premises_frame(self, *args: Any, **kwargs: Any) -> Any:
-        return self.repo.premises_frame(*args, **kwargs)
-
-    def premises_by_refs(self, refs: Iterable[str]) -> Mapping[str, Premises]:
-        return self.repo.premises_by_refs(refs)
-
-    def get_premises(self, premises_id: int) -> Premises:
-        return self.repo.get_premises(premises_id)
-
-    def _check_owner(self, stored: Mapping[str, Premises]) -> None:
+    def check(self, stored: Mapping[str, np.ndarray]) -> None:
         if self.account.role == "staff":
             return
-        foreign = sorted(r for r, p in stored.items() if p.owner_account != self.account.name)
+        mine = stored["owner_account"] == self.account.name
+        foreign = sorted(str(r) for r in stored["external_ref"][~mine])
         if foreign:
             raise ForeignListingsError(foreign)
 
@@ -118,44 +104,17 @@ class _Target:
         expected_versions: Mapping[str, int] | None = None,
         verified_at: datetime | None = None,
     ) -> UpsertResult:
-        refs = [i.external_ref for i in items if i.external_ref]
         if self.dry_run:
-            with self.repo.connect() as conn:
-                self._check_owner(store.premises_by_refs(conn, refs))
+            refs = [i.external_ref for i in items if i.external_ref]
+            if refs and self.checks():
+                with self.repo.connect() as conn:
+                    self.check(self.stored(conn, refs))
             return UpsertResult()
         if self.account.role == "developer":
             items = [i.model_copy(update={"owner_account": self.account.name}) for i in items]
-        with self.repo.begin() as conn:
-            before = store.premises_by_refs(conn, refs)
-            self._check_owner(before)
-            result = store.upsert_premises_by_ref(
-                conn,
-                items,
-                actor=actor,
-                expected_versions=expected_versions,
-                verified_at=verified_at,
-            )
-            self._notify(conn, before, refs, [*result.created, *result.updated])
-        return result
-
-    def _notify(
-        self, conn: Any, before: Mapping[str, Premises], refs: list[str], written: list[int]
-    ) -> None:
-        """Alert the saved searches each written listing newly fits, as a single write does,
-        when the upload wrote at most :data:`ALERT_ROWS` listings (each costs about 10 ms
-        per 200 saved searches, inside the write transaction); a larger one notifies no one,
-        as ``implanter import`` does, and says so in the report."""
-        if len(written) > ALERT_ROWS:
-            self.notified = None
-            return
-        self.notified = 0
-        if not written or not saved_search_table(conn)[0]:
-            return
-        old = {p.id: p for p in before.values()}
-        new = {p.id: p for p in store.premises_by_refs(conn, refs).values()}
-        for premises_id in written:
-            after = new.get(premises_id) or store.get_premises(conn, premises_id)
-            self.notified += len(self.alerts.written(conn, old.get(premises_id), after))
+        return super().upsert_premises_by_ref(
+            items, actor=actor, expected_versions=expected_versions, verified_at=verified_at
+        )
 
 
 def _safe_name(filename: str | None) -> str:

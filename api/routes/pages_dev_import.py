@@ -34,6 +34,7 @@ from geodata.storage import Repository
 from geodata.storage.accounts import Account
 from geodata.territory import Territory
 
+from ..alerts import AlertingCatalogue, ListingAlerts
 from ..settings import UploadSettings
 
 __all__ = [
@@ -180,7 +181,7 @@ class _OwnCatalogue:
     """The catalogue as a developer's import sees it: only its own listings are found by
     reference, and every listing written is its own (see :mod:`geodata.io.importer`)."""
 
-    def __init__(self, repo: Repository, owner: str) -> None:
+    def __init__(self, repo: Repository | AlertingCatalogue, owner: str) -> None:
         self.repo = repo
         self.owner = owner
         self.foreign: set[str] = set()
@@ -243,26 +244,29 @@ def run_import(
     *,
     dry_run: bool,
     skip_invalid: bool = False,
+    alerts: ListingAlerts | None = None,
 ) -> ImportReport:
     """Check (``dry_run``) or import a staged file as ``account``, as ``implanter import``
-    does; a developer's rows are its own listings.
+    does; a developer's rows are its own listings. With ``alerts``, the listings written
+    notify the saved searches they newly fit, in the import's transaction.
 
     Raises
     ------
     ImportRefusedError
         When the file cannot be read, is past a limit, or the catalogue cannot be written.
     """
+    catalogue: Any = repo if alerts is None else AlertingCatalogue(repo, alerts)
     try:
         if account.role != "developer":
             return import_listings(
-                repo,
+                catalogue,
                 staged.path,
                 actor=account.name,
                 territory=territory,
                 dry_run=dry_run,
                 skip_invalid=skip_invalid,
             )
-        own = _OwnCatalogue(repo, account.name)
+        own = _OwnCatalogue(catalogue, account.name)
         report = import_listings(
             own, staged.path, actor=account.name, territory=territory, dry_run=True
         )

@@ -759,12 +759,13 @@ def upload_commit(
     settings: SettingsDep,
     territory: TerritoryDep,
     account: OptionalAccount,
+    alerts: ListingAlertsDep,
     token: Annotated[str, Form(max_length=100)] = "",
     skip_invalid: Annotated[bool, Form()] = False,
     lang: LangQuery = "fr",
 ) -> Response:
     """Import the file checked before ("Importer"), all or nothing unless the valid rows
-    only were asked for."""
+    only were asked for; the listings written alert the saved searches they newly fit."""
     refused = _gate(request, account, lang)
     if refused is not None:
         return refused
@@ -772,7 +773,13 @@ def upload_commit(
     try:
         staged = staged_file(settings.uploads, token, account)
         report = run_import(
-            repo, staged, account, territory, dry_run=False, skip_invalid=skip_invalid
+            repo,
+            staged,
+            account,
+            territory,
+            dry_run=False,
+            skip_invalid=skip_invalid,
+            alerts=alerts,
         )
     except ImportRefusedError as exc:
         return _upload_refused(request, lang, account, settings, exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -233,6 +234,9 @@ def premises_columns(
     conn: Connection,
     names: Sequence[str] | None = None,
     query: PremisesQuery | None = None,
+    *,
+    ids: Sequence[int] | None = None,
+    refs: Sequence[str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Return listing columns as numpy arrays, without a frame or a model per row.
 
@@ -249,6 +253,10 @@ def premises_columns(
         except :data:`NOT_MATCHED`.
     query : PremisesQuery, optional
         The listings to read and their order (default: all of them, by id).
+    ids, refs : sequence, optional
+        Read only the listings with these ids, or these external references (the written
+        listings of an import, before and after its write); those not stored are left out.
+        Read in slices short enough for one ``IN (...)`` list, then ordered by id.
 
     Returns
     -------
@@ -272,6 +280,9 @@ def premises_columns(
     >>> repo.dispose()
     """
     wanted = [c.name for c in premises.c if c.name not in NOT_MATCHED] if names is None else names
+    if ids is not None and refs is not None:
+        msg = "ids, refs: give one or the other, not both"
+        raise ValueError(msg)
     unknown = [n for n in wanted if n not in premises.c]
     if unknown:
         msg = f"names: unknown column(s) {unknown}; use columns of premises"
@@ -289,7 +300,30 @@ def premises_columns(
     # Numbers, and enumerations as their position, come first and go to one 2-D float array
     # (None becomes NaN) that numpy converts in C: no type processing per value.
     selected = [_coded(c) if c.name in _CODED else c for c in numeric]
-    rows = _fetch(conn, select_premises(conn, query, *selected, *other))
+    stmt = select_premises(conn, query, *selected, *other)
+    if ids is None and refs is None:
+        rows = _fetch(conn, stmt)
+    else:
+        if refs is not None:
+            # References are bound as parameters (texts are not written into the SQL).
+            wanted = sorted({str(r) for r in refs if r})
+            found = sa.select(premises.c.id).where(
+                premises.c.external_ref.in_(sa.bindparam("r", expanding=True))
+            )
+            ids = [
+                i
+                for chunk in co.chunks(wanted)
+                for i in conn.execute(found, {"r": list(chunk)}).scalars()
+            ]
+        keys = sorted({int(i) for i in ids or ()})
+        # In the caller's transaction: the slices read one state of the catalogue, by id.
+        rows = [
+            row
+            for chunk in co.chunks(keys)
+            for row in _fetch(conn, stmt.where(premises.c.id.in_(chunk)))
+        ]
+        if len(keys) > co.CHUNK:
+            rows.sort(key=itemgetter(0))  # the id is selected first (a number)
     k = len(numeric)
     # The rows as one 2-D object array (in C), whose numeric part numpy casts in one go.
     table = np.array(rows, dtype=object).reshape(-1, len(columns))

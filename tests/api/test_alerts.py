@@ -465,14 +465,16 @@ def test_the_app_delivers_in_its_lifespan(tmp_path: Path) -> None:
 
 
 def test_the_listing_index_of_an_alert_is_the_catalogue_index(tmp_path: Path) -> None:
-    """The columns built from the written listings give the index rows that the catalogue's
-    own path (a frame of the listings) gives: the alert scores what matching would."""
+    """The columns of written listings, built from their models (a single write) or read
+    from the database (an import), give the index rows that the catalogue's own path (a
+    frame of the listings) gives: the alert scores what matching would."""
     import math
 
     import pandas as pd
 
-    from api.alerts import _listing_index
+    from api.alerts import STATE_COLUMNS, _states_index, listing_columns
     from api.matching import build_index
+    from geodata.storage import catalogue
     from matcher import MatchIndex
     from tests.geodata.test_storage import full_premises, make_premises
 
@@ -480,7 +482,11 @@ def test_the_listing_index_of_an_alert_is_the_catalogue_index(tmp_path: Path) ->
     repo.migrate()
     reference = build_index(repo, default_territory())
     items = repo.add_many_premises([full_premises(), make_premises()], actor="test")
-    ours = _listing_index(reference, items)
+    none = listing_columns([])
+    from_models = _states_index(reference, listing_columns(items), none)
+    with repo.connect() as conn:
+        read = catalogue.premises_columns(conn, STATE_COLUMNS, ids=[p.id for p in items])
+    from_database = _states_index(reference, read, none)
     frame = pd.DataFrame([i.model_dump() for i in items], index=pd.RangeIndex(len(items)))
     theirs = MatchIndex.from_frame(
         frame,
@@ -488,15 +494,17 @@ def test_the_listing_index_of_an_alert_is_the_catalogue_index(tmp_path: Path) ->
         interchanges=reference.interchanges,
         commune_names=reference.commune_names,
     )
-    for pos in range(len(items)):
-        a, b = ours.record(pos), theirs.record(pos)
-        assert a.keys() == b.keys()
-        for key in a:
-            same_nan = isinstance(a[key], float) and math.isnan(a[key]) and math.isnan(b[key])
-            assert same_nan or a[key] == b[key], key
-    # The full listing states its dates: they were converted, not lost.
-    assert not math.isnan(ours.record(0)["available_day"])
-    assert not math.isnan(ours.record(0)["verified_day"])
+    for ours in (from_models, from_database):
+        for k in range(len(items)):
+            a = ours.record(ours.position(k))  # type: ignore[arg-type]
+            b = theirs.record(theirs.position(k))  # type: ignore[arg-type]
+            assert a.keys() == b.keys()
+            for key in a:
+                same_nan = isinstance(a[key], float) and math.isnan(a[key]) and math.isnan(b[key])
+                assert same_nan or a[key] == b[key], key
+        # The full listing states its dates: they were converted, not lost.
+        assert not math.isnan(ours.record(ours.position(0))["available_day"])  # type: ignore[arg-type]
+        assert not math.isnan(ours.record(ours.position(0))["verified_day"])  # type: ignore[arg-type]
     repo.dispose()
 
 

@@ -163,14 +163,75 @@ def test_a_developer_owns_what_it_imports_and_alerts_fire(world: World) -> None:
     assert body["notified"] >= 1
 
 
-def test_an_upload_too_large_to_notify_says_so(
-    world: World, monkeypatch: pytest.MonkeyPatch
+def _rows_csv(path: Path, n: int, surfaces: dict[int, int], rent: str = "110") -> Path:
+    """A French CSV of ``n`` craft workshops spread over Vitry and Ivry, ``BULK-i`` each, of
+    300-900 m² (neighbours differ by more than 10 %: no probable duplicates), except the
+    rows given a surface in ``surfaces``."""
+    header = "référence;titre;type;usages;surface (m²);loyer €/m²/an;transaction;lon;lat"
+    lines = [header]
+    for i in range(n):
+        surface = surfaces.get(i, 300 + (i % 2) * 600 + i % 7)
+        lon, lat = 2.3750 + (i % 40) * 0.0004, 48.8000 + (i // 40) * 0.0003
+        lines.append(
+            f"BULK-{i:04d};Atelier {i};atelier;artisanat;{surface};{rent};location;"
+            f"{lon:.5f};{lat:.5f}"
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_an_upload_of_more_than_1000_listings_notifies_each_fitting_need_once(
+    world: World,
 ) -> None:
-    monkeypatch.setattr(imports, "ALERT_ROWS", 1)
-    items = [_listing("MANY-1"), _listing("MANY-2", surface_m2=300)]
-    response = world.upload("developer", world.file("many.csv", items), dry_run="false")
+    """1,100 listings in one upload: every saved need is told of each listing it newly fits,
+    once; a dry run and a refused upload tell no one; importing the listings again with a
+    change that keeps them fitting tells no one again."""
+
+    def need(surface: float) -> int:
+        item = NeedIn(
+            company_name="PME Alpha",
+            owner_account=NAMES["company"],
+            surface_min_m2=surface - 10,
+            surface_max_m2=surface + 10,
+            uses=["craft"],
+            max_rent_eur_m2_year=150,
+        )
+        with world.repo.begin() as conn:
+            return needs.add_many_needs(conn, [item], actor="fixture")[0].id
+
+    def notes() -> list[tuple[int | None, int | None]]:
+        body = world.client.get(
+            "/me/notifications", params={"limit": 500}, headers=world.headers("company")
+        ).json()
+        return [(n["need_id"], n["premises_id"]) for n in body["items"] if n["need_id"] in ids]
+
+    ids = [need(2240), need(2770)]
+    surfaces = {500: 2240, 900: 2240, 1000: 2770}
+    path = _rows_csv(world.folder / "bulk.csv", 1100, surfaces)
+    dry = world.upload("developer", path)
+    assert dry.status_code == 200 and dry.json()["notified"] == 0
+    bad = path.read_text(encoding="utf-8").replace(";2240;", ";douze;", 1)
+    (world.folder / "bad.csv").write_text(bad, encoding="utf-8")
+    refused = world.upload("developer", world.folder / "bad.csv", dry_run="false")
+    assert refused.status_code == 422, refused.text
+    assert notes() == []
+
+    response = world.upload("developer", path, dry_run="false")
     assert response.status_code == 200, response.text
-    assert len(response.json()["created"]) == 2 and response.json()["notified"] is None
+    body = response.json()
+    assert len(body["created"]) == 1100
+    listing = {
+        r: world.repo.premises_by_refs([f"BULK-{r:04d}"])[f"BULK-{r:04d}"].id for r in surfaces
+    }
+    expected = {(ids[0], listing[500]), (ids[0], listing[900]), (ids[1], listing[1000])}
+    assert sorted(notes()) == sorted(expected)
+    assert body["notified"] == 3
+
+    cheaper = _rows_csv(world.folder / "cheaper.csv", 1100, surfaces, rent="100")
+    again = world.upload("developer", cheaper, dry_run="false")
+    assert again.status_code == 200, again.text
+    assert len(again.json()["updated"]) == 1100 and again.json()["notified"] == 0
+    assert len(notes()) == 3
 
 
 def test_a_developer_may_not_overwrite_another_owners_listing(world: World) -> None:

@@ -434,6 +434,43 @@ def test_a_clean_file_is_imported_by_its_button(site: Site) -> None:
     assert site.repo.count_premises() == before + 1
 
 
+def test_a_file_imported_by_its_button_alerts_the_saved_searches_it_fits(site: Site) -> None:
+    """The page's import notifies as every other write does: the company whose saved need
+    the imported listing fits is told, once; the check before it tells no one."""
+    from geodata.schemas import NeedIn
+    from geodata.storage import outbox
+
+    need = NeedIn(
+        company_name="PME Page",
+        owner_account="pme-page",
+        surface_min_m2=5120,
+        surface_max_m2=5140,
+        uses=["production"],
+        max_rent_eur_m2_year=150,
+    )
+    with site.repo.begin() as conn:
+        [saved] = needs_store.add_many_needs(conn, [need], actor="fixture")
+
+    def notes() -> list[tuple[int | None, int | None]]:
+        with site.repo.connect() as conn:
+            items = outbox.list_notifications(conn, "pme-page", limit=100).items
+        return [(n.need_id, n.premises_id) for n in items if n.need_id == saved.id]
+
+    client, csrf = site.signed_in("developer")
+    body = (
+        "external_ref;Titre;kind;uses;surface_m2;tenure;rent_eur_m2_year;lon;lat\n"
+        "ALERTE-1;Atelier à signaler;workshop;production;5130;rent;95;2,3901;48,7902\n"
+    )
+    page = _upload(client, csrf, body)
+    assert notes() == []
+    done = client.post(
+        "/mes-annonces/import/enregistrer", data={"token": _token_of(page.text), "csrf_token": csrf}
+    )
+    assert "1 créée(s)" in done.text
+    [item] = site.repo.list_premises(q="Atelier à signaler").items
+    assert notes() == [(saved.id, item.id)]
+
+
 def test_only_the_upload_takes_a_body_over_the_api_limit(site: Site) -> None:
     client, csrf = site.signed_in("developer")
     big = "x" * (site.app.state.settings.http.max_body_bytes + 1000)
