@@ -13,17 +13,16 @@ The match hooks never fail the request they follow: a failed write is logged and
 goes out (an outcome missed is better than a match refused).
 
 :func:`live_ranker` reads the promoted model (:mod:`geodata.storage.models`): the live
-ranking uses its weights, the default ones when none is promoted. It imports no
+ranking uses its weights, the default ones when none is promoted (:mod:`api.live_model`,
+which the command line reads without this module). It imports no
 scikit-learn: a stored model is a table of weights.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-import numpy as np
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
@@ -35,12 +34,14 @@ from geodata.storage.accounts import Account
 from geodata.storage.errors import NotFoundError
 
 from .errors import Text
+from .live_model import LiveModel, StoredWeights
 
 __all__ = [
     "EVENT_LABELS",
     "REASON_LABELS",
     "ModelRef",
     "StoredWeights",
+    "live_model",
     "live_ranker",
     "record_contacted",
     "record_opened",
@@ -73,22 +74,6 @@ assert set(EVENT_LABELS) == set(store.EVENTS)
 assert set(REASON_LABELS) == set(store.REJECTION_REASONS)
 
 
-@dataclass(frozen=True)
-class StoredWeights:
-    """A saved model's weights as the engine's ranker (:class:`matcher.scoring.Ranker`)."""
-
-    weights: Mapping[str, float]
-
-    def weights_for(
-        self, names: Sequence[str], fallback: Mapping[str, float] | None = None
-    ) -> np.ndarray:
-        """The model's weight of each criterion; ``fallback`` for one it does not know."""
-        fallback = fallback or {}
-        return np.array(
-            [float(self.weights.get(n, fallback.get(n, 0.0))) for n in names], dtype=np.float64
-        )
-
-
 class ModelRef(BaseModel):
     """Which model ranked a match: a saved model's version, or the default weights (null)."""
 
@@ -98,14 +83,14 @@ class ModelRef(BaseModel):
 
 def live_ranker(conn: Connection, lang: str = "fr") -> tuple[StoredWeights | None, ModelRef]:
     """The ranker of the live ranking (None: the default weights) and how to name it."""
+    live = live_model(conn)
+    return live.ranker, ModelRef.model_validate(live.to_dict(lang))
+
+
+def live_model(conn: Connection) -> LiveModel:
+    """The promoted model (version and weights), or the default weights."""
     model = model_store.promoted_model(conn)
-    if model is None:
-        text = Text("pondération par défaut", "default weights")
-        return None, ModelRef(version=None, text=text("en" if lang == "en" else "fr"))
-    text = Text(f"modèle appris n° {model.id}", f"learned model {model.id}")
-    return StoredWeights(model.weights), ModelRef(
-        version=model.id, text=text("en" if lang == "en" else "fr")
-    )
+    return LiveModel(None, None) if model is None else LiveModel(model.id, model.weights)
 
 
 def record_shown(
