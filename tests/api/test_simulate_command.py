@@ -1,0 +1,234 @@
+"""``implanter model simulate`` gives, for a seed, what the first (per-event) version gave.
+
+The simulation and its recording were rewritten for speed (arrays instead of loops per need
+and per listing, bulk writes instead of one compare-and-set per event). This test keeps the
+first version as the reference: :func:`_reference_simulate` is its simulation, copied as it
+was, and :func:`_reference_record` its recording, through the per-event storage functions.
+The command's outcome rows and audit trail must equal the reference's, on SQLite and on
+PostGIS, up to the instants (the reference wrote each event at its own instant).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from api.matching import build_index
+from geodata.schemas import NeedIn
+from geodata.storage import Repository
+from geodata.storage import outcomes as outcome_store
+from geodata.storage._tables import ENTITY_OUTCOME, audit_log, outcomes
+from geodata.territory import default_territory
+from matcher.engine import matchable_mask, rank
+from matcher.index import MatchIndex
+from matcher.needs import NeedTable
+from matcher.scoring import weighted_score
+from matcher.simulate import (
+    _REASON,
+    HIDDEN,
+    HiddenPreferences,
+    SimulatedOutcomes,
+    _cat,
+    _hidden_access,
+    hidden_weights,
+    simulate_outcomes,
+)
+from matcher.weights import CRITERIA
+from tests.conftest import BACKENDS, scratch_database
+
+SEED = 5
+
+
+def _reference_simulate(
+    index: MatchIndex,
+    needs: list[NeedIn],
+    *,
+    seed: int = 0,
+    shown: int = 20,
+    temperature: float = 1.5,
+    prefs: HiddenPreferences = HIDDEN,
+) -> SimulatedOutcomes:
+    """The first version of :func:`matcher.simulate.simulate_outcomes`, as it was."""
+    rng = np.random.default_rng(seed)
+    table = NeedTable.from_needs(list(needs), np.arange(len(needs)))
+    base = matchable_mask(index)
+    j_access = CRITERIA.index("access")
+    pos_l: list[np.ndarray] = []
+    pid_l: list[np.ndarray] = []
+    rank_l: list[np.ndarray] = []
+    score_l: list[np.ndarray] = []
+    levels: list[str] = []
+    events: list[tuple[int, int, str, str | None]] = []
+    hidden_rows = []
+    for i, need in enumerate(table.needs):
+        if not getattr(need, "active", True):
+            continue
+        ranked = rank(index, table, i, k=shown, base=base)
+        n = len(ranked.rows)
+        if n < 2:
+            continue
+        ids = index.cols["id"][ranked.rows].astype(np.int64)
+        U = ranked.utilities.copy()  # noqa: N806
+        U[:, j_access] = _hidden_access(index, need, ranked.rows, prefs)
+        w = hidden_weights(need, prefs)
+        hidden_rows.append(w)
+        true = weighted_score(U, w, ~np.isnan(U))
+        z = true / temperature + rng.gumbel(size=n)
+        order = np.argsort(-z, kind="stable")
+        n_open = min(n, 1 + int(rng.poisson(3)))
+        n_contact = 0 if rng.uniform() < 0.15 else min(n_open, 1 + int(rng.binomial(2, 0.35)))
+        level = ["shown"] * n
+        pair_events: list[list[tuple[str, str | None]]] = [[("shown", None)] for _ in range(n)]
+        for r in order[:n_open]:
+            level[r] = "opened"
+            pair_events[r].append(("opened", None))
+        for r in order[:n_contact]:
+            level[r] = "contacted"
+            pair_events[r].append(("contacted", None))
+        if n_contact and rng.uniform() < 0.6:
+            top = order[0]
+            level[top] = "visited"
+            pair_events[top].append(("visited", None))
+            if rng.uniform() < 0.4:
+                level[top] = "signed"
+                pair_events[top].append(("signed", None))
+        for r in order[:n_open]:
+            if level[r] in ("opened", "contacted") and rng.uniform() < 0.5:
+                loss = np.where(np.isnan(U[r]), -1.0, w * (1.0 - np.nan_to_num(U[r])))
+                worst = CRITERIA[int(np.argmax(loss))]
+                if worst == "surface":
+                    s = index.cols["surface_m2"][ranked.rows[r]]
+                    reason = "too_small" if s < (need.surface_min_m2 or 0) else "too_big"
+                else:
+                    reason = _REASON[worst]
+                if level[r] == "opened":
+                    level[r] = "rejected"
+                pair_events[r].append(("rejected", reason))
+        for r in range(n):
+            events.extend((i, int(ids[r]), e, reason) for e, reason in pair_events[r])
+        pos_l.append(np.full(n, i))
+        pid_l.append(ids)
+        rank_l.append(np.arange(1, n + 1))
+        score_l.append(ranked.scores)
+        levels.extend(level)
+    return SimulatedOutcomes(
+        need_positions=_cat(pos_l, np.int64),
+        premises_ids=_cat(pid_l, np.int64),
+        ranks=_cat(rank_l, np.int64),
+        scores=_cat(score_l, np.float64),
+        levels=levels,
+        events=events,
+        hidden=np.array(hidden_rows) if hidden_rows else np.empty((0, len(CRITERIA))),
+    )
+
+
+def _reference_record(repo: Repository, sim: SimulatedOutcomes, ids: list[int]) -> None:
+    """The first version of the command's recording: per need, then per event."""
+    with repo.begin() as conn:
+        for pos in sorted(set(sim.need_positions.tolist())):
+            at = sim.need_positions == pos
+            rows = zip(sim.premises_ids[at], sim.ranks[at], sim.scores[at], strict=True)
+            outcome_store.record_shown(
+                conn,
+                ids[pos],
+                [(int(p), int(r), float(s)) for p, r, s in rows],
+                actor="simulation",
+            )
+        for pos, premises_id, event, reason in sim.events:
+            if event != "shown":
+                outcome_store.record_event(
+                    conn, ids[pos], premises_id, event, reason=reason, actor="simulation"
+                )
+
+
+def _cli(url: str, *args: str) -> None:
+    cmd = [sys.executable, "-m", "api.cli", *args, "--database-url", url]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.fixture(params=BACKENDS)
+def two_demos(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two databases holding the same small demo catalogue."""
+    if request.param == "sqlite":
+        urls = [f"sqlite:///{tmp_path / name}" for name in ("a.db", "b.db")]
+        for url in urls:
+            _cli(url, "demo", "--premises", "150", "--needs", "40")
+        yield urls[0], urls[1]
+        return
+    admin = request.getfixturevalue("pg_admin_url")
+    with scratch_database(admin) as a, scratch_database(admin) as b:
+        for url in (a, b):
+            _cli(url, "demo", "--premises", "150", "--needs", "40")
+        yield a, b
+
+
+_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 9)
+    return value
+
+
+def _stored(url: str) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
+    """The outcome rows (without instants) and their audit trail (instants masked)."""
+    repo = Repository(url)
+    try:
+        with repo.connect() as conn:
+            rows = [
+                {k: _plain(v) if not k.endswith("_at") else v is not None for k, v in row.items()}
+                for row in conn.execute(sa.select(outcomes).order_by(outcomes.c.id)).mappings()
+            ]
+            trail = [
+                (
+                    r.entity_id,
+                    r.action,
+                    r.version,
+                    r.actor,
+                    json.loads(_INSTANT.sub("T", r.changes)),
+                )
+                for r in conn.execute(
+                    sa.select(audit_log)
+                    .where(audit_log.c.entity == ENTITY_OUTCOME)
+                    .order_by(audit_log.c.entity_id, audit_log.c.version, audit_log.c.id)
+                )
+            ]
+    finally:
+        repo.dispose()
+    return rows, trail
+
+
+def test_the_simulation_is_the_first_versions_for_a_seed(two_demos: tuple[str, str]) -> None:
+    command_url, reference_url = two_demos
+    repo = Repository(reference_url)
+    try:
+        index = build_index(repo, default_territory())
+        needs = repo.all_needs(active=None)
+        reference = _reference_simulate(index, needs, seed=SEED)
+        assert len(reference.events) > 100  # a case with every kind of event
+        assert {e for _, _, e, _ in reference.events} == set(outcome_store.EVENTS)
+        new = simulate_outcomes(index, needs, seed=SEED)
+        for name in ("need_positions", "premises_ids", "ranks", "scores", "hidden"):
+            np.testing.assert_array_equal(getattr(new, name), getattr(reference, name), name)
+        assert new.levels == reference.levels
+        assert new.events == reference.events
+        _reference_record(repo, reference, [n.id for n in needs])
+    finally:
+        repo.dispose()
+    _cli(command_url, "model", "simulate", "--seed", str(SEED))
+    rows, trail = _stored(command_url)
+    expected_rows, expected_trail = _stored(reference_url)
+    assert len(rows) == len(reference.levels)
+    assert rows == expected_rows
+    assert trail == expected_trail
