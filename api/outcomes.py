@@ -2,8 +2,10 @@
 
 The routes call these small hooks after doing their own work:
 
-- :func:`record_shown`: ``GET /needs/{id}/matches`` showed listings to the need's owner or
-  the staff (each pair recorded once, with its rank, score and the model that ranked it);
+- :func:`record_answer` (or :func:`record_shown`): ``GET /needs/{id}/matches`` showed
+  listings to the need's owner or the staff (each pair recorded once, with its rank, score,
+  the model that ranked it and the utilities of each criterion: what calibration learns
+  from, whatever the listing becomes afterwards);
 - :func:`record_opened`: the owner company read a listing's detail for one of its needs
   (``GET /premises/{id}?need_id=N``);
 - :func:`record_contacted`: a company sent a contact request about a listing for one of its
@@ -21,7 +23,8 @@ scikit-learn: a stored model is a table of weights.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
@@ -36,6 +39,9 @@ from geodata.storage.errors import NotFoundError
 from .errors import Text
 from .live_model import LiveModel, StoredWeights
 
+if TYPE_CHECKING:
+    from .routes.match import MatchResponse
+
 __all__ = [
     "EVENT_LABELS",
     "REASON_LABELS",
@@ -43,6 +49,7 @@ __all__ = [
     "StoredWeights",
     "live_model",
     "live_ranker",
+    "record_answer",
     "record_contacted",
     "record_opened",
     "record_shown",
@@ -99,16 +106,31 @@ def record_shown(
     need_id: int,
     shown: Sequence[tuple[int, int, float]],
     model: int | None,
+    utilities: Mapping[int, Mapping[str, float]] | None = None,
 ) -> None:
-    """Record the listings a match showed for a saved need (``(id, rank, score)``)."""
+    """Record the listings a match showed for a saved need (``(id, rank, score)``), with
+    the utilities of each (by listing id) when given."""
     try:
         with repo.connect() as conn:  # a read first: a match shown again takes no write lock
             if not store.not_yet_shown(conn, need_id, [p for p, _, _ in shown]):
                 return
         with repo.begin() as conn:
-            store.record_shown(conn, need_id, shown, actor=account.name, model=model)
+            store.record_shown(
+                conn, need_id, shown, actor=account.name, model=model, utilities=utilities
+            )
     except Exception:  # an outcome missed must not refuse the match
         logger.exception("could not record the listings shown for need %s", need_id)
+
+
+def record_answer(repo: Repository, account: Account, need_id: int, answer: MatchResponse) -> None:
+    """Record what a need's match answer showed: each listing's rank, score, utilities and
+    the model that ranked them (:func:`record_shown`)."""
+    shown, utilities = [], {}
+    for item in answer.results:
+        pid = int(item.premises.model_dump(include={"id"})["id"])
+        shown.append((pid, item.rank, item.score))
+        utilities[pid] = item.utilities
+    record_shown(repo, account, need_id, shown, answer.model.version, utilities)
 
 
 def record_opened(repo: Repository, account: Account, premises_id: int, need_id: int) -> None:

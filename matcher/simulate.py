@@ -126,8 +126,10 @@ class SimulatedOutcomes:
 
     ``events`` lists ``(need position, listing id, event, reason)`` in the order they
     happened (as an app would record them); the arrays hold one row per pair shown:
-    the need's position, the listing, its default rank and score, and its ``level`` (the
-    furthest positive step, else the last stage: what calibration learns from).
+    the need's position, the listing, its default rank and score, the engine's utilities
+    the ranking showed (``utilities``, one column per criterion of
+    :data:`~matcher.weights.CRITERIA`, NaN where the need does not use it) and its ``level``
+    (the furthest positive step, else the last stage: what calibration learns from).
     """
 
     need_positions: np.ndarray
@@ -137,6 +139,15 @@ class SimulatedOutcomes:
     levels: list[str]
     events: list[tuple[int, int, str, str | None]]
     hidden: np.ndarray = field(default_factory=lambda: np.empty((0, len(CRITERIA))))
+    utilities: np.ndarray = field(default_factory=lambda: np.empty((0, len(CRITERIA))))
+
+    def shown_utilities(self, at: np.ndarray) -> dict[int, dict[str, float]]:
+        """By listing id, the utilities shown of the rows ``at`` (a mask or indices of one
+        need's rows), criteria the need does not use left out."""
+        return {
+            int(p): {c: float(u) for c, u in zip(CRITERIA, row, strict=True) if not np.isnan(u)}
+            for p, row in zip(self.premises_ids[at], self.utilities[at], strict=True)
+        }
 
     @property
     def hidden_mean(self) -> dict[str, float]:
@@ -180,6 +191,7 @@ def simulate_outcomes(
     pid_l: list[np.ndarray] = []
     rank_l: list[np.ndarray] = []
     score_l: list[np.ndarray] = []
+    util_l: list[np.ndarray] = []
     levels: list[str] = []
     events: list[tuple[int, int, str, str | None]] = []
     hidden_rows = []
@@ -234,6 +246,7 @@ def simulate_outcomes(
         pid_l.append(ids)
         rank_l.append(np.arange(1, n + 1))
         score_l.append(ranked.scores)
+        util_l.append(ranked.utilities)
         levels.extend(level)
     return SimulatedOutcomes(
         need_positions=_cat(pos_l, np.int64),
@@ -243,4 +256,5 @@ def simulate_outcomes(
         levels=levels,
         events=events,
         hidden=np.array(hidden_rows) if hidden_rows else np.empty((0, len(CRITERIA))),
+        utilities=np.concatenate(util_l) if util_l else np.empty((0, len(CRITERIA))),
     )

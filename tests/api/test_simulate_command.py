@@ -28,6 +28,7 @@ from geodata.storage import Repository
 from geodata.storage import outcomes as outcome_store
 from geodata.storage._tables import ENTITY_OUTCOME, audit_log, outcomes
 from geodata.territory import default_territory
+from matcher.calibration import outcome_features
 from matcher.engine import matchable_mask, rank
 from matcher.index import MatchIndex
 from matcher.needs import NeedTable
@@ -131,8 +132,11 @@ def _reference_simulate(
     )
 
 
-def _reference_record(repo: Repository, sim: SimulatedOutcomes, ids: list[int]) -> None:
-    """The first version of the command's recording: per need, then per event."""
+def _reference_record(
+    repo: Repository, sim: SimulatedOutcomes, ids: list[int], shown: SimulatedOutcomes
+) -> None:
+    """The first version of the command's recording: per need, then per event (with the
+    utilities as shown, recorded since, taken from ``shown``)."""
     with repo.begin() as conn:
         for pos in sorted(set(sim.need_positions.tolist())):
             at = sim.need_positions == pos
@@ -142,6 +146,7 @@ def _reference_record(repo: Repository, sim: SimulatedOutcomes, ids: list[int]) 
                 ids[pos],
                 [(int(p), int(r), float(s)) for p, r, s in rows],
                 actor="simulation",
+                utilities=shown.shown_utilities(at),
             )
         for pos, premises_id, event, reason in sim.events:
             if event != "shown":
@@ -223,7 +228,11 @@ def test_the_simulation_is_the_first_versions_for_a_seed(two_demos: tuple[str, s
             np.testing.assert_array_equal(getattr(new, name), getattr(reference, name), name)
         assert new.levels == reference.levels
         assert new.events == reference.events
-        _reference_record(repo, reference, [n.id for n in needs])
+        # The utilities shown are the engine's for the pairs on the catalogue of the moment.
+        features, kept = outcome_features(index, needs, new.need_positions, new.premises_ids)
+        assert kept.all()
+        np.testing.assert_allclose(new.utilities, features)
+        _reference_record(repo, reference, [n.id for n in needs], new)
     finally:
         repo.dispose()
     _cli(command_url, "model", "simulate", "--seed", str(SEED))
