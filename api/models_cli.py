@@ -66,28 +66,33 @@ def build_model_app(
         shown: Annotated[int, typer.Option(help="Listings shown per need.", min=2)] = 20,
     ) -> None:
         """Record outcomes simulated from hidden preferences (demo data only)."""
+        import numpy as np
+
         from geodata.storage import outcomes
         from matcher.simulate import simulate_outcomes
 
         repo, index, needs = _index_and_needs(database_url)
         sim = simulate_outcomes(index, needs, seed=seed, shown=shown)
-        ids = [n.id for n in needs]
+        ids = np.array([n.id for n in needs], dtype=np.int64)
+        need_ids = ids[sim.need_positions].tolist()
+        pids = sim.premises_ids.tolist()
+        # In bulk: the same rows and audit trail as recording each event in turn.
         with repo.begin() as conn:
-            for pos in sorted(set(sim.need_positions.tolist())):
-                at = sim.need_positions == pos
-                rows = zip(sim.premises_ids[at], sim.ranks[at], sim.scores[at], strict=True)
-                outcomes.record_shown(
-                    conn,
-                    ids[pos],
-                    [(int(p), int(r), float(s)) for p, r, s in rows],
-                    actor="simulation",
-                    utilities=sim.shown_utilities(at),
-                )
-            for pos, premises_id, event, reason in sim.events:
-                if event != "shown":
-                    outcomes.record_event(
-                        conn, ids[pos], premises_id, event, reason=reason, actor="simulation"
+            outcomes.record_batch(
+                conn,
+                list(
+                    zip(
+                        need_ids,
+                        pids,
+                        sim.ranks.tolist(),
+                        sim.scores.tolist(),
+                        sim.utility_maps(),
+                        strict=True,
                     )
+                ),
+                [(int(ids[pos]), p, e, r) for pos, p, e, r in sim.events if e != "shown"],
+                actor="simulation",
+            )
         n_needs = len(set(sim.need_positions.tolist()))
         typer.echo(
             f"{len(sim.levels)} propositions simulées pour {n_needs} besoins, "

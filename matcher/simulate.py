@@ -141,13 +141,21 @@ class SimulatedOutcomes:
     hidden: np.ndarray = field(default_factory=lambda: np.empty((0, len(CRITERIA))))
     utilities: np.ndarray = field(default_factory=lambda: np.empty((0, len(CRITERIA))))
 
+    def utility_maps(self, at: np.ndarray | slice = slice(None)) -> list[dict[str, float]]:
+        """The utilities shown of the rows ``at`` (default: all), one criterion → utility
+        dict per row, the criteria its need does not use left out."""
+        block = self.utilities[at]
+        names = np.array(CRITERIA, dtype=object)
+        used = ~np.isnan(block)
+        return [
+            dict(zip(names[m].tolist(), row[m].tolist(), strict=True))
+            for row, m in zip(block, used, strict=True)
+        ]
+
     def shown_utilities(self, at: np.ndarray) -> dict[int, dict[str, float]]:
-        """By listing id, the utilities shown of the rows ``at`` (a mask or indices of one
-        need's rows), criteria the need does not use left out."""
-        return {
-            int(p): {c: float(u) for c, u in zip(CRITERIA, row, strict=True) if not np.isnan(u)}
-            for p, row in zip(self.premises_ids[at], self.utilities[at], strict=True)
-        }
+        """By listing id, the utilities shown of the rows ``at`` (a mask or the indices of
+        one need's rows)."""
+        return dict(zip(self.premises_ids[at].tolist(), self.utility_maps(at), strict=True))
 
     @property
     def hidden_mean(self) -> dict[str, float]:

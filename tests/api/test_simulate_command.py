@@ -241,3 +241,108 @@ def test_the_simulation_is_the_first_versions_for_a_seed(two_demos: tuple[str, s
     assert len(rows) == len(reference.levels)
     assert rows == expected_rows
     assert trail == expected_trail
+
+
+def test_a_second_simulation_updates_as_the_first_version_did(two_demos: tuple[str, str]) -> None:
+    """Simulated again with another seed: the pairs already recorded are updated (one
+    compare-and-set each) as the per-event recording updates them."""
+    command_url, reference_url = two_demos
+    repo = Repository(reference_url)
+    try:
+        index = build_index(repo, default_territory())
+        needs = repo.all_needs(active=None)
+        ids = [n.id for n in needs]
+        for seed in (SEED, SEED + 1):
+            sim = simulate_outcomes(index, needs, seed=seed)
+            _reference_record(repo, sim, ids, sim)
+    finally:
+        repo.dispose()
+    for seed in (SEED, SEED + 1):
+        _cli(command_url, "model", "simulate", "--seed", str(seed))
+    rows, trail = _stored(command_url)
+    expected_rows, expected_trail = _stored(reference_url)
+    assert max(r["version"] for r in rows) > 5  # pairs written by both simulations
+    assert rows == expected_rows
+    assert trail == expected_trail
+
+
+def _scenario(repo: Repository, offset: int, batch: bool) -> None:
+    """The same story for needs ``offset + 1`` and ``offset + 2``, through record_batch or
+    through record_shown and record_event."""
+    n1, n2 = offset + 1, offset + 2
+    with repo.begin() as conn:
+        # Recorded before the listings were shown (a contact, an opening).
+        outcome_store.record_event(conn, n1, 11, "contacted", actor="app", only_new=True)
+        outcome_store.record_event(conn, n1, 12, "opened", actor="app", only_new=True)
+    utilities = {"surface": 0.5, "budget": 1.0}
+    shown = [
+        (n1, 11, 1, 90.0, utilities),
+        (n1, 12, 2, 80.0, None),
+        (n1, 13, 3, 70.5, utilities),
+        (n2, 11, 1, 88.0, {"use": 0.25}),
+    ]
+    events: list[tuple[int, int, str, str | None]] = [
+        (n1, 13, "opened", None),
+        (n1, 13, "rejected", "too_dear"),
+        (n2, 11, "contacted", None),
+        (n2, 14, "visited", None),  # never shown
+        (n1, 11, "signed", None),
+        (n1, 12, "shown", None),  # shown again: a version, as record_event writes it
+    ]
+    with repo.begin() as conn:
+        if batch:
+            outcome_store.record_batch(conn, shown, events, actor="sim", model=7)
+            return
+        for need in (n1, n2):
+            outcome_store.record_shown(
+                conn,
+                need,
+                [(p, r, s) for n, p, r, s, _ in shown if n == need],
+                actor="sim",
+                model=7,
+                utilities={p: u for n, p, _, _, u in shown if n == need and u is not None},
+            )
+        for need, premises_id, event, reason in events:
+            outcome_store.record_event(conn, need, premises_id, event, reason=reason, actor="sim")
+
+
+@pytest.mark.parametrize("repo", ["sqlite", "postgis"], indirect=True)
+def test_record_batch_writes_what_each_event_in_turn_writes(repo: Repository) -> None:
+    _scenario(repo, 0, batch=False)
+    _scenario(repo, 100, batch=True)
+    with repo.connect() as conn:
+        stored = [dict(r) for r in conn.execute(sa.select(outcomes)).mappings()]
+        trail = conn.execute(
+            sa.select(audit_log.c.entity_id, audit_log.c.action, audit_log.c.version)
+            .add_columns(audit_log.c.actor, audit_log.c.changes)
+            .where(audit_log.c.entity == ENTITY_OUTCOME)
+            .order_by(audit_log.c.entity_id, audit_log.c.version)
+        ).all()
+    pair_of = {r["id"]: (r["need_id"] % 100, r["premises_id"]) for r in stored}
+
+    def side(batch: bool) -> tuple[dict[Any, Any], dict[Any, Any]]:
+        mine = [r for r in stored if (r["need_id"] > 100) == batch]
+        rows = {
+            pair_of[r["id"]]: {
+                k: (v is not None) if k.endswith("_at") else v
+                for k, v in r.items()
+                if k not in ("id", "need_id")
+            }
+            for r in mine
+        }
+        changes: dict[Any, list[Any]] = {}
+        for entity_id, action, version, actor, text in trail:
+            if entity_id in {r["id"] for r in mine}:
+                body = json.loads(_INSTANT.sub("T", text))
+                body.pop("id", None)
+                body.pop("need_id", None)
+                changes.setdefault(pair_of[entity_id], []).append((action, version, actor, body))
+        return rows, changes
+
+    assert side(batch=True) == side(batch=False)
+    rows, _ = side(batch=True)
+    assert rows[(1, 11)]["stage"] == "signed" and rows[(1, 11)]["shown_rank"] == 1
+    assert json.loads(rows[(1, 11)]["shown_utilities"]) == {"surface": 0.5, "budget": 1.0}
+    assert rows[(1, 12)]["shown_utilities"] is None and rows[(2, 14)]["shown_at"] is False
+    with repo.begin() as conn, pytest.raises(ValueError, match="reason"):
+        outcome_store.record_batch(conn, [], [(1, 11, "rejected", None)], actor="sim")
