@@ -39,7 +39,7 @@ from matcher.simulate import (
     HiddenPreferences,
     SimulatedOutcomes,
     _cat,
-    _hidden_access,
+    _profile,
     hidden_weights,
     simulate_outcomes,
 )
@@ -47,6 +47,20 @@ from matcher.weights import CRITERIA
 from tests.conftest import BACKENDS, scratch_database
 
 SEED = 5
+
+
+def _reference_hidden_access(
+    index: MatchIndex, need: NeedIn, rows: np.ndarray, prefs: HiddenPreferences
+) -> np.ndarray:
+    """The first version of the hidden access utility, as it was."""
+    profile = _profile(need, prefs)
+    points = [prefs.access_point[profile]] if profile is not None else list(prefs.reach_m)
+    parts = []
+    for point in points:
+        d = index.cols[f"{point}_dist"][rows]
+        u = np.clip(1.0 - d / (2.0 * prefs.reach_m[point]), 0.0, 1.0)
+        parts.append(np.where(np.isnan(d), 0.5, u))
+    return np.mean(parts, axis=0)
 
 
 def _reference_simulate(
@@ -79,7 +93,7 @@ def _reference_simulate(
             continue
         ids = index.cols["id"][ranked.rows].astype(np.int64)
         U = ranked.utilities.copy()  # noqa: N806
-        U[:, j_access] = _hidden_access(index, need, ranked.rows, prefs)
+        U[:, j_access] = _reference_hidden_access(index, need, ranked.rows, prefs)
         w = hidden_weights(need, prefs)
         hidden_rows.append(w)
         true = weighted_score(U, w, ~np.isnan(U))
