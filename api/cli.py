@@ -20,6 +20,7 @@ from .models_cli import build_model_app
 
 if TYPE_CHECKING:
     from geodata.storage import Repository
+    from matcher import MatchIndex
 
     from .settings import Settings
     from .settings_models import MatchSettings
@@ -295,7 +296,8 @@ def match(
     from geodata.territory import load_territory
     from matcher import match as run_match
 
-    from .index_cache import quick_index
+    from .index_cache import quick_index, sqlite_file
+    from .live_model import LiveModel, quick_live_model
 
     if (need_file is None) == (need_id is None):
         typer.secho(
@@ -322,12 +324,18 @@ def match(
     # As POST /match: listings unconfirmed for more than freshness.hide_days are left out.
     since = hidden_before(now, settings.freshness.hide_days)
     # The index an earlier run built and kept, when the catalogue has not changed since
-    # (IMPLANTER_DATABASE__INDEX_CACHE): found without opening the repository.
-    index = None
+    # (IMPLANTER_DATABASE__INDEX_CACHE), and the promoted model: found without opening the
+    # repository.
+    index: MatchIndex | None = None
+    live: LiveModel | None = None
     if need_file is not None:
         index = quick_index(settings.database.url, settings.database.index_cache, territory)
-    if index is None:
+        file = sqlite_file(settings.database.url)
+        if index is not None and file is not None:
+            live = quick_live_model(file)
+    if index is None or live is None:
         from geodata.storage.errors import NotFoundError
+        from geodata.storage.models import promoted_model
 
         from .matching import cached_index, index_cache_path
 
@@ -338,15 +346,24 @@ def match(
             except NotFoundError as exc:
                 typer.secho(str(exc), err=True)
                 raise typer.Exit(EXIT_BAD_INPUT) from exc
-        index = cached_index(repo, territory, index_cache_path(settings.database.index_cache, repo))
-    result = run_match(index, need, k=k, lang=lang.value, verified_since=since, now=now)
+        if index is None:
+            path = index_cache_path(settings.database.index_cache, repo)
+            index = cached_index(repo, territory, path)
+        with repo.connect() as conn:
+            model = promoted_model(conn)
+        live = LiveModel(None, None) if model is None else LiveModel(model.id, model.weights)
+    # As the API ranks: by the promoted model, the default weights when none is.
+    result = run_match(
+        index, need, k=k, lang=lang.value, verified_since=since, now=now, ranker=live.ranker
+    )
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str, indent=2))
+        body = {**result.to_dict(), "model": live.to_dict(lang.value)}
+        typer.echo(json.dumps(body, ensure_ascii=False, default=str, indent=2))
         return
-    typer.echo(_format_match(result, lang.value))
+    typer.echo(_format_match(result, lang.value, live.text(lang.value)))
 
 
-def _format_match(result: Any, lang: str) -> str:
+def _format_match(result: Any, lang: str, model: str) -> str:
     from matcher.explain import criterion_label
 
     fr = lang == "fr"
@@ -357,7 +374,8 @@ def _format_match(result: Any, lang: str) -> str:
             "obligatoires."
             if fr
             else f"{d.n_matching} of {d.n_matchable} available premises meet the required criteria."
-        )
+        ),
+        f"Classé par : {model}" if fr else f"Ranked by: {model}",
     ]
     for item in result.results:
         lines.append(f"\n{item.rank}. {item.title} — {item.score:.0f}/100 (#{item.listing_id})")

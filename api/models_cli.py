@@ -1,9 +1,10 @@
 """``implanter model``: simulate outcomes, train a ranking model, list the models, promote one.
 
-Training reads the recorded outcomes (:mod:`geodata.storage.outcomes`), computes the
-engine's per-criterion utilities of each (need, listing) pair on the current catalogue,
-cross-validates learned weights against the defaults by need (:mod:`matcher.calibration`)
-and saves the model with its metrics, not promoted: the live ranking changes only with
+Training reads the recorded outcomes (:mod:`geodata.storage.outcomes`) with the engine's
+per-criterion utilities of each (need, listing) pair as they were shown (the current
+catalogue's for a pair recorded without them; the report says how many), cross-validates
+learned weights against the defaults by need (:mod:`matcher.calibration`) and saves the
+model with its metrics, not promoted: the live ranking changes only with
 ``implanter model promote N`` (or ``POST /staff/models/{n}/promote``).
 
 Like :mod:`api.cli`, this module imports only typer at load time; each command imports what
@@ -65,27 +66,33 @@ def build_model_app(
         shown: Annotated[int, typer.Option(help="Listings shown per need.", min=2)] = 20,
     ) -> None:
         """Record outcomes simulated from hidden preferences (demo data only)."""
+        import numpy as np
+
         from geodata.storage import outcomes
         from matcher.simulate import simulate_outcomes
 
         repo, index, needs = _index_and_needs(database_url)
         sim = simulate_outcomes(index, needs, seed=seed, shown=shown)
-        ids = [n.id for n in needs]
+        ids = np.array([n.id for n in needs], dtype=np.int64)
+        need_ids = ids[sim.need_positions].tolist()
+        pids = sim.premises_ids.tolist()
+        # In bulk: the same rows and audit trail as recording each event in turn.
         with repo.begin() as conn:
-            for pos in sorted(set(sim.need_positions.tolist())):
-                at = sim.need_positions == pos
-                rows = zip(sim.premises_ids[at], sim.ranks[at], sim.scores[at], strict=True)
-                outcomes.record_shown(
-                    conn,
-                    ids[pos],
-                    [(int(p), int(r), float(s)) for p, r, s in rows],
-                    actor="simulation",
-                )
-            for pos, premises_id, event, reason in sim.events:
-                if event != "shown":
-                    outcomes.record_event(
-                        conn, ids[pos], premises_id, event, reason=reason, actor="simulation"
+            outcomes.record_batch(
+                conn,
+                list(
+                    zip(
+                        need_ids,
+                        pids,
+                        sim.ranks.tolist(),
+                        sim.scores.tolist(),
+                        sim.utility_maps(),
+                        strict=True,
                     )
+                ),
+                [(int(ids[pos]), p, e, r) for pos, p, e, r in sim.events if e != "shown"],
+                actor="simulation",
+            )
         n_needs = len(set(sim.need_positions.tolist()))
         typer.echo(
             f"{len(sim.levels)} propositions simulées pour {n_needs} besoins, "
@@ -106,8 +113,11 @@ def build_model_app(
         repo, index, needs = _index_and_needs(database_url)
         with repo.connect() as conn:
             rows = outcomes.training_outcomes(conn)
+            as_shown = outcomes.recorded_utilities(conn)
         try:
-            report = calibrate(index, needs, rows, n_splits=folds, random_state=seed)
+            report = calibrate(
+                index, needs, rows, as_shown=as_shown, n_splits=folds, random_state=seed
+            )
         except ValueError as exc:
             typer.secho(f"Refusé / refused: {exc}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from exc
@@ -125,6 +135,11 @@ def build_model_app(
             f"Modèle {saved.id} enregistré, non promu / model {saved.id} saved, not promoted"
         )
         typer.echo(f"  {report.n_rows} issues, {report.n_needs} besoins / outcomes, needs")
+        typer.echo(
+            f"  caractéristiques / features: {report.n_as_shown} telles que montrées / as "
+            f"shown, {report.n_from_catalogue} du catalogue actuel, faute d'enregistrement / "
+            f"from today's catalogue, none recorded; {report.n_left_out} écartées / left out"
+        )
         for name, d in report.metrics.items():
             typer.echo(
                 f"  {name}: défaut/default {d['default']}, appris/learned {d['learned']}, "

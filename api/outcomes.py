@@ -2,8 +2,10 @@
 
 The routes call these small hooks after doing their own work:
 
-- :func:`record_shown`: ``GET /needs/{id}/matches`` showed listings to the need's owner or
-  the staff (each pair recorded once, with its rank, score and the model that ranked it);
+- :func:`record_answer` (or :func:`record_shown`): ``GET /needs/{id}/matches`` showed
+  listings to the need's owner or the staff (each pair recorded once, with its rank, score,
+  the model that ranked it and the utilities of each criterion: what calibration learns
+  from, whatever the listing becomes afterwards);
 - :func:`record_opened`: the owner company read a listing's detail for one of its needs
   (``GET /premises/{id}?need_id=N``);
 - :func:`record_contacted`: a company sent a contact request about a listing for one of its
@@ -13,7 +15,8 @@ The match hooks never fail the request they follow: a failed write is logged and
 goes out (an outcome missed is better than a match refused).
 
 :func:`live_ranker` reads the promoted model (:mod:`geodata.storage.models`): the live
-ranking uses its weights, the default ones when none is promoted. It imports no
+ranking uses its weights, the default ones when none is promoted (:mod:`api.live_model`,
+which the command line reads without this module). It imports no
 scikit-learn: a stored model is a table of weights.
 """
 
@@ -21,9 +24,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
@@ -35,13 +37,19 @@ from geodata.storage.accounts import Account
 from geodata.storage.errors import NotFoundError
 
 from .errors import Text
+from .live_model import LiveModel, StoredWeights
+
+if TYPE_CHECKING:
+    from .routes.match import MatchResponse
 
 __all__ = [
     "EVENT_LABELS",
     "REASON_LABELS",
     "ModelRef",
     "StoredWeights",
+    "live_model",
     "live_ranker",
+    "record_answer",
     "record_contacted",
     "record_opened",
     "record_shown",
@@ -73,22 +81,6 @@ assert set(EVENT_LABELS) == set(store.EVENTS)
 assert set(REASON_LABELS) == set(store.REJECTION_REASONS)
 
 
-@dataclass(frozen=True)
-class StoredWeights:
-    """A saved model's weights as the engine's ranker (:class:`matcher.scoring.Ranker`)."""
-
-    weights: Mapping[str, float]
-
-    def weights_for(
-        self, names: Sequence[str], fallback: Mapping[str, float] | None = None
-    ) -> np.ndarray:
-        """The model's weight of each criterion; ``fallback`` for one it does not know."""
-        fallback = fallback or {}
-        return np.array(
-            [float(self.weights.get(n, fallback.get(n, 0.0))) for n in names], dtype=np.float64
-        )
-
-
 class ModelRef(BaseModel):
     """Which model ranked a match: a saved model's version, or the default weights (null)."""
 
@@ -98,14 +90,14 @@ class ModelRef(BaseModel):
 
 def live_ranker(conn: Connection, lang: str = "fr") -> tuple[StoredWeights | None, ModelRef]:
     """The ranker of the live ranking (None: the default weights) and how to name it."""
+    live = live_model(conn)
+    return live.ranker, ModelRef.model_validate(live.to_dict(lang))
+
+
+def live_model(conn: Connection) -> LiveModel:
+    """The promoted model (version and weights), or the default weights."""
     model = model_store.promoted_model(conn)
-    if model is None:
-        text = Text("pondération par défaut", "default weights")
-        return None, ModelRef(version=None, text=text("en" if lang == "en" else "fr"))
-    text = Text(f"modèle appris n° {model.id}", f"learned model {model.id}")
-    return StoredWeights(model.weights), ModelRef(
-        version=model.id, text=text("en" if lang == "en" else "fr")
-    )
+    return LiveModel(None, None) if model is None else LiveModel(model.id, model.weights)
 
 
 def record_shown(
@@ -114,16 +106,31 @@ def record_shown(
     need_id: int,
     shown: Sequence[tuple[int, int, float]],
     model: int | None,
+    utilities: Mapping[int, Mapping[str, float]] | None = None,
 ) -> None:
-    """Record the listings a match showed for a saved need (``(id, rank, score)``)."""
+    """Record the listings a match showed for a saved need (``(id, rank, score)``), with
+    the utilities of each (by listing id) when given."""
     try:
         with repo.connect() as conn:  # a read first: a match shown again takes no write lock
             if not store.not_yet_shown(conn, need_id, [p for p, _, _ in shown]):
                 return
         with repo.begin() as conn:
-            store.record_shown(conn, need_id, shown, actor=account.name, model=model)
+            store.record_shown(
+                conn, need_id, shown, actor=account.name, model=model, utilities=utilities
+            )
     except Exception:  # an outcome missed must not refuse the match
         logger.exception("could not record the listings shown for need %s", need_id)
+
+
+def record_answer(repo: Repository, account: Account, need_id: int, answer: MatchResponse) -> None:
+    """Record what a need's match answer showed: each listing's rank, score, utilities and
+    the model that ranked them (:func:`record_shown`)."""
+    shown, utilities = [], {}
+    for item in answer.results:
+        pid = int(item.premises.model_dump(include={"id"})["id"])
+        shown.append((pid, item.rank, item.score))
+        utilities[pid] = item.utilities
+    record_shown(repo, account, need_id, shown, answer.model.version, utilities)
 
 
 def record_opened(repo: Repository, account: Account, premises_id: int, need_id: int) -> None:

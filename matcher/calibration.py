@@ -21,7 +21,7 @@ need, and percentile bootstrap intervals over needs of each mean and of the pair
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -44,12 +44,14 @@ __all__ = [
     "CalibrationReport",
     "Interval",
     "PairwiseRanker",
+    "TrainingSet",
     "calibrate",
     "evaluate",
     "gains_of",
     "mrr_per_group",
     "ndcg_per_group",
     "outcome_features",
+    "training_set",
 ]
 
 #: The gain of each outcome level: "contacted or better" is positive.
@@ -294,7 +296,10 @@ class CalibrationReport:
     """What :func:`evaluate` measured, and the ranker fitted on every outcome.
 
     ``metrics[name]`` has ``default``, ``learned`` and ``difference`` (learned − default,
-    paired by need) intervals for ``ndcg@k`` and ``mrr``.
+    paired by need) intervals for ``ndcg@k`` and ``mrr``. From :func:`calibrate`: how many
+    outcomes were learnt from the utilities recorded when shown (``n_as_shown``), how many
+    from the catalogue as it is now for want of them (``n_from_catalogue``), and how many
+    were left out (their need or listing gone, nothing recorded: ``n_left_out``).
     """
 
     ranker: PairwiseRanker
@@ -304,6 +309,9 @@ class CalibrationReport:
     n_evaluated: int
     n_splits: int
     fold_weights: list[dict[str, float]] = field(default_factory=list)
+    n_as_shown: int = 0
+    n_from_catalogue: int = 0
+    n_left_out: int = 0
 
     @property
     def weights(self) -> dict[str, float]:
@@ -320,6 +328,11 @@ class CalibrationReport:
             "n_needs": self.n_needs,
             "n_evaluated": self.n_evaluated,
             "n_splits": self.n_splits,
+            "features": {
+                "as_shown": self.n_as_shown,
+                "from_catalogue": self.n_from_catalogue,
+                "left_out": self.n_left_out,
+            },
         }
 
 
@@ -404,33 +417,103 @@ def evaluate(
     )
 
 
-def calibrate(
+@dataclass(frozen=True)
+class TrainingSet:
+    """What calibration learns from: one row per outcome kept.
+
+    ``X`` holds the utilities (one column per criterion, NaN where the need does not use
+    it), ``gains`` the outcome levels' gains, ``groups`` the need's position, ``need_ids``
+    and ``premises_ids`` the pairs; ``as_shown`` marks the rows whose utilities were recorded
+    when shown (else the catalogue's as it is now). ``n_left_out`` counts the outcomes left
+    out: need unknown, or listing gone with nothing recorded.
+    """
+
+    X: np.ndarray
+    gains: np.ndarray
+    groups: np.ndarray
+    need_ids: np.ndarray
+    premises_ids: np.ndarray
+    as_shown: np.ndarray
+    n_left_out: int
+
+
+def training_set(
     index: MatchIndex,
     needs: Sequence[NeedIn],
     outcomes: Sequence[tuple[int, int, str]],
-    **kwargs: Any,
-) -> CalibrationReport:
-    """Features, gains and evaluation in one call, from outcomes as stored.
+    *,
+    as_shown: Mapping[tuple[int, int], Mapping[str, float]] | None = None,
+    criteria: Sequence[str] = CRITERIA,
+) -> TrainingSet:
+    """The features and gains of outcomes as stored.
+
+    The features of a pair are the utilities recorded when it was shown (``as_shown``): what
+    the company saw, whatever the listing or the need became since. A pair without them (an
+    outcome recorded by hand, or before they were recorded) gets the utilities of the
+    catalogue as it is now.
 
     Parameters
     ----------
     index
-        The catalogue the utilities are computed on.
+        The catalogue the utilities of pairs without recorded ones are computed on.
     needs
         The needs; each must carry its ``id``.
     outcomes
         ``(need id, listing id, level)`` rows, as
-        :func:`geodata.storage.outcomes.training_outcomes` returns them; pairs whose need or
-        listing is unknown are left out.
-    **kwargs
-        Passed to :func:`evaluate`.
+        :func:`geodata.storage.outcomes.training_outcomes` returns them.
+    as_shown
+        By (need id, listing id): criterion → utility as shown
+        (:func:`geodata.storage.outcomes.recorded_utilities`).
+    criteria
+        The criterion of each column.
     """
+    as_shown = as_shown or {}
     position = {int(getattr(n, "id", -1)): i for i, n in enumerate(needs)}
-    rows = [(position[n], p, lv) for n, p, lv in outcomes if n in position]
+    rows = [(position[n], n, p, lv) for n, p, lv in outcomes if n in position]
     if not rows:
         msg = "outcomes: none of them is about a known need; record outcomes first"
         raise ValueError(msg)
-    pos = np.array([r[0] for r in rows])
-    X, kept = outcome_features(index, needs, pos, [r[1] for r in rows])  # noqa: N806
-    gains = gains_of([r[2] for r in rows])
-    return evaluate(X[kept], gains[kept], pos[kept], **kwargs)
+    pos = np.array([r[0] for r in rows], dtype=np.int64)
+    pids = np.array([r[2] for r in rows], dtype=np.int64)
+    recorded = [as_shown.get((r[1], r[2])) for r in rows]
+    shown = np.array([u is not None for u in recorded])
+    X = np.full((len(rows), len(criteria)), np.nan)  # noqa: N806
+    if shown.any():
+        X[shown] = [[u.get(c, np.nan) for c in criteria] for u in recorded if u is not None]
+    kept = shown.copy()
+    rest = ~shown
+    if rest.any():
+        X[rest], kept[rest] = outcome_features(index, needs, pos[rest], pids[rest])
+    return TrainingSet(
+        X=X[kept],
+        gains=gains_of([r[3] for r in rows])[kept],
+        groups=pos[kept],
+        need_ids=np.array([r[1] for r in rows], dtype=np.int64)[kept],
+        premises_ids=pids[kept],
+        as_shown=shown[kept],
+        n_left_out=len(outcomes) - int(np.count_nonzero(kept)),
+    )
+
+
+def calibrate(
+    index: MatchIndex,
+    needs: Sequence[NeedIn],
+    outcomes: Sequence[tuple[int, int, str]],
+    *,
+    as_shown: Mapping[tuple[int, int], Mapping[str, float]] | None = None,
+    **kwargs: Any,
+) -> CalibrationReport:
+    """Features (:func:`training_set`), gains and evaluation (:func:`evaluate`) in one call,
+    from outcomes as stored; the report counts the outcomes learnt from the utilities as
+    shown, from the catalogue as it is now, and left out.
+    """
+    data = training_set(
+        index, needs, outcomes, as_shown=as_shown, criteria=kwargs.get("criteria", CRITERIA)
+    )
+    report = evaluate(data.X, data.gains, data.groups, **kwargs)
+    return replace(
+        report,
+        n_as_shown=int(np.count_nonzero(data.as_shown)),
+        n_from_catalogue=int(np.count_nonzero(~data.as_shown)),
+        n_left_out=data.n_left_out,
+    )

@@ -75,12 +75,14 @@ def match_listing(
     *,
     include_under_offer: bool = False,
     any_status: bool = False,
+    ranker: Ranker | None = None,
 ) -> list[ListingMatch]:
     """The saved needs a listing fits, best score first (ties: smaller need id).
 
     The listing must be in the index (call :meth:`MatchIndex.update` first for a new or
     changed one). Only needs marked ``active`` count. A listing whose status is not matched
     (let, sold, withdrawn; under offer unless asked) fits nothing unless ``any_status``.
+    ``ranker`` scores as in :func:`evaluate_listing` (None: the default weights).
     """
     pos = index.position(listing_id)
     if pos is None:
@@ -90,7 +92,7 @@ def match_listing(
     limit = STATUS_CODE["under_offer"] if include_under_offer else STATUS_CODE["available"]
     if not any_status and status > limit:
         return []
-    passes, scores, u = evaluate_listing(index, pos, table)
+    passes, scores, u = evaluate_listing(index, pos, table, ranker)
     rows = np.flatnonzero(passes)
     order = rows[np.lexsort((table.ids[rows], -scores[rows]))]
     names = table.registry.names

@@ -12,10 +12,10 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from itertools import pairwise
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Header, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
@@ -25,9 +25,12 @@ from geodata.storage import premises as premises_store
 from geodata.storage.accounts import Account
 from geodata.territory import Territory
 from matcher import MatchIndex, NeedTable, match_listing
+from matcher.scoring import Ranker
 
 from ..auth import CurrentAccount, can_edit, forbid
 from ..deps import PremisesIdPath, RepoDep, TerritoryDep
+from ..outcomes import ModelRef, live_ranker
+from .match import Lang, request_language
 
 __all__ = [
     "SURFACE_BANDS",
@@ -85,6 +88,7 @@ class Demand(BaseModel):
     tenure: dict[str, int] = Field(description="Fitting needs per tenure wanted.")
     communes: list[CommuneDemand] = Field(description="Communes the fitting needs name.")
     score_median: float | None
+    model: ModelRef = Field(description="The ranking model that scored the needs.")
     needs: list[DemandNeed] | None = Field(
         default=None, description="Staff only: the fitting needs, best first."
     )
@@ -143,12 +147,19 @@ def demand_for(
     territory: Territory,
     *,
     with_needs: bool,
+    ranker: Ranker | None = None,
 ) -> dict[str, Any]:
     """The demand profile of a listing already in ``index`` against the active needs.
 
-    ``table`` is ``active`` compiled (:meth:`matcher.NeedTable.from_needs`), None if empty.
+    ``table`` is ``active`` compiled (:meth:`matcher.NeedTable.from_needs`), None if empty;
+    ``ranker`` scores as the needs' matches do (the live one: the promoted model's weights,
+    None for the defaults).
     """
-    fits = [] if table is None else match_listing(index, premises_id, table, any_status=True)
+    fits = (
+        []
+        if table is None
+        else match_listing(index, premises_id, table, any_status=True, ranker=ranker)
+    )
     by_id = {n.id: n for n in active}
     fitting = [by_id[f.need_id] for f in fits]
     scores = np.array([f.score for f in fits], dtype=np.float64)
@@ -205,8 +216,15 @@ def premises_demand(
     repo: RepoDep,
     territory: TerritoryDep,
     account: CurrentAccount,
+    lang: Annotated[
+        Lang | None, Query(description="Language of the model's name (else Accept-Language).")
+    ] = None,
+    accept_language: Annotated[str | None, Header()] = None,
 ) -> Any:
-    """How many active needs a listing fits and their profile (owner); the needs (staff)."""
+    """How many active needs a listing fits and their profile (owner); the needs (staff).
+
+    The needs are scored as their matches are: by the promoted model, named in ``model``.
+    """
     if account.role == "company":
         raise forbid("demand: only developer and staff accounts see the demand for listings")
     with repo.connect() as conn:
@@ -214,16 +232,20 @@ def premises_demand(
         _reader(account, listing.owner_account, premises_id)
         index: MatchIndex = request.app.state.match_index.current(conn)
         active, table = active_needs(request.app).get(conn)
+        ranker, model = live_ranker(conn, request_language(lang, accept_language))
     version = index.version
     if index.position(premises_id) is None:
         # Not matched at the moment (left out of the index): measure it on a private copy.
         index = index.copy()
         index.update(premises_id, listing.model_dump())
     staff = account.role == "staff"
-    profile = demand_for(index, premises_id, active, table, territory, with_needs=staff)
+    profile = demand_for(
+        index, premises_id, active, table, territory, with_needs=staff, ranker=ranker
+    )
     return Demand(
         premises_id=premises_id,
         status=str(listing.status),
         catalogue_version=version,
+        model=model,
         **profile,
     )

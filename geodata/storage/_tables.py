@@ -357,6 +357,10 @@ outcomes = sa.Table(
     sa.Column("shown_rank", sa.Integer),
     sa.Column("shown_score", sa.Double),
     sa.Column("shown_model", sa.Integer),
+    # The engine's per-criterion utilities of the listing as shown (JSON: criterion → 0-1,
+    # criteria the need did not use left out): what calibration learns from, whatever the
+    # listing or the need became since. Null when not recorded (a pair never shown).
+    sa.Column("shown_utilities", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),

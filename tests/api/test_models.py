@@ -173,3 +173,73 @@ def test_model_commands_train_list_and_promote(tmp_path: Path) -> None:
     assert run(db, "model", "promote", "default").returncode == 0
     with TestClient(create_app(empty_settings(f"sqlite:///{db}"))) as client:
         assert _match(client)["model"]["version"] is None
+
+
+def test_demand_scores_with_the_promoted_model(
+    app: tuple[TestClient, Repository, dict[str, dict[str, str]]],
+) -> None:
+    """GET /premises/{id}/demand scores the needs as their matches do: by the promoted model,
+    and names it."""
+    client, repo, headers = app
+    wanted = {**NEED, "company_name": "Demande"}
+    need = client.post("/needs", json=wanted, headers=headers["company"])
+    assert need.status_code == 201, need.text
+    need_id = need.json()["id"]
+    surface_only = _save(repo, {c: 1.0 if c == "surface" else 0.0 for c in CRITERIA})
+    try:
+        for promoted in (None, surface_only):
+            if promoted is None:
+                client.delete("/staff/models/promoted", headers=headers["staff"])
+            else:
+                client.post(f"/staff/models/{promoted}/promote", headers=headers["staff"])
+            matches = client.get(f"/needs/{need_id}/matches", headers=headers["staff"]).json()
+            assert matches["model"]["version"] == promoted
+            for item in matches["results"]:
+                pid = item["premises"]["id"]
+                demand = client.get(f"/premises/{pid}/demand", headers=headers["staff"])
+                assert demand.status_code == 200, demand.text
+                body = demand.json()
+                [mine] = [n for n in body["needs"] if n["id"] == need_id]
+                assert mine["score"] == pytest.approx(item["score"], abs=0.01)
+                if promoted is not None:
+                    assert mine["score"] == pytest.approx(
+                        100 * item["utilities"]["surface"], abs=0.01
+                    )
+                assert body["model"] == matches["model"]
+    finally:
+        client.delete("/staff/models/promoted", headers=headers["staff"])
+
+
+def test_cli_match_ranks_with_the_promoted_model_and_names_it(tmp_path: Path) -> None:
+    """`implanter match` ranks as the API does: by the promoted model, on the quick path (the
+    kept index read with sqlite3) as on the full one, and says which model ranked."""
+    import json
+
+    db = tmp_path / "match.db"
+    assert run(db, "demo", "--premises", "80", "--needs", "2").returncode == 0
+    need = tmp_path / "need.json"
+    need.write_text(
+        json.dumps({**NEED, "company_name": "Atelier", "max_rent_eur_m2_year": 90}),
+        encoding="utf-8",
+    )
+    default = json.loads(run(db, "match", str(need), "--json").stdout)
+    assert default["model"] == {"version": None, "text": "pondération par défaut"}
+    repo = Repository(f"sqlite:///{db}")
+    surface_only = _save(repo, {c: 1.0 if c == "surface" else 0.0 for c in CRITERIA})
+    repo.dispose()
+    assert run(db, "model", "promote", str(surface_only)).returncode == 0
+    assert (tmp_path / "match.db.match-index").exists()  # the next match reads it quickly
+    bodies = []
+    for args in (("match", str(need)), ("match", "--need-id", "1")):
+        r = run(db, *args, "--json", "--lang", "en")
+        assert r.returncode == 0, r.stderr
+        body = json.loads(r.stdout)
+        assert body["model"] == {"version": surface_only, "text": f"learned model {surface_only}"}
+        scores = [item["score"] for item in body["results"]]
+        assert scores == [pytest.approx(100 * i["utilities"]["surface"]) for i in body["results"]]
+        assert scores == sorted(scores, reverse=True)
+        bodies.append(body)
+    ranked = [(i["listing_id"], i["score"]) for i in bodies[0]["results"]]
+    assert ranked != [(i["listing_id"], i["score"]) for i in default["results"]]
+    text = run(db, "match", str(need)).stdout
+    assert f"modèle appris n° {surface_only}" in text

@@ -238,3 +238,72 @@ def test_a_listing_contacted_before_it_was_shown_keeps_its_stage(world: World) -
     assert (state["shown_rank"], state["shown_score"], state["shown_model"]) == (3, 71.5, 4)
     with world.repo.connect() as conn:
         assert outcomes.training_outcomes(conn).count((need, listing, "contacted")) == 1
+
+
+def test_training_learns_from_the_listing_as_it_was_shown(world: World) -> None:
+    """An outcome recorded, then the listing edited (rent raised, surface changed): training
+    uses the utilities the company saw, not today's; an outcome recorded by hand falls back
+    to today's catalogue, and the training report counts both."""
+    import numpy as np
+
+    from api.outcomes import record_answer
+    from api.routes.match import rank_for_need
+    from geodata.storage import needs as needs_store
+    from matcher.calibration import calibrate, outcome_features, training_set
+    from matcher.weights import CRITERIA
+
+    need = world.need(surface_min_m2=700, surface_max_m2=800, max_rent_eur_m2_year=120)
+    other = world.need(surface_min_m2=650, surface_max_m2=900)
+    listing = world.listing(title="Atelier montré", surface_m2=760, rent_eur_m2_year=100)
+    holder = world.client.app.state.match_index  # type: ignore[attr-defined]
+    with world.repo.connect() as conn:
+        account = accounts.find_account(conn, NAMES["company"])
+    shown = {}
+    for need_id in (need, other):
+        # What GET /needs/{id}/matches answers, and records with record_answer.
+        answer = rank_for_need(world.repo, holder, world.repo.get_need(need_id), k=50, lang="fr")
+        record_answer(world.repo, account, need_id, answer)
+        shown[need_id] = {r.premises.model_dump()["id"]: r.utilities for r in answer.results}
+    seen = shown[need][listing]
+    for need_id in (need, other):
+        sent = world.post(need_id, premises_id=listing, event="contacted")
+        assert sent.status_code == 200, sent.text
+    assert world.outcomes(need)[listing]["shown_utilities"] == pytest.approx(seen)
+    # The owner raises the rent above the need's ceiling and shrinks the surface.
+    current = world.repo.get_premises(listing)
+    world.repo.patch_premises(
+        listing,
+        {"rent_eur_m2_year": 190, "surface_m2": 480},
+        expected_version=current.version,
+        actor="fixture",
+    )
+    # An outcome posted by hand for a listing the app never showed for the need.
+    by_hand = world.listing(title="Atelier signalé", surface_m2=790, rent_eur_m2_year=115)
+    assert world.post(need, premises_id=by_hand, event="visited").status_code == 200
+    with world.repo.connect() as conn:
+        rows = outcomes.training_outcomes(conn)
+        as_shown = outcomes.recorded_utilities(conn)
+        index = holder.current(conn)
+        needs = needs_store.all_needs(conn, active=None)
+    data = training_set(index, needs, rows, as_shown=as_shown)
+    at = np.flatnonzero((data.need_ids == need) & (data.premises_ids == listing))
+    assert len(at) == 1 and data.as_shown[at[0]]
+    np.testing.assert_allclose(data.X[at[0]], [seen.get(c, np.nan) for c in CRITERIA])
+    position = [n.id for n in needs].index(need)
+    today = outcome_features(index, needs, [position], [listing])[0][0]
+    assert today[CRITERIA.index("budget")] < seen["budget"]  # the edit mattered
+    assert today[CRITERIA.index("surface")] < seen["surface"]
+    hand = np.flatnonzero((data.need_ids == need) & (data.premises_ids == by_hand))
+    assert len(hand) == 1 and not data.as_shown[hand[0]]
+    np.testing.assert_allclose(
+        data.X[hand[0]], outcome_features(index, needs, [position], [by_hand])[0][0]
+    )
+    # The training report counts the rows of each kind.
+    report = calibrate(index, needs, rows, as_shown=as_shown, n_splits=2, n_boot=50)
+    assert report.n_as_shown == int(data.as_shown.sum()) >= 2
+    assert report.n_from_catalogue == int((~data.as_shown).sum()) >= 1
+    assert report.to_dict()["features"] == {
+        "as_shown": report.n_as_shown,
+        "from_catalogue": report.n_from_catalogue,
+        "left_out": report.n_left_out,
+    }
