@@ -23,10 +23,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-from fastapi import Depends, Request
 from sqlalchemy.engine import Connection
 
 from geodata.schemas import Need, Premises, PremisesCreate, PremisesPublic
@@ -39,10 +38,9 @@ from matcher.index import CATALOGUE_COLUMNS
 from matcher.reverse import evaluate_listing, table_weights
 from matcher.scoring import Ranker, score_columns
 
-from .deps import NowDep
 from .freshness import hide_before
 from .index_cache import access_points
-from .outcomes import live_ranker
+from .live_model import live_model
 from .settings import FreshnessSettings
 
 if TYPE_CHECKING:
@@ -57,10 +55,8 @@ __all__ = [
     "Access",
     "AlertingCatalogue",
     "ListingAlerts",
-    "ListingAlertsDep",
     "NewFits",
     "TerritoryAccess",
-    "get_listing_alerts",
     "listing_columns",
     "newly_fitting",
     "notify_import",
@@ -391,7 +387,7 @@ def notify_listing_write(
     searches, table, thresholds = saved_search_table(conn)
     if not searches:
         return []
-    ranker, _ = live_ranker(conn)  # scored as the needs' matches are
+    ranker = live_model(conn).ranker  # scored as the needs' matches are
     fits = newly_fitting(
         reference,
         listing_columns([after]),
@@ -431,7 +427,7 @@ def notify_import(
     if not searches or not len(written):
         return 0
     after = catalogue.premises_columns(conn, STATE_COLUMNS, ids=written)
-    ranker, _ = live_ranker(conn)
+    ranker = live_model(conn).ranker
     fits = newly_fitting(
         reference, after, before, table, thresholds, ranker=ranker, verified_since=verified_since
     )
@@ -569,13 +565,3 @@ class AlertingCatalogue:
             )
             self.notified = self.alerts.imported(conn, before, [*result.created, *result.updated])
         return result
-
-
-async def get_listing_alerts(request: Request, now: NowDep) -> ListingAlerts:
-    """The alerts hook, measuring access with the process's match index."""
-    return ListingAlerts(
-        request.app.state.match_index.snapshot, now, request.app.state.settings.freshness
-    )
-
-
-ListingAlertsDep = Annotated[ListingAlerts, Depends(get_listing_alerts)]

@@ -13,12 +13,14 @@ from geodata.storage import Repository
 from geodata.storage.query import PremisesQuery
 from geodata.territory import CommuneNameError, Territory
 
+from .alerts import ListingAlerts
 from .errors import Lang, preferred_language
 from .settings import Settings
 
 __all__ = [
     "MAX_INT32",
     "LangDep",
+    "ListingAlertsDep",
     "NowDep",
     "PremisesFiltersDep",
     "PremisesIdPath",
@@ -27,6 +29,7 @@ __all__ = [
     "SettingsDep",
     "TerritoryDep",
     "get_lang",
+    "get_listing_alerts",
     "get_now",
     "get_premises_filters",
     "get_premises_query",
@@ -81,6 +84,17 @@ RepoDep = Annotated[Repository, Depends(get_repo)]
 TerritoryDep = Annotated[Territory, Depends(get_territory)]
 NowDep = Annotated[datetime, Depends(get_now)]
 LangDep = Annotated[Lang, Depends(get_lang)]
+
+
+async def get_listing_alerts(request: Request, now: NowDep) -> ListingAlerts:
+    """The alerts hook of a request's listing writes (:class:`api.alerts.ListingAlerts`),
+    measuring access with the process's match index."""
+    return ListingAlerts(
+        request.app.state.match_index.snapshot, now, request.app.state.settings.freshness
+    )
+
+
+ListingAlertsDep = Annotated[ListingAlerts, Depends(get_listing_alerts)]
 
 #: The orders of ``GET /premises``: by surface, rent, sale price (ascending, or descending
 #: with ``-``), freshness (most recently confirmed first; ``-freshness`` the oldest first) or

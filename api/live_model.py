@@ -17,11 +17,14 @@ import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["PROMOTED_SQL", "LiveModel", "StoredWeights", "quick_live_model"]
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+__all__ = ["PROMOTED_SQL", "LiveModel", "StoredWeights", "live_model", "quick_live_model"]
 
 #: The promoted model's version and weights (JSON), as stored by ``geodata.storage.models``.
 PROMOTED_SQL = "SELECT id, weights FROM ranking_models WHERE promoted = 1 ORDER BY id LIMIT 1"
@@ -88,3 +91,12 @@ def quick_live_model(path: str) -> LiveModel | None:
     except (sqlite3.Error, ValueError):
         return None
     return LiveModel(int(row[0]), {str(k): float(v) for k, v in weights.items()})
+
+
+def live_model(conn: Connection) -> LiveModel:
+    """The promoted model (version and weights) read through the storage layer, or the
+    default weights."""
+    from geodata.storage import models as model_store
+
+    model = model_store.promoted_model(conn)
+    return LiveModel(None, None) if model is None else LiveModel(model.id, model.weights)

@@ -24,23 +24,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
 from geodata.storage import Repository
-from geodata.storage import models as model_store
 from geodata.storage import needs as needs_store
 from geodata.storage import outcomes as store
 from geodata.storage.accounts import Account
 from geodata.storage.errors import NotFoundError
 
 from .errors import Text
-from .live_model import LiveModel, StoredWeights
-
-if TYPE_CHECKING:
-    from .routes.match import MatchResponse
+from .live_model import StoredWeights, live_model
 
 __all__ = [
     "EVENT_LABELS",
@@ -94,12 +90,6 @@ def live_ranker(conn: Connection, lang: str = "fr") -> tuple[StoredWeights | Non
     return live.ranker, ModelRef.model_validate(live.to_dict(lang))
 
 
-def live_model(conn: Connection) -> LiveModel:
-    """The promoted model (version and weights), or the default weights."""
-    model = model_store.promoted_model(conn)
-    return LiveModel(None, None) if model is None else LiveModel(model.id, model.weights)
-
-
 def record_shown(
     repo: Repository,
     account: Account,
@@ -122,15 +112,21 @@ def record_shown(
         logger.exception("could not record the listings shown for need %s", need_id)
 
 
-def record_answer(repo: Repository, account: Account, need_id: int, answer: MatchResponse) -> None:
+def record_answer(
+    repo: Repository, account: Account, need_id: int, answer: Mapping[str, Any]
+) -> None:
     """Record what a need's match answer showed: each listing's rank, score, utilities and
-    the model that ranked them (:func:`record_shown`)."""
+    the model that ranked them (:func:`record_shown`).
+
+    ``answer`` is the body of the match routes (:func:`api.routes.match.match_body`): the
+    fields of ``MatchResponse`` as JSON values, its ``model`` a :class:`ModelRef`.
+    """
     shown, utilities = [], {}
-    for item in answer.results:
-        pid = int(item.premises.model_dump(include={"id"})["id"])
-        shown.append((pid, item.rank, item.score))
-        utilities[pid] = item.utilities
-    record_shown(repo, account, need_id, shown, answer.model.version, utilities)
+    for item in answer["results"]:
+        pid = int(item["premises"]["id"])
+        shown.append((pid, int(item["rank"]), float(item["score"])))
+        utilities[pid] = item["utilities"]
+    record_shown(repo, account, need_id, shown, answer["model"].version, utilities)
 
 
 def record_opened(repo: Repository, account: Account, premises_id: int, need_id: int) -> None:

@@ -20,9 +20,9 @@ from geodata.storage import Repository, freshness
 from geodata.storage import premises as store
 from geodata.storage.accounts import Account
 
-from ..alerts import ListingAlerts, ListingAlertsDep
+from ..alerts import ListingAlerts
 from ..auth import CurrentAccount, require_role
-from ..deps import MAX_INT32, NowDep, PremisesIdPath, RepoDep, SettingsDep
+from ..deps import MAX_INT32, ListingAlertsDep, NowDep, PremisesIdPath, RepoDep, SettingsDep
 from ..freshness import Freshness, flag_before, freshness_of, hide_before
 from .premises import _AUTH, _WRITE, IfMatch, _check_editor, _etag, _expected_version, _page_links
 

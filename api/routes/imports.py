@@ -46,9 +46,9 @@ from geodata.schemas import PremisesCreate
 from geodata.storage import Repository, UpsertResult
 from geodata.storage.accounts import Account
 
-from ..alerts import AlertingCatalogue, ListingAlerts, ListingAlertsDep
+from ..alerts import AlertingCatalogue, ListingAlerts
 from ..auth import CurrentAccount, forbid
-from ..deps import RepoDep, SettingsDep, TerritoryDep
+from ..deps import ListingAlertsDep, RepoDep, SettingsDep, TerritoryDep
 from ..errors import PROBLEM_JSON, Lang, ProblemError, Text, problem, request_language
 
 __all__ = ["ForeignListingsError", "router"]

@@ -31,7 +31,7 @@ from ..deps import MAX_INT32, NowDep, RepoDep, SettingsDep, TerritoryDep
 from ..errors import Text
 from ..freshness import hide_before
 from ..json_response import FastJSONResponse
-from ..outcomes import record_shown
+from ..outcomes import record_answer
 from .match import MAX_RESULTS, MatchResponse, match_body, request_language
 from .premises import _expected_version, _page_links
 
@@ -347,8 +347,7 @@ def need_matches(
         verified_since=hide_before(now, settings.freshness),
         now=now,
     )
-    shown = [(r["premises"]["id"], r["rank"], r["score"]) for r in body["results"]]
-    record_shown(repo, account, need_id, shown, body["model"].version)
+    record_answer(repo, account, need_id, body)
     return FastJSONResponse(body)
 
 

@@ -34,10 +34,18 @@ from geodata.storage.query import PremisesQuery
 from matcher import MatchIndex
 
 from .. import maps
-from ..alerts import ListingAlertsDep
 from ..auth import OptionalAccount, can_edit
-from ..deps import MAX_INT32, NowDep, PremisesIdPath, RepoDep, SettingsDep, TerritoryDep
+from ..deps import (
+    MAX_INT32,
+    ListingAlertsDep,
+    NowDep,
+    PremisesIdPath,
+    RepoDep,
+    SettingsDep,
+    TerritoryDep,
+)
 from ..freshness import freshness_of
+from ..outcomes import live_ranker
 from ..pages import Lang, csp_nonce, fmt_number, render, sign_in_redirect, url_with_lang
 from ..settings import Settings
 from .demand import SURFACE_BANDS, active_needs, demand_for
@@ -137,13 +145,17 @@ def _demand(
     with repo.connect() as conn:
         index: MatchIndex = request.app.state.match_index.current(conn)
         active, table = active_needs(request.app).get(conn)
+        # Scored as GET /premises/{id}/demand scores: by the promoted model, if any.
+        ranker, _ = live_ranker(conn)
     missing = [item for item in items if index.position(item.id) is None]
     if missing:  # withdrawn or hidden listings: measured on one private copy
         index = index.copy()
         for item in missing:
             index.update(item.id, item.model_dump())
     return {
-        item.id: demand_for(index, item.id, active, table, territory, with_needs=False)
+        item.id: demand_for(
+            index, item.id, active, table, territory, with_needs=False, ranker=ranker
+        )
         for item in items
     }
 

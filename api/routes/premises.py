@@ -30,10 +30,11 @@ from geodata.storage.accounts import Account
 from geodata.storage.audit import AuditEntry
 from geodata.territory import Territory
 
-from ..alerts import ListingAlerts, ListingAlertsDep
+from ..alerts import ListingAlerts
 from ..auth import OPTIONAL_AUTH, CurrentAccount, OptionalAccount, can_edit, forbid, require_role
 from ..deps import (
     MAX_INT32,
+    ListingAlertsDep,
     NowDep,
     PremisesIdPath,
     PremisesQueryDep,

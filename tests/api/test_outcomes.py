@@ -197,6 +197,8 @@ def test_the_app_records_shown_opened_and_contacted(world: World) -> None:
     assert set(ids) <= set(state)
     assert state[listing]["stage"] == "shown" and state[listing]["shown_model"] is None
     assert state[listing]["shown_rank"] == ids.index(listing) + 1
+    # The scores the company saw are kept with the outcome (training learns from them).
+    assert state[listing]["shown_utilities"] == body["results"][ids.index(listing)]["utilities"]
     # Shown again: nothing new is written.
     world.client.get(f"/needs/{need}/matches", headers=world.headers("company"))
     assert world.outcomes(need)[listing]["version"] == 1
@@ -247,7 +249,7 @@ def test_training_learns_from_the_listing_as_it_was_shown(world: World) -> None:
     import numpy as np
 
     from api.outcomes import record_answer
-    from api.routes.match import rank_for_need
+    from api.routes.match import match_body
     from geodata.storage import needs as needs_store
     from matcher.calibration import calibrate, outcome_features, training_set
     from matcher.weights import CRITERIA
@@ -261,9 +263,17 @@ def test_training_learns_from_the_listing_as_it_was_shown(world: World) -> None:
     shown = {}
     for need_id in (need, other):
         # What GET /needs/{id}/matches answers, and records with record_answer.
-        answer = rank_for_need(world.repo, holder, world.repo.get_need(need_id), k=50, lang="fr")
+        answer = match_body(
+            world.client.app.state,  # type: ignore[attr-defined]
+            world.repo,
+            world.repo.get_need(need_id),
+            k=50,
+            lang="fr",
+            verified_since=None,
+            now=None,
+        )
         record_answer(world.repo, account, need_id, answer)
-        shown[need_id] = {r.premises.model_dump()["id"]: r.utilities for r in answer.results}
+        shown[need_id] = {r["premises"]["id"]: r["utilities"] for r in answer["results"]}
     seen = shown[need][listing]
     for need_id in (need, other):
         sent = world.post(need_id, premises_id=listing, event="contacted")
