@@ -9,6 +9,8 @@ API key, times in process (``TestClient``, no network):
 - *warm*: the same view again (figures kept per catalogue version, needs table and day;
   the map and the tables are drawn again);
 - *filtered*: a view with new filters (``use=craft``: figures computed, best scores kept);
+- *after a write*: the first view after a staff edit of one listing (the catalogue moved:
+  the listings' part of the figures, that listing's scores against every need, the map);
 
 and the size of the page (HTML with the map's GeoJSON). The figures go to the
 ``dashboard`` section of ``bench/RESULTS.md``.
@@ -87,12 +89,27 @@ def measure(n_premises: int, n_needs: int, folder: Path) -> dict[str, float]:
             assert response.status_code == 200, response.text[:200]
             if name == "cold":
                 out["bytes"] = len(response.content)
+        # A staff edit of one listing, then the same view: its first view after a write.
+        listing = client.get("/premises?limit=1&status=available", headers=headers).json()
+        listing_id = listing["items"][0]["id"]
+        etag = client.get(f"/premises/{listing_id}", headers=headers).headers["etag"]
+        edited = client.patch(
+            f"/premises/{listing_id}",
+            headers={**headers, "If-Match": etag},
+            json={"surface_m2": listing["items"][0]["surface_m2"] + 10},
+        )
+        assert edited.status_code == 200, edited.text[:200]
+        start = time.perf_counter()
+        response = client.get("/tableau-de-bord", headers=headers)
+        out["write"] = time.perf_counter() - start
+        assert response.status_code == 200, response.text[:200]
     return out
 
 
-def write_results(section: str, path: Path = RESULTS) -> None:
-    """Replace (or add) the dashboard section of RESULTS.md, keeping the others."""
-    write_section("dashboard", section, path)
+def write_results(section: str, path: Path = RESULTS, *, baseline: bool = False) -> None:
+    """Replace (or add) the dashboard section (or its baseline) of RESULTS.md, keeping the
+    others."""
+    write_section("dashboard-baseline" if baseline else "dashboard", section, path)
 
 
 def main() -> None:
@@ -104,6 +121,12 @@ def main() -> None:
         help="listings:needs of each demo catalogue",
     )
     parser.add_argument("--no-write", action="store_true", help="print, do not edit RESULTS.md")
+    parser.add_argument(
+        "--baseline",
+        metavar="REVISION",
+        help="the code measured is an earlier revision: write its figures to the baseline "
+        "section (kept when the current code's are written again)",
+    )
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M")
     env = machine()
@@ -114,12 +137,15 @@ def main() -> None:
             r = measure(n_premises, n_needs, Path(tmp))
             rows.append(
                 f"| {n_premises:,} | {n_needs:,} | {r['cold']:.2f} s | {r['warm']:.2f} s | "
-                f"{r['filtered']:.2f} s | {r['bytes'] / 1e6:.2f} MB |"
+                f"{r['filtered']:.2f} s | {r['write']:.2f} s | {r['bytes'] / 1e6:.2f} MB |"
             )
             print(rows[-1], flush=True)
+    heading = "## Staff dashboard — issue 10 §3"
+    if args.baseline:
+        heading = f"### Staff dashboard, baseline: the code of {args.baseline}"
     section = "\n".join(
         [
-            "## Staff dashboard — issue 10 §3",
+            heading,
             "",
             f"Command: `python -m bench.bench_dashboard --sizes {' '.join(args.sizes)}`. "
             f"Produced by `bench/bench_dashboard.py` on {started}.",
@@ -130,18 +156,22 @@ def main() -> None:
             "generator's catalogue. *Cold*: the day's first view (the batch engine over every "
             "active need for their best scores, the figures, the map); *warm*: the same view "
             "again (figures kept; map and tables drawn again); *filtered*: new filters "
-            "(`use=craft`, best scores kept). Page: the HTML with its map's GeoJSON (the "
-            "supply layer carries every available listing, drawn on a canvas above 1,500).",
+            "(`use=craft`, best scores kept); *after a write*: the first view after a staff "
+            "edit of one listing (the catalogue moved). Page: the HTML with its map's GeoJSON "
+            "(the supply layer carries every available listing, drawn on a canvas above "
+            "1,500). The baseline section below, when there is one, is the same benchmark run "
+            "on the code before the figures were kept per part and the best scores brought up "
+            "to date from what a write changed (`--baseline REVISION`).",
             "",
-            "| listings | needs | cold | warm | filtered | page |",
-            "|---:|---:|---:|---:|---:|---:|",
+            "| listings | needs | cold | warm | filtered | after a write | page |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
             *rows,
         ]
     )
     if args.no_write:
         print(section)
     else:
-        write_results(section)
+        write_results(section, baseline=bool(args.baseline))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from fastapi.responses import HTMLResponse, Response
 from folium.elements import JSCSSMixin
 from folium.template import Template as FoliumTemplate
 from jinja2 import Template
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 import shapely
 
@@ -102,10 +102,11 @@ class DashboardLayer(JSCSSMixin, folium.map.Layer):
     """A layer drawn by ``ImplanterDashboard.<function>`` of ``api/static/dashboard.js``
     (areas, points or circles), listed in the layer control under ``name``.
 
-    The data is GeoJSON whose properties are shown as text (``title``, ``lines``, ``href``)
-    or used as style (``fill``, ``colour``, ``radius``, ``radius_m``, ``hollow``). It is not
-    in the map's script: the page puts it in a ``<script type="application/json"
-    id="{data_id}">`` block (``tojson``: no ``<`` can close the element; a data block is never
+    The data is GeoJSON (or the same serialised by :func:`api.maps.features_json`) whose
+    properties are shown as text (``title``, ``lines``, ``href``) or used as style (``fill``,
+    ``colour``, ``radius``, ``radius_m``, ``hollow``). It is not in the map's script: the
+    page puts it in a ``<script type="application/json" id="{data_id}">`` block (serialised
+    by :func:`api.maps.features_json`: no ``<`` can close the element; a data block is never
     executed, so it needs no nonce), which ``dashboard.js`` parses. No user text is ever
     parsed as HTML or script, and the map's script stays small (folium passes it through
     Jinja's lexer, slow on megabytes of GeoJSON).
@@ -125,7 +126,7 @@ class DashboardLayer(JSCSSMixin, folium.map.Layer):
     def __init__(
         self,
         function: str,
-        data: dict[str, Any],
+        data: dict[str, Any] | str,
         *,
         name: str,
         key: str,
@@ -312,12 +313,10 @@ def build_map(
 
     # Supply by kind.
     s = figures.supply
-    data = maps.premises_features(index, figures.rows, lang)
-    for feature, kind in zip(data["features"], s["kind"], strict=True):
-        feature["properties"]["colour"] = KIND_COLOURS[kind]
+    colours = s["kind"].map(KIND_COLOURS).tolist()
     DashboardLayer(
         "points",
-        data,
+        maps.premises_features_json(index, figures.rows, lang, colours=colours),
         name=tr(lang, "Offre disponible, par type", "Available supply, by kind"),
         key="supply",
         show=False,
@@ -325,7 +324,7 @@ def build_map(
         stroke="#333333",
         weight=1,
     ).add_to(m)
-    kinds_shown = sorted(set(s["kind"]), key=KINDS.index)
+    kinds_shown = sorted(s["kind"].unique(), key=KINDS.index)
     legends["kinds"] = [{"colour": KIND_COLOURS[k], "text": label(k, lang)} for k in kinds_shown]
 
     # Heat map of the places needs name (each need weighs one in all).
@@ -460,7 +459,9 @@ def build_map(
     label_text = tr(lang, "Carte indisponible.", "Map unavailable.")
     parts = maps.render_map(m, csp_nonce(request), label=label_text)
     data = {
-        layer.data_id: layer.data
+        layer.data_id: Markup(
+            layer.data if isinstance(layer.data, str) else maps.features_json(layer.data)
+        )
         for layer in m._children.values()
         if isinstance(layer, DashboardLayer)
     }

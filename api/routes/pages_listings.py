@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import folium
 from fastapi import APIRouter, Form, Query, Request, UploadFile
@@ -34,7 +34,7 @@ from geodata.storage.query import PremisesQuery
 from matcher import MatchIndex
 
 from .. import maps
-from ..auth import OptionalAccount, can_edit
+from ..auth import OPTIONAL_AUTH, OptionalAccount, can_edit
 from ..deps import (
     MAX_INT32,
     ListingAlertsDep,
@@ -46,7 +46,15 @@ from ..deps import (
 )
 from ..freshness import freshness_of
 from ..outcomes import live_ranker
-from ..pages import Lang, csp_nonce, fmt_number, render, sign_in_redirect, url_with_lang
+from ..pages import (
+    PAGE_RESPONSES,
+    Lang,
+    csp_nonce,
+    fmt_number,
+    render,
+    sign_in_redirect,
+    url_with_lang,
+)
 from ..settings import Settings
 from .demand import SURFACE_BANDS, active_needs, demand_for
 from .freshness import confirm_listing
@@ -71,7 +79,7 @@ from .premises import create_listing, patch_listing, set_listing_status
 
 __all__ = ["UPLOAD_PATH", "large_bodies", "router"]
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"])
 
 PAGE = 50
 BASE = "/mes-annonces"
@@ -81,6 +89,38 @@ _MULTIPART_SLACK = 64 * 1024
 
 Offset = Annotated[int, Query(ge=0, le=MAX_INT32)]
 LangQuery = Annotated[Lang, Query()]
+
+_HTML: dict[str, Any] = {"text/html": {}}
+#: What a form of these pages may answer besides :data:`api.pages.PAGE_RESPONSES`: a 403
+#: also when a form sent with the session cookie lacks the session's CSRF token (a problem).
+FORM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **PAGE_RESPONSES,
+    403: {
+        "description": "Not allowed for this account (a page), or a form sent with the "
+        "session cookie without the session's CSRF token (a problem)",
+        "content": _HTML,
+    },
+}
+#: The listing form's body, read field by field by ``parse_listing_form`` (which names each
+#: bad field in the page it answers, 422): any field may be missing, empty or repeated, so
+#: the schema names them without constraining them.
+_LISTING_FORM: dict[str, Any] = {
+    "required": False,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "csrf_token": {
+                        "description": "The session's CSRF token (with the session cookie)."
+                    },
+                    "version": {"description": "The version the form was read at (edits)."},
+                    **{spec.name: {"description": spec.en} for spec in FIELDS},
+                },
+            }
+        }
+    },
+}
 
 
 def large_bodies(settings: Settings) -> dict[str, int]:
@@ -203,8 +243,10 @@ _ERROR = {
 }
 
 
-@router.get(BASE, response_class=HTMLResponse)
-@router.get("/my-listings", response_class=HTMLResponse)
+@router.get(
+    BASE, response_class=HTMLResponse, openapi_extra=OPTIONAL_AUTH, responses=PAGE_RESPONSES
+)
+@router.get("/my-listings", response_class=HTMLResponse, include_in_schema=False)
 def my_listings(
     request: Request,
     repo: RepoDep,
@@ -292,7 +334,12 @@ def _status_label(status: Any, lang: Lang) -> str:
     return label(str(status), lang)
 
 
-@router.post(f"{BASE}/{{premises_id}}/confirmer", response_class=HTMLResponse)
+@router.post(
+    f"{BASE}/{{premises_id}}/confirmer",
+    response_class=HTMLResponse,
+    openapi_extra=OPTIONAL_AUTH,
+    responses=FORM_RESPONSES,
+)
 def confirm(
     request: Request,
     premises_id: PremisesIdPath,
@@ -317,7 +364,12 @@ def confirm(
     return _back(lang, done="confirmed", id=premises_id)
 
 
-@router.post(f"{BASE}/{{premises_id}}/statut", response_class=HTMLResponse)
+@router.post(
+    f"{BASE}/{{premises_id}}/statut",
+    response_class=HTMLResponse,
+    openapi_extra=OPTIONAL_AUTH,
+    responses=FORM_RESPONSES,
+)
 def change_status(
     request: Request,
     premises_id: PremisesIdPath,
@@ -440,8 +492,13 @@ def _multi(form: FormData) -> dict[str, list[str]]:
     return out
 
 
-@router.get(f"{BASE}/nouvelle", response_class=HTMLResponse)
-@router.get("/my-listings/new", response_class=HTMLResponse)
+@router.get(
+    f"{BASE}/nouvelle",
+    response_class=HTMLResponse,
+    openapi_extra=OPTIONAL_AUTH,
+    responses=PAGE_RESPONSES,
+)
+@router.get("/my-listings/new", response_class=HTMLResponse, include_in_schema=False)
 def new_listing(
     request: Request,
     settings: SettingsDep,
@@ -458,7 +515,12 @@ def new_listing(
     return _form_page(request, settings, territory, lang, account, values=values, errors={})
 
 
-@router.post(f"{BASE}/nouvelle", response_class=HTMLResponse)
+@router.post(
+    f"{BASE}/nouvelle",
+    response_class=HTMLResponse,
+    openapi_extra={**OPTIONAL_AUTH, "requestBody": _LISTING_FORM},
+    responses=FORM_RESPONSES,
+)
 async def create(
     request: Request,
     repo: RepoDep,
@@ -539,7 +601,12 @@ def _duplicate_ref(lang: Lang) -> str:
     )
 
 
-@router.get(f"{BASE}/{{premises_id}}/modifier", response_class=HTMLResponse)
+@router.get(
+    f"{BASE}/{{premises_id}}/modifier",
+    response_class=HTMLResponse,
+    openapi_extra=OPTIONAL_AUTH,
+    responses=PAGE_RESPONSES,
+)
 def edit_listing(
     request: Request,
     premises_id: PremisesIdPath,
@@ -577,7 +644,15 @@ def _changes(data: dict[str, Any], item: Premises) -> dict[str, Any]:
     return {k: v for k, v in data.items() if current.get(k) != v}
 
 
-@router.post(f"{BASE}/{{premises_id}}/modifier", response_class=HTMLResponse)
+@router.post(
+    f"{BASE}/{{premises_id}}/modifier",
+    response_class=HTMLResponse,
+    openapi_extra={**OPTIONAL_AUTH, "requestBody": _LISTING_FORM},
+    responses={
+        **FORM_RESPONSES,
+        409: {"description": "Someone else saved the listing since (the form)", "content": _HTML},
+    },
+)
 async def update(
     request: Request,
     premises_id: PremisesIdPath,
@@ -731,7 +806,9 @@ def _upload_report(
     )
 
 
-@router.post(UPLOAD_PATH, response_class=HTMLResponse)
+@router.post(
+    UPLOAD_PATH, response_class=HTMLResponse, openapi_extra=OPTIONAL_AUTH, responses=FORM_RESPONSES
+)
 def upload(
     request: Request,
     repo: RepoDep,
@@ -764,7 +841,12 @@ def upload(
     return _upload_report(request, lang, account, settings, report, staged, pending=True)
 
 
-@router.post(f"{UPLOAD_PATH}/enregistrer", response_class=HTMLResponse)
+@router.post(
+    f"{UPLOAD_PATH}/enregistrer",
+    response_class=HTMLResponse,
+    openapi_extra=OPTIONAL_AUTH,
+    responses=FORM_RESPONSES,
+)
 def upload_commit(
     request: Request,
     repo: RepoDep,
@@ -773,7 +855,10 @@ def upload_commit(
     account: OptionalAccount,
     alerts: ListingAlertsDep,
     token: Annotated[str, Form(max_length=100)] = "",
-    skip_invalid: Annotated[bool, Form()] = False,
+    skip_invalid: Annotated[
+        Literal["true", "false", ""] | None,
+        Form(description="true: import the valid rows only (default: all or nothing)"),
+    ] = None,
     lang: LangQuery = "fr",
 ) -> Response:
     """Import the file checked before ("Importer"), all or nothing unless the valid rows
@@ -790,7 +875,7 @@ def upload_commit(
             account,
             territory,
             dry_run=False,
-            skip_invalid=skip_invalid,
+            skip_invalid=skip_invalid == "true",
             alerts=alerts,
         )
     except ImportRefusedError as exc:

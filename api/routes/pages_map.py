@@ -65,7 +65,7 @@ def _catalogue_json(index: MatchIndex, since: datetime, lang: Lang) -> tuple[int
         if hit is not None and hit[0] is index:
             return hit[1], hit[2]
     rows = maps.public_rows(index, since)
-    text = maps.features_json(maps.premises_features(index, rows, lang))
+    text = maps.premises_features_json(index, rows, lang)
     with _lock:
         if len(_cache) >= 4:
             _cache.clear()

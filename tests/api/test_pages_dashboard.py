@@ -258,26 +258,35 @@ def test_listings_to_confirm_are_counted_as_the_freshness_rules_say(world: World
     assert f'id="total-flagged" data-value="{float(flagged)}"' in html
 
 
-def test_the_share_of_good_matches_is_each_needs_own_match(world: World) -> None:
-    """The page's count (batch engine) equals matching each need on its own."""
-    html = _get(world, "/tableau-de-bord?use=craft&threshold=60").text  # type: ignore[attr-defined]
+def _each_needs_own_share(world: World, use: str, threshold: float) -> tuple[int, int]:
+    """(needs for ``use`` whose own match reaches ``threshold``, all such needs)."""
     app = world.client.app  # type: ignore[attr-defined]
     index = app.state.match_index.current()
     now = app.state.clock()
     from geodata.storage import needs as needs_store
 
     with app.state.repo.connect() as conn:
-        active = [n for n in needs_store.all_needs(conn, active=True) if "craft" in n.uses]
+        active = [n for n in needs_store.all_needs(conn, active=True) if use in n.uses]
     since = hidden_before(now, app.state.settings.freshness.hide_days)
     good = 0
     for need in active:
         found = match(index, need, k=1, verified_since=since, now=now)
-        good += bool(found.results) and found.results[0].score >= 60
+        good += bool(found.results) and found.results[0].score >= threshold
+    return good, len(active)
+
+
+def _share(html: str) -> float:
+    return float(re.search(r'id="good-share" data-value="([^"]*)"', html).group(1))  # type: ignore[union-attr]
+
+
+def test_the_share_of_good_matches_is_each_needs_own_match(world: World) -> None:
+    """The page's count (batch engine) equals matching each need on its own."""
+    html = _get(world, "/tableau-de-bord?use=craft&threshold=60").text  # type: ignore[attr-defined]
+    good, n = _each_needs_own_share(world, "craft", 60)
     summary = unescape(html.split('id="summary"', 1)[1].split("</table>", 1)[0])
     assert "≥ 60" in summary
-    share = re.search(r'id="good-share" data-value="([^"]*)"', html).group(1)  # type: ignore[union-attr]
-    assert float(share) == pytest.approx(good / len(active))
-    assert 0 < good < len(active)
+    assert _share(html) == pytest.approx(good / n)
+    assert 0 < good < n
 
 
 def test_user_text_reaches_the_map_only_as_escaped_data(world: World) -> None:
@@ -311,6 +320,43 @@ def test_a_new_listing_shows_at_the_next_view(world: World) -> None:
     assert after[0:2] == before[0:2]  # buildings unchanged
     assert after[2] == before[2] + 1  # type: ignore[operator]
     assert after[3] == pytest.approx(before[3] + 12_345)  # type: ignore[operator]
+
+
+def test_a_write_updates_unmet_demand_without_matching_every_need_again(world: World) -> None:
+    """After a write, the best scores are brought up to date from the changed listing (not
+    every need matched again), and the figures are those of matching each need anew."""
+    path = "/tableau-de-bord?use=craft"
+    before = _get(world, path).text  # type: ignore[attr-defined]
+    cache = world.client.app.state.dashboard_cache  # type: ignore[attr-defined]
+    full = cache.best.full_runs
+    territory = world.client.app.state.territory  # type: ignore[attr-defined]
+    hall = next(p for p in territory.layer("communes").properties if p["insee"] == "94081")
+    # The hostile need (90,000–95,000 m² for craft in Vitry-sur-Seine) had no match.
+    created = world.client.post(
+        "/premises",
+        headers={"Authorization": f"Bearer {world.keys['staff']}"},
+        json={
+            "title": "Grande halle artisanale Démo",
+            "kind": "industrial_building",
+            "uses": ["craft"],
+            "surface_m2": 92_000,
+            "tenure": "both",
+            "rent_eur_m2_year": 40,
+            "sale_price_eur": 50_000_000,
+            "lon": hall["town_hall_lon"] - 0.002,
+            "lat": hall["town_hall_lat"] + 0.001,
+        },
+    )
+    assert created.status_code == 201, created.text
+    after = _get(world, path).text  # type: ignore[attr-defined]
+    assert cache.best.full_runs == full and cache.best.partial_runs >= 1
+    good, n = _each_needs_own_share(world, "craft", 50)
+    assert _share(after) == pytest.approx(good / n)
+    assert _share(after) > _share(before)
+    unmet = _cells(before, "balance")["94081"][5], _cells(after, "balance")["94081"][5]
+    assert unmet[1] == unmet[0] - 1  # type: ignore[operator]
+    # Its company was on the unmet-demand layer, and is no longer.
+    assert "\\u003cimg src=x" in before and "\\u003cimg src=x" not in after
 
 
 def test_an_empty_catalogue_shows_an_empty_dashboard(tmp_path: Path) -> None:

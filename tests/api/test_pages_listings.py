@@ -182,6 +182,57 @@ def test_a_form_without_the_csrf_token_is_refused(site: Site) -> None:
     assert site.repo.get_premises(listing).version == 1
 
 
+def _documented(app: Any, method: str, path: str, response: Any) -> None:
+    """The answer's status and media type are the OpenAPI document's for the operation."""
+    op = app.openapi()["paths"][path][method]
+    assert {} in op["security"]  # anonymous callers too (sent to sign in)
+    documented = op["responses"][str(response.status_code)]
+    media = response.headers.get("content-type", "").split(";")[0]
+    if media:
+        assert media in documented.get("content", {}), (path, response.status_code, media)
+
+
+def test_the_pages_and_their_refusals_are_in_the_openapi_document(site: Site) -> None:
+    """Each page and form of "Mes annonces" is documented, and each answer it gives below
+    (a page, a redirection, a CSRF refusal, a stale edit, a bad form) is one it documents."""
+    paths = site.app.openapi()["paths"]
+    base = "/mes-annonces"
+    for path, method in (
+        (base, "get"),
+        (f"{base}/nouvelle", "get"),
+        (f"{base}/nouvelle", "post"),
+        (f"{base}/{{premises_id}}/modifier", "get"),
+        (f"{base}/{{premises_id}}/modifier", "post"),
+        (f"{base}/{{premises_id}}/statut", "post"),
+        (f"{base}/{{premises_id}}/confirmer", "post"),
+        (f"{base}/import", "post"),
+        (f"{base}/import/enregistrer", "post"),
+    ):
+        assert method in paths[path], (path, method)
+    assert "/my-listings" not in paths and "/my-listings/new" not in paths  # aliases
+    client, csrf = site.signed_in("developer")
+    _documented(site.app, "get", base, client.get(base))
+    anonymous = site.browser().get(f"{base}/nouvelle", follow_redirects=False)
+    assert anonymous.status_code == 303
+    _documented(site.app, "get", f"{base}/nouvelle", anonymous)
+    missing = client.post(f"{base}/nouvelle", data=FORM)
+    assert missing.status_code == 403
+    _documented(site.app, "post", f"{base}/nouvelle", missing)
+    bad = client.post(f"{base}/nouvelle", data={**FORM, "surface_m2": "x", "csrf_token": csrf})
+    assert bad.status_code == 422
+    _documented(site.app, "post", f"{base}/nouvelle", bad)
+    listing = _create(client, csrf, title="Atelier documenté")
+    stale = client.post(
+        f"{base}/{listing}/modifier", data={**FORM, "version": "9", "csrf_token": csrf}
+    )
+    assert stale.status_code == 409
+    _documented(site.app, "post", f"{base}/{{premises_id}}/modifier", stale)
+    company, _ = site.signed_in("company")
+    denied = company.get(f"{base}/{listing}/modifier")
+    assert denied.status_code == 403
+    _documented(site.app, "get", f"{base}/{{premises_id}}/modifier", denied)
+
+
 # -- the form ---------------------------------------------------------------------------------
 
 

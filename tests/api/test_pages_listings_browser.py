@@ -10,6 +10,7 @@ blocked, so the maps are drawn from the app's own files only. Screenshots go to
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from geodata.storage import Repository, accounts
 from geodata.storage import premises as store
 from geodata.storage.query import PremisesQuery
 from tests.api.conftest import make_settings, serious_violations
+from tests.api.keyboard_maps import active, popup_settled, tab_into_map
 from tests.api.live_uvicorn import serving
 
 pytestmark = pytest.mark.browser
@@ -153,8 +155,18 @@ def test_journey_b(page: Any, site: Site, tmp_path: Path) -> None:
     page.wait_for_selector("#listings-map .folium-map[data-markers]")
     markers = page.locator("#listings-map .folium-map").get_attribute("data-markers")
     assert int(markers) == rows.count()
+    # A keyboard reaches a marker of the map and opens its popup, which links to its form.
+    marker = tab_into_map(page, "#listings-map")
+    assert marker["marker"] and marker["role"] == "button" and marker["label"]
+    page.keyboard.press("Enter")
+    link = active(page)
+    assert link["tag"] == "A" and re.fullmatch(r"/mes-annonces/\d+/modifier\?lang=fr", link["href"])
+    shown = re.search(r"/mes-annonces/(\d+)/", link["href"]).group(1)  # type: ignore[union-attr]
+    assert marker["label"].startswith(page.locator(f"#listing-{shown} a.title").inner_text())
+    popup_settled(page)
     _shot(page, "1-mes-annonces")
     _no_axe(page)
+    page.keyboard.press("Escape")
 
     # Create a listing by clicking the map.
     page.get_by_role("link", name="Nouvelle annonce").click()

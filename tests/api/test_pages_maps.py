@@ -104,3 +104,28 @@ def test_template_syntax_in_data_is_never_evaluated_on_the_server() -> None:
     # folium's own layer gets the braces as entities (an innerHTML tooltip shows them),
     # its "&" written \u0026 by folium's tojson.
     assert '\\u0026#123;\\u0026#123; \\"ev\\" ~ \\"aluated\\" \\u0026#125;' in page
+
+
+def test_listings_json_written_as_text_is_the_same_as_serialising_the_features(
+    client: object,
+) -> None:
+    """The text written straight from the index's columns equals the dicts serialised, for
+    every listing of the demo and for a hostile title, scores and colours."""
+    import json
+
+    import numpy as np
+
+    app = client.app  # type: ignore[attr-defined]
+    index = app.state.match_index.current().copy()
+    item = app.state.repo.get_premises(int(index.cols["id"][0]))
+    index.update(item.id, {**item.model_dump(), "title": EVIL + " {{ 7*7 }} 'é' & \\ \u2028"})
+    rows = np.arange(index.n_rows)
+    for lang in ("fr", "en"):
+        dicts = maps.premises_features(index, rows, lang, scores=np.linspace(0, 100, len(rows)))
+        text = maps.premises_features_json(index, rows, lang, scores=np.linspace(0, 100, len(rows)))
+        assert text == maps.features_json(dicts)
+        assert "<" not in text and "'" not in text
+    colours = ["#E69F00"] * len(rows)
+    parsed = json.loads(maps.premises_features_json(index, rows[:3], "fr", colours=colours[:3]))
+    assert [f["properties"]["colour"] for f in parsed["features"]] == colours[:3]
+    assert parsed["features"][0]["properties"]["title"].startswith("<img src=x")

@@ -21,6 +21,7 @@ from geodata.schemas import PremisesCreate
 from geodata.storage import Repository, accounts, contacts
 from geodata.territory import default_territory
 from tests.api.conftest import serious_violations
+from tests.api.keyboard_maps import active, open_marker, popup_settled, tab_into_map
 
 pytestmark = pytest.mark.browser
 
@@ -115,6 +116,18 @@ def _markers(page: Any) -> int:
     return int(page.locator("#results-map .folium-map").get_attribute("data-markers") or 0)
 
 
+def _highlighted(page: Any, premises_id: str) -> bool:
+    """Whether a listing's marker is drawn highlighted (larger, on top)."""
+    return bool(
+        page.evaluate(
+            f"(() => {{ const m = Implanter.markers['{premises_id}'];"
+            " const dot = m.getElement().firstChild;"
+            " return m.getElement().classList.contains('highlighted')"
+            " && dot.style.transform.includes('scale'); })()"
+        )
+    )
+
+
 def test_a_company_searches_relaxes_and_opens_a_listing(page: Any, live_server: str) -> None:
     page.goto(live_server + "/recherche")
     assert page.locator("h1").inner_text() == "Rechercher un local"
@@ -144,12 +157,12 @@ def test_a_company_searches_relaxes_and_opens_a_listing(page: Any, live_server: 
     # Hovering a result highlights its marker; so does keyboard focus.
     first_id = results.first.get_attribute("data-premises-id")
     results.first.hover()
-    assert page.evaluate(f"Implanter.markers['{first_id}'].options.radius") == 12
+    assert _highlighted(page, first_id)
     assert "is-highlighted" in (results.first.get_attribute("class") or "")
     page.mouse.move(0, 0)
-    assert page.evaluate(f"Implanter.markers['{first_id}'].options.radius") == 7
+    assert not _highlighted(page, first_id)
     results.first.locator("a").focus()
-    assert page.evaluate(f"Implanter.markers['{first_id}'].options.radius") == 12
+    assert _highlighted(page, first_id)
     assert serious_violations(page) == []
     _shot(page, "a2-results")
     # A click on a marker opens its popup (title as text, link to its page), and only that.
@@ -383,3 +396,44 @@ def test_the_catalogue_map_clusters_every_public_listing(page: Any, live_server:
 
 def _map_count(page: Any) -> int:
     return int(page.locator("#catalogue-map .folium-map").get_attribute("data-markers") or 0)
+
+
+def test_a_keyboard_opens_a_results_marker_and_comes_back(page: Any, live_server: str) -> None:
+    """Tab reaches a result's marker (a button named by the listing's title), Enter opens
+    its popup with the focus on the link to the listing, Escape closes it and gives the
+    focus back to the marker; axe-core stays clean with the popup open."""
+    page.goto(live_server + SEARCH)
+    page.wait_for_load_state("networkidle")
+    titles = page.locator("#results h3").all_inner_texts()
+    marker = tab_into_map(page, "#results-map")
+    assert marker["marker"] and marker["role"] == "button"
+    title = next(t for t in titles if marker["label"].startswith(t))
+    page.keyboard.press("Enter")
+    link = active(page)
+    assert link["tag"] == "A" and re.fullmatch(r"/locaux/\d+\?lang=fr", link["href"])
+    item = page.locator("#results > li", has=page.locator(f'a[href="{link["href"]}"]'))
+    assert item.locator("h3").inner_text() == title
+    assert page.locator(".leaflet-popup-content strong").inner_text() == title
+    popup_settled(page)
+    assert serious_violations(page) == []
+    page.keyboard.press("Escape")
+    page.wait_for_selector(".leaflet-popup", state="detached")
+    assert active(page)["label"] == marker["label"]
+    assert page.errors == []
+
+
+def test_a_keyboard_reaches_a_listing_through_the_clusters(page: Any, live_server: str) -> None:
+    """On the catalogue map, Tab reaches a cluster (a button naming its count), Enter zooms
+    in with the focus kept on the map, until a listing's marker whose popup Enter opens."""
+    page.goto(live_server + "/carte")
+    page.wait_for_load_state("networkidle")
+    first = tab_into_map(page, "#catalogue-map")
+    assert first["cluster"] and re.fullmatch(r"\d+ locaux", first["label"])
+    marker = open_marker(page, "#catalogue-map")
+    link = active(page)
+    assert link["tag"] == "A" and re.fullmatch(r"/locaux/\d+\?lang=fr", link["href"])
+    strong = page.locator(".leaflet-popup-content strong").inner_text()
+    assert marker["label"].startswith(strong)
+    popup_settled(page)
+    assert serious_violations(page) == []
+    assert page.errors == []
