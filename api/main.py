@@ -45,6 +45,7 @@ from .routes import (
     pages_map,
     pages_premises,
     pages_search,
+    photos,
     premises,
     similar,
 )
@@ -159,11 +160,12 @@ def create_app(
     app.add_middleware(
         HardeningMiddleware,
         settings=settings.http,
-        large_bodies=pages_listings.large_bodies(settings),
+        large_bodies={**pages_listings.large_bodies(settings), **photos.large_bodies(settings)},
     )
     app.include_router(home.router)
     app.include_router(health.router)
     app.include_router(premises.router)
+    app.include_router(photos.router)
     app.include_router(freshness.router)
     app.include_router(accounts.router)
     app.include_router(login.router)

@@ -537,6 +537,7 @@ def _replace(
             "version": version,
             "created_at": old["created_at"],
             "updated_at": at,
+            "gallery": old["gallery"],
         }
     )
 

@@ -32,7 +32,7 @@ from geodata.storage import (
 )
 from geodata.storage._tables import metadata, premises
 
-HEAD = "0012"  # the latest migration
+HEAD = "0013"  # the latest migration
 FIELDS = set(PremisesCreate.model_fields)
 
 # Points inside the territory, with the commune each lies in.
