@@ -83,6 +83,10 @@ def open_catalogue(
             reference_date=today or datetime.now(UTC).date(),
         )
         logger.info("first run: loaded %d demo premises and %d needs", n_premises, n_needs)
+        if settings.api.demo_photos:
+            from geodata.demo_photos import add_demo_photos
+
+            add_demo_photos(repo, listings=settings.api.demo_photos)
     return repo
 
 

@@ -58,6 +58,13 @@ class ApiSettings(BaseModel):
         default=True, description="Load the demo catalogue when the database is empty."
     )
     demo_seed: int = 2018
+    demo_photos: int = Field(
+        default=0,
+        ge=0,
+        le=50,
+        description="With the demo catalogue loaded on first run, give this many of its "
+        "listings two drawn, obviously fictitious photos each (`make run` sets 6).",
+    )
     default_page_size: int = Field(default=50, ge=1)
     max_page_size: int = Field(default=500, ge=1)
 
