@@ -30,14 +30,16 @@ from pydantic import BaseModel, Field, ValidationError
 
 from geodata.photos import ACCEPTED_TYPES, PhotoError, PhotoLimits, prepare_photo
 from geodata.schemas import PhotoIn, PhotoRef, PhotoUpdate, Premises, Status
+from geodata.storage import Repository
 from geodata.storage import photos as store
 from geodata.storage import premises as listings
 from geodata.storage._tables import ENTITY_PREMISES
 from geodata.storage.accounts import Account
 from geodata.storage.errors import StaleVersionError
 from geodata.storage.photos import PhotoCountError, PhotoInfo
+from geodata.territory import Territory
 
-from ..alerts import ListingAlertsDep
+from ..alerts import ListingAlerts, ListingAlertsDep
 from ..auth import OPTIONAL_AUTH, CurrentAccount, OptionalAccount, can_edit
 from ..deps import MAX_INT32, NowDep, PremisesIdPath, RepoDep, SettingsDep, TerritoryDep
 from ..errors import ProblemError, Text
@@ -45,6 +47,7 @@ from ..freshness import hide_before
 from ..pages import Lang, url_with_lang
 from ..settings import Settings
 from .pages_dev_forms import form_values, validation_errors
+from .pages_listings import _form_page, _gate, _not_found, _owned
 from .premises import _AUTH, _WRITE, IfMatch, _check_editor, _expected_version
 
 __all__ = [
@@ -126,7 +129,7 @@ def _expected(if_match: str | None) -> int | None:
     return None if if_match is None or not if_match.strip() else _expected_version(if_match)
 
 
-def _editable(repo: Any, account: Account, premises_id: int) -> Premises:
+def _editable(repo: Repository, account: Account, premises_id: int) -> Premises:
     """The listing, if ``account`` may edit it (404 when absent, 403 otherwise)."""
     with repo.connect() as conn:
         item = listings.get_premises(conn, premises_id)
@@ -152,9 +155,9 @@ def _read_upload(upload: UploadFile, limits: PhotoLimits) -> bytes:
 
 
 def _add(
-    repo: Any,
+    repo: Repository,
     account: Account,
-    alerts: Any,
+    alerts: ListingAlerts,
     now: dt.datetime,
     settings: Settings,
     premises_id: int,
@@ -377,7 +380,7 @@ def _back_to_form(premises_id: int, lang: Lang, done: str) -> RedirectResponse:
 def _form_with_errors(
     request: Request,
     settings: Settings,
-    territory: Any,
+    territory: Territory,
     lang: Lang,
     account: Account,
     item: Premises,
@@ -385,8 +388,6 @@ def _form_with_errors(
     typed: dict[str, str],
 ) -> Response:
     """The listing form again, its photo errors next to the photo fields (422)."""
-    from .pages_listings import _form_page
-
     return _form_page(
         request,
         settings,
@@ -403,11 +404,9 @@ def _form_with_errors(
 
 
 def _gate_listing(
-    request: Request, repo: Any, account: Account | None, lang: Lang, premises_id: int
+    request: Request, repo: Repository, account: Account | None, lang: Lang, premises_id: int
 ) -> tuple[Response | None, Premises | None]:
     """The pages' gate (sign-in, role), then the caller's own listing (404 page otherwise)."""
-    from .pages_listings import _gate, _not_found, _owned
-
     refused = _gate(request, account, lang)
     if refused is not None:
         return refused, None
