@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -233,9 +234,12 @@ def _reencode(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            if image.format == "JPEG":
-                # Decode at a reduced scale when the photo will be reduced anyway (fast).
-                image.draft("RGB", (limits.max_side, limits.max_side))
+            scale = limits.max_side / max(image.size)
+            if image.format == "JPEG" and scale < 1:
+                # Decode at a reduced scale (1/2, 1/4, 1/8) when the photo will be reduced
+                # anyway: JPEG does it while decoding, at a fraction of the cost.
+                target = (math.ceil(image.width * scale), math.ceil(image.height * scale))
+                image.draft("RGB", target)
             image.load()
             picture: Image.Image = ImageOps.exif_transpose(image) or image
             if picture.mode in ("RGBA", "LA", "PA") or (
