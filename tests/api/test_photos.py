@@ -392,3 +392,19 @@ def test_the_listing_form_adds_and_deletes_photos_with_its_csrf_token(world: Wor
         assert other.status_code == 404
     finally:
         client.cookies.clear()
+
+
+def test_a_photo_added_by_the_owner_confirms_a_hidden_listing(world: World) -> None:
+    pid = world.listing(verified_days_ago=200)
+    listed = world.client.get("/premises", params={"limit": 500}).json()["items"]
+    assert pid not in {i["id"] for i in listed}  # hidden for want of confirmation
+    added = world.upload(pid)
+    assert added.status_code == 201
+    url = added.json()["photo"]["url"]
+    full = world.client.get(f"/premises/{pid}", headers=world.headers("developer")).json()
+    assert full["freshness"]["hidden"] is False and full["freshness"]["age_days"] == 0
+    listed = world.client.get("/premises", params={"limit": 500}).json()["items"]
+    assert pid in {i["id"] for i in listed}
+    head = world.client.head(url)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == "image/jpeg"
