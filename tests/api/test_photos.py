@@ -26,7 +26,15 @@ from geodata.storage import premises as store
 from geodata.territory import default_territory
 from tests.api.conftest import backend_url, empty_settings
 from tests.conftest import BACKENDS
-from tests.utils.images import OWNER, bomb_png, jpeg_with_gps, png_bytes, svg_bytes, truncated_jpeg
+from tests.utils.images import (
+    OWNER,
+    bomb_png,
+    jpeg_with_gps,
+    noisy_png,
+    png_bytes,
+    svg_bytes,
+    truncated_jpeg,
+)
 
 PRINCIPALS = ("anonymous", "company", "developer", "other_developer", "staff")
 NAMES = {
@@ -408,3 +416,45 @@ def test_a_photo_added_by_the_owner_confirms_a_hidden_listing(world: World) -> N
     head = world.client.head(url)
     assert head.status_code == 200 and head.content == b""
     assert head.headers["content-type"] == "image/jpeg"
+
+
+def test_a_photo_may_be_larger_than_other_request_bodies(tmp_path: Any) -> None:
+    """The body limit of the photo routes is the photo's (path templates in the middleware)."""
+    settings = empty_settings(f"sqlite:///{tmp_path / 'bodies.db'}")
+    settings.http.max_body_bytes = 20_000
+    photo = noisy_png()
+    assert 20_000 < len(photo) < settings.uploads.photo_max_bytes
+    with TestClient(create_app(settings)) as client:
+        repo: Repository = client.app.state.repo  # type: ignore[attr-defined]
+        with repo.begin() as conn:
+            staff = accounts.create_account(
+                conn, name="eco-bodies", email="eco@exemple.invalid", role="staff"
+            )
+            key = issue_key(conn, staff.id).key
+        auth = {"Authorization": f"Bearer {key}"}
+        item = PremisesCreate.model_validate(
+            {
+                "title": "A",
+                "kind": "workshop",
+                "surface_m2": 90,
+                "tenure": "rent",
+                "lon": 2.392,
+                "lat": 48.787,
+            },
+            context={"territory": default_territory()},
+        )
+        pid = repo.add_premises(item, actor="fixture").id
+        added = client.post(
+            f"/premises/{pid}/photos",
+            files={"file": ("a.png", photo, "image/png")},
+            data={"alt": "Cour"},
+            headers=auth,
+        )
+        assert added.status_code == 201, added.text
+        # Elsewhere, and on another method of a photo path, the general limit holds.
+        long_title = client.patch(
+            f"/premises/{pid}/photos/{added.json()['photo']['id']}",
+            json={"alt": "x" * 30_000},
+            headers=auth,
+        )
+        assert long_title.status_code == 413

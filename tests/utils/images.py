@@ -12,6 +12,7 @@ __all__ = [
     "OWNER",
     "bomb_png",
     "jpeg_with_gps",
+    "noisy_png",
     "png_bytes",
     "svg_bytes",
     "transparent_png",
@@ -55,6 +56,16 @@ def png_bytes(size: tuple[int, int] = (300, 200)) -> bytes:
     """A plain PNG."""
     out = io.BytesIO()
     _drawing(size).save(out, "PNG")
+    return out.getvalue()
+
+
+def noisy_png(size: tuple[int, int] = (150, 150), seed: int = 1) -> bytes:
+    """A PNG of random pixels: it hardly compresses (about 3 bytes a pixel)."""
+    import random
+
+    pixels = random.Random(seed).randbytes(size[0] * size[1] * 3)
+    out = io.BytesIO()
+    Image.frombytes("RGB", size, pixels).save(out, "PNG")
     return out.getvalue()
 
 
