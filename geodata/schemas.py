@@ -705,7 +705,8 @@ class PremisesPublic(_PremisesPublicBase):
     """What anyone may read of a stored listing.
 
     Never the owner's account (:data:`OWNER_FIELDS`); the contact (:data:`CONTACT_FIELDS`)
-    only when the owner published it (``contact_public``), else those fields are null.
+    only when the owner published it (``contact_public``), else those fields are null; no
+    photos (``gallery``) once the listing is withdrawn.
 
     Examples
     --------
@@ -728,6 +729,8 @@ class PremisesPublic(_PremisesPublicBase):
             data = {k: v for k, v in data.items() if k not in OWNER_FIELDS}
             if not data.get("contact_public"):
                 data.update(dict.fromkeys(CONTACT_FIELDS))
+            if data.get("status") == Status.withdrawn and data.get("gallery"):
+                data["gallery"] = []  # its photos are served to its owner and the staff only
         return data
 
 

@@ -458,3 +458,16 @@ def test_a_photo_may_be_larger_than_other_request_bodies(tmp_path: Any) -> None:
             headers=auth,
         )
         assert long_title.status_code == 413
+
+
+def test_a_withdrawn_listing_lists_its_photos_to_its_owner_only(world: World) -> None:
+    pid = world.listing()
+    world.photo(pid)
+    version = world.repo.get_premises(pid).version
+    gone = world.client.delete(
+        f"/premises/{pid}", headers=world.headers("developer", **{"If-Match": f'"{version}"'})
+    )
+    assert gone.status_code == 200 and len(gone.json()["gallery"]) == 1
+    assert world.client.get(f"/premises/{pid}").json()["gallery"] == []
+    owner = world.client.get(f"/premises/{pid}", headers=world.headers("developer")).json()
+    assert len(owner["gallery"]) == 1
