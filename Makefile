@@ -49,7 +49,7 @@ $(VENDOR_STAMP): web/package.json web/package-lock.json
 
 ## Serve the app on http://127.0.0.1:8000 (SQLite file var/implanter.db, demo data on first run).
 run: $(STAMP) $(VENDOR_STAMP)
-	$(BIN)/implanter serve
+	IMPLANTER_API__DEMO_PHOTOS=$${IMPLANTER_API__DEMO_PHOTOS:-6} $(BIN)/implanter serve
 
 ## Run the whole test suite (PostGIS and Chromium tests skip if absent, unless required).
 test: $(STAMP) $(VENDOR_STAMP)

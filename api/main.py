@@ -45,6 +45,7 @@ from .routes import (
     pages_map,
     pages_premises,
     pages_search,
+    photos,
     premises,
     similar,
 )
@@ -82,6 +83,10 @@ def open_catalogue(
             reference_date=today or datetime.now(UTC).date(),
         )
         logger.info("first run: loaded %d demo premises and %d needs", n_premises, n_needs)
+        if settings.api.demo_photos:
+            from geodata.demo_photos import add_demo_photos
+
+            add_demo_photos(repo, listings=settings.api.demo_photos)
     return repo
 
 
@@ -159,11 +164,12 @@ def create_app(
     app.add_middleware(
         HardeningMiddleware,
         settings=settings.http,
-        large_bodies=pages_listings.large_bodies(settings),
+        large_bodies={**pages_listings.large_bodies(settings), **photos.large_bodies(settings)},
     )
     app.include_router(home.router)
     app.include_router(health.router)
     app.include_router(premises.router)
+    app.include_router(photos.router)
     app.include_router(freshness.router)
     app.include_router(accounts.router)
     app.include_router(login.router)

@@ -131,8 +131,14 @@ class HardeningMiddleware:
     ) -> None:
         self.app = app
         self.settings = settings
-        #: Paths whose body may be larger than ``max_body_bytes`` (uploads), and their limit.
-        self.large_bodies = dict(large_bodies or {})
+        #: Paths whose body may be larger than ``max_body_bytes`` (uploads), and their limit;
+        #: a path with ``{name}`` parts (``/premises/{premises_id}/photos``) is a template.
+        self.large_bodies = {p: n for p, n in (large_bodies or {}).items() if "{" not in p}
+        self._large_templates = [
+            (re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(p))), n)
+            for p, n in (large_bodies or {}).items()
+            if "{" in p
+        ]
         # Header blocks built once: this runs on every response.
         always = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
         if settings.hsts_max_age:
@@ -204,9 +210,13 @@ class HardeningMiddleware:
 
     def _body_limit(self, scope: Scope) -> int:
         """The largest body of this request: an upload's, or any other request's."""
-        if scope["path"] in UPLOAD_PATHS and scope["method"] == "POST":
+        path = scope["path"]
+        if path in UPLOAD_PATHS and scope["method"] == "POST":
             return self.settings.max_upload_bytes
-        return self.large_bodies.get(scope["path"], self.settings.max_body_bytes)
+        limit = self.large_bodies.get(path)
+        if limit is None and scope["method"] == "POST":
+            limit = next((n for t, n in self._large_templates if t.fullmatch(path)), None)
+        return self.settings.max_body_bytes if limit is None else limit
 
     @staticmethod
     def _body_field(scope: Scope) -> str:

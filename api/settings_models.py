@@ -58,6 +58,13 @@ class ApiSettings(BaseModel):
         default=True, description="Load the demo catalogue when the database is empty."
     )
     demo_seed: int = 2018
+    demo_photos: int = Field(
+        default=0,
+        ge=0,
+        le=50,
+        description="With the demo catalogue loaded on first run, give this many of its "
+        "listings two drawn, obviously fictitious photos each (`make run` sets 6).",
+    )
     default_page_size: int = Field(default=50, ge=1)
     max_page_size: int = Field(default=500, ge=1)
 
@@ -287,6 +294,29 @@ class UploadSettings(BaseModel):
         default=None,
         description="Where a checked file waits for its owner's 'Importer' (default: a "
         "folder in the system's temporary directory); files are removed after an hour.",
+    )
+    photo_max_bytes: int = Field(
+        default=8 * 2**20,
+        ge=1024,
+        le=50 * 2**20,
+        description="Largest photo file accepted (bytes; 422 naming `file` above, 413 when "
+        "the request itself is larger than this plus 64 KiB).",
+    )
+    photo_max_pixels: int = Field(
+        default=40_000_000,
+        ge=10_000,
+        le=200_000_000,
+        description="Largest photo accepted in pixels (width x height), read from the "
+        "image's header before decoding it: refuses decompression bombs.",
+    )
+    photo_max_side: int = Field(
+        default=1600,
+        ge=100,
+        le=8000,
+        description="Longest side of a stored photo (pixels); larger photos are reduced.",
+    )
+    photos_per_listing: int = Field(
+        default=20, ge=1, le=200, description="Most photos one listing may have."
     )
 
 

@@ -31,12 +31,16 @@ __all__ = [
     "CONTACT_FIELDS",
     "KIND_LABELS",
     "OWNER_FIELDS",
+    "PHOTO_ALT_MAX",
     "STATUS_LABELS",
     "TENURE_LABELS",
     "USE_LABELS",
     "Criterion",
     "Need",
     "NeedIn",
+    "PhotoIn",
+    "PhotoRef",
+    "PhotoUpdate",
     "PlaceOfInterest",
     "Premises",
     "PremisesBase",
@@ -265,6 +269,16 @@ def _json_dumps(obj: Any) -> str:
     import json
 
     return json.dumps(obj)
+
+
+def _json_loads(text: str | bytes) -> Any:
+    import json
+
+    return json.loads(text)
+
+
+#: Longest description (alt text) of a photo, in characters.
+PHOTO_ALT_MAX = 300
 
 
 class _Model(BaseModel):
@@ -530,17 +544,98 @@ class PremisesCreate(PremisesBase):
                 self.zone_id = str(zone)
 
 
+class PhotoRef(_Model):
+    """One photo stored with a listing, as the listing's ``gallery`` lists it.
+
+    ``url`` serves the image (a JPEG re-encoded without metadata, see
+    :mod:`geodata.photos`); ``alt`` describes it in French for readers who cannot see it,
+    ``alt_en`` in English when the owner gave one.
+    """
+
+    id: int = Field(ge=1)
+    url: str = Field(description="Where the image is served (GET), relative to the site.")
+    alt: str = Field(min_length=1, max_length=PHOTO_ALT_MAX, description="French description.")
+    alt_en: str | None = Field(
+        default=None, max_length=PHOTO_ALT_MAX, description="English description, if given."
+    )
+    width: int = Field(ge=1, description="Pixels.")
+    height: int = Field(ge=1, description="Pixels.")
+
+
+class PhotoIn(_Model):
+    """The description of a photo sent with it (``POST /premises/{id}/photos``).
+
+    ``alt`` is required: it is what a reader who cannot see the photo is told (RGAA).
+    """
+
+    alt: str = Field(
+        min_length=1,
+        max_length=PHOTO_ALT_MAX,
+        description="What the photo shows, in French (the image's text alternative).",
+    )
+    alt_en: str | None = Field(
+        default=None, max_length=PHOTO_ALT_MAX, description="The same in English (optional)."
+    )
+    position: Annotated[int, Field(ge=0, le=1000)] | None = Field(
+        default=None, description="Where it goes among the listing's photos, from 0 (last)."
+    )
+
+    @field_validator("alt_en")
+    @classmethod
+    def _blank_en(cls, v: str | None) -> str | None:
+        return v or None
+
+
+class PhotoUpdate(_Model):
+    """A new description or place of a photo (``PATCH /premises/{id}/photos/{photo_id}``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"alt": "Le quai de chargement", "position": 0}]}
+    )
+
+    alt: str | None = Field(default=None, min_length=1, max_length=PHOTO_ALT_MAX)
+    alt_en: str | None = Field(
+        default=None, max_length=PHOTO_ALT_MAX, description="Empty text or null removes it."
+    )
+    position: Annotated[int, Field(ge=0, le=1000)] | None = Field(
+        default=None, description="The photo's new place, from 0 (first)."
+    )
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent (``alt`` cannot be removed, only replaced)."""
+        out = self.model_dump(exclude_unset=True)
+        if out.get("alt") is None:
+            out.pop("alt", None)
+        if out.get("position") is None:
+            out.pop("position", None)
+        if "alt_en" in out:
+            out["alt_en"] = out["alt_en"] or None
+        return out
+
+
 class Premises(PremisesBase):
     """A stored listing: the owner's description plus identity, version and timestamps.
 
     It was checked against the territory when it was written, so reading it back never checks
-    it again (whatever the validation context).
+    it again (whatever the validation context). ``gallery`` lists the photos stored with it,
+    in display order; it changes only through the photo routes (each change is a new version).
     """
 
     id: int
     version: int = Field(ge=1)
     created_at: datetime
     updated_at: datetime
+    gallery: list[PhotoRef] = Field(
+        default_factory=list,
+        description="The photos stored with the listing, in display order (uploaded with "
+        "POST /premises/{id}/photos); `photos` lists links to pictures hosted elsewhere.",
+    )
+
+    @field_validator("gallery", mode="before")
+    @classmethod
+    def _gallery_text(cls, v: Any) -> Any:
+        """The stored column holds the gallery as JSON text."""
+        return _json_loads(v) if isinstance(v, str | bytes) else v
 
 
 def _personal(kind: str) -> tuple[str, ...]:
@@ -610,7 +705,8 @@ class PremisesPublic(_PremisesPublicBase):
     """What anyone may read of a stored listing.
 
     Never the owner's account (:data:`OWNER_FIELDS`); the contact (:data:`CONTACT_FIELDS`)
-    only when the owner published it (``contact_public``), else those fields are null.
+    only when the owner published it (``contact_public``), else those fields are null; no
+    photos (``gallery``) once the listing is withdrawn.
 
     Examples
     --------
@@ -633,6 +729,8 @@ class PremisesPublic(_PremisesPublicBase):
             data = {k: v for k, v in data.items() if k not in OWNER_FIELDS}
             if not data.get("contact_public"):
                 data.update(dict.fromkeys(CONTACT_FIELDS))
+            if data.get("status") == Status.withdrawn and data.get("gallery"):
+                data["gallery"] = []  # its photos are served to its owner and the staff only
         return data
 
 

@@ -222,6 +222,7 @@ def record() -> dict[str, Any]:
                     op["parameters"] = params
                 examples[f"{method} {template}"] = op
             _record_forms(client, app, keys["staff"], examples)
+            _record_photos(client, keys["staff"], ids["premises"], examples)
     return examples
 
 
@@ -274,6 +275,59 @@ def _record_forms(client: TestClient, app: Any, staff_key: str, examples: dict[s
         "response": _trim(report.json()),
         "status": 200,
     }
+
+
+def _photo() -> bytes:
+    """A small drawn photo (a JPEG), for ``POST /premises/{id}/photos``."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (640, 480), "#c9d6df")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((80, 180, 560, 440), fill="#6b7b8c")
+    draw.rectangle((260, 300, 380, 440), fill="#2f3e4e")
+    out = io.BytesIO()
+    image.save(out, "JPEG")
+    return out.getvalue()
+
+
+def _record_photos(
+    client: TestClient, staff_key: str, premises_id: str, examples: dict[str, Any]
+) -> None:
+    """Add a photo to a listing (multipart), describe it again, delete it."""
+    base = f"/premises/{premises_id}/photos"
+    sent = {"alt": "Façade sur rue et porte sectionnelle", "alt_en": "Street front and door"}
+    added = client.post(
+        base,
+        files={"file": ("facade.jpg", _photo(), "image/jpeg")},
+        data=sent,
+        headers=_auth(staff_key),
+    )
+    if added.status_code != 201:
+        msg = f"POST {base}: {added.status_code} {added.text[:500]}"
+        raise RuntimeError(msg)
+    photo_id = str(added.json()["photo"]["id"])
+    params = {"premises_id": premises_id}
+    examples["POST /premises/{premises_id}/photos"] = {
+        "parameters": params,
+        "response": _trim(added.json()),
+        "status": 201,
+    }
+    change = {"alt": "Façade sur rue, porte sectionnelle de 4 m", "position": 0}
+    for method, body in (("PATCH", change), ("DELETE", None)):
+        done = client.request(method, f"{base}/{photo_id}", json=body, headers=_auth(staff_key))
+        if done.status_code != 200:
+            msg = f"{method} {base}/{photo_id}: {done.status_code} {done.text[:500]}"
+            raise RuntimeError(msg)
+        op: dict[str, Any] = {
+            "parameters": {**params, "photo_id": photo_id},
+            "response": _trim(done.json()),
+            "status": 200,
+        }
+        if body is not None:
+            op["request"] = body
+        examples[f"{method} /premises/{{premises_id}}/photos/{{photo_id}}"] = op
 
 
 def _auth(key: str) -> dict[str, str]:

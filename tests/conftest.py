@@ -25,6 +25,7 @@ BACKENDS = [
 
 _DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 _DATA_TABLES = (
+    "premises_photos",
     "premises",
     "needs",
     "audit_log",

@@ -223,10 +223,12 @@ FIELDS: tuple[FieldSpec, ...] = (
     _F(
         "photos",
         "lines",
-        "Photos",
-        "Photos",
-        help_fr="Une adresse http(s) par ligne.",
-        help_en="One http(s) address per line.",
+        "Liens vers des photos publiées ailleurs",
+        "Links to photos published elsewhere",
+        help_fr="Une adresse http(s) par ligne. Vos propres photos s'envoient dans « Photos "
+        "de l'annonce », sous ce formulaire, une fois l'annonce enregistrée.",
+        help_en='One http(s) address per line. Your own photos are sent in "Photos of the '
+        'listing", below this form, once the listing is saved.',
     ),
     _F(
         "owner_account",

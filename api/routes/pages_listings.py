@@ -413,8 +413,10 @@ def _form_page(
     version: int | None = None,
     stale: bool = False,
     status_code: int = 200,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
-    """The create or edit form, with what was typed and the errors next to their fields."""
+    """The create or edit form, with what was typed and the errors next to their fields
+    (``extra``: more of the template's context, such as the photos' errors)."""
     point = _point(values)
     commune = territory.commune_at([point[0]], [point[1]])[0] if point is not None else None
     location = (point[1], point[0]) if commune is not None and point else maps.DEFAULT_CENTER
@@ -461,6 +463,7 @@ def _form_page(
         ],
         staff=account.role == "staff",
         action=url_with_lang(action, lang),
+        **(extra or {}),
     )
     response.status_code = status_code
     return response

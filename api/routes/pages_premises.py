@@ -1,5 +1,5 @@
-"""The premises detail page: facts with units, a mini-map with what is near, the zone and
-lot, how recently it was verified, "contact the owner" and similar premises."""
+"""The premises detail page: facts with units, its photos, a mini-map with what is near, the
+zone and lot, how recently it was verified, "contact the owner" and similar premises."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from ..deps import NowDep, PremisesIdPath, RepoDep, SettingsDep, TerritoryDep
 from ..freshness import hide_before
 from ..pages import PAGE_RESPONSES, Lang, csp_nonce, fmt_number, render
 from .contacts import ContactRequestIn, send_contact_request
+from .photos import photos_visible
 
 __all__ = ["nearest", "router"]
 
@@ -282,6 +283,7 @@ def _detail(
         hidden=verified is not None and verified < since,
         withdrawn=item.status == Status.withdrawn,
         similar=_similar_items(index, premises_id, since, lang),
+        gallery=stored.gallery if photos_visible(account, stored, now, settings) else [],
         map=_mini_map(request, settings, item, stations, exits, lang),
         errors=errors or [],
         values=values or {},

@@ -5,7 +5,8 @@ The function modules :mod:`~geodata.storage.premises`, :mod:`~geodata.storage.ne
 :mod:`~geodata.storage.freshness`,
 :mod:`~geodata.storage.accounts`, :mod:`~geodata.storage.contacts`,
 :mod:`~geodata.storage.sessions`, :mod:`~geodata.storage.outbox`,
-:mod:`~geodata.storage.outcomes`, :mod:`~geodata.storage.models` and
+:mod:`~geodata.storage.outcomes`, :mod:`~geodata.storage.models`,
+:mod:`~geodata.storage.photos` and
 :mod:`~geodata.storage.schema` work on a connection the caller opened, so that several writes
 form one transaction; :class:`Repository` is the facade that opens one per call.
 """
@@ -20,6 +21,7 @@ from geodata.storage import (
     needs,
     outbox,
     outcomes,
+    photos,
     premises,
     schema,
     sessions,
@@ -67,6 +69,7 @@ __all__ = [
     "open_repository",
     "outbox",
     "outcomes",
+    "photos",
     "premises",
     "register_hooks",
     "schema",

@@ -29,6 +29,7 @@ __all__ = [
     "notifications",
     "outcomes",
     "premises",
+    "premises_photos",
     "ranking_models",
     "web_sessions",
     "webhooks",
@@ -391,3 +392,41 @@ ranking_models = sa.Table(
     sa.Index(None, "promoted"),
     sqlite_autoincrement=True,
 )
+
+# Photos of listings, stored in the database so that they go wherever the catalogue goes
+# (SQLite file or PostGIS, its backups and copies). Each is a JPEG re-encoded without
+# metadata (geodata.photos); ``position`` orders a listing's photos from 0. A listing's
+# photos go with it (ON DELETE CASCADE). Written only by geodata.storage.photos, which keeps
+# the listing's ``gallery`` column (below) in step in the same transaction.
+premises_photos = sa.Table(
+    "premises_photos",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "premises_id",
+        sa.Integer,
+        sa.ForeignKey("premises.id", ondelete="CASCADE", name="fk_premises_photos_premises_id"),
+        nullable=False,
+    ),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("content_type", sa.String(40), nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("size_bytes", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("alt", sa.String(300), nullable=False),
+    sa.Column("alt_en", sa.String(300)),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("position >= 0", name="position"),
+    sa.CheckConstraint("width > 0 AND height > 0", name="size"),
+    sa.Index(None, "premises_id", "position"),
+    sqlite_autoincrement=True,
+)
+
+# The photos of a listing as its readers see them (JSON: id, url, alt, alt_en, width,
+# height, in display order): a column of the listing, so that every read of a listing (a
+# page of GET /premises, a match, a cached public view keyed by id and version) carries them
+# without a query per listing. A photo change is a listing write (version + 1, audited).
+premises.append_column(sa.Column("gallery", sa.Text, nullable=False, server_default="[]"))

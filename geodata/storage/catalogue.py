@@ -53,6 +53,7 @@ NOT_MATCHED: tuple[str, ...] = (
     "contact_email",
     "contact_phone",
     "photos",
+    "gallery",
     "description",
     "created_at",
     "updated_at",

@@ -294,9 +294,9 @@ def _created_json(item: PremisesCreate, premises_id: int, at: datetime, stamp: s
     """The audit text of a created listing: the stored listing as JSON, as
     ``Premises.model_dump_json()`` gives it, without building the model again.
 
-    The owner's fields serialise as in the item, followed by the identity, version and
-    timestamps; a ``last_verified_at`` that is not in UTC is stored converted, so that item
-    goes through the model read back from its row instead.
+    The owner's fields serialise as in the item, followed by the identity, version,
+    timestamps and the (empty) gallery of photos; a ``last_verified_at`` that is not in UTC
+    is stored converted, so that item goes through the model read back from its row instead.
     """
     verified = item.last_verified_at
     if verified is not None and verified.utcoffset() != timedelta(0):
@@ -304,7 +304,8 @@ def _created_json(item: PremisesCreate, premises_id: int, at: datetime, stamp: s
         row["created_at"] = row["updated_at"] = at
         return cv.premises_from_row(row).model_dump_json()
     head = item.model_dump_json()
-    return f'{head[:-1]},"id":{premises_id},"version":1,"created_at":{stamp},"updated_at":{stamp}}}'
+    system = f'"id":{premises_id},"version":1,"created_at":{stamp},"updated_at":{stamp}'
+    return f'{head[:-1]},{system},"gallery":[]}}'
 
 
 def update_premises(
@@ -537,6 +538,7 @@ def _replace(
             "version": version,
             "created_at": old["created_at"],
             "updated_at": at,
+            "gallery": old["gallery"],
         }
     )
 

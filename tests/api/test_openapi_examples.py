@@ -31,6 +31,8 @@ NO_RESPONSE_EXAMPLE = {
 }
 NO_REQUEST_EXAMPLE = {
     "POST /imports": "a multipart file upload (the file is binary; its fields are described)",
+    "POST /premises/{premises_id}/photos": "a multipart photo upload (the image is binary; "
+    "its fields are described)",
 }
 
 DOC = create_app(Settings()).openapi()

@@ -1,0 +1,1 @@
+"""Factories of test data, as plain functions."""
