@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 import scipy
 
+from bench import results
 from bench.results import write_section
 from geodata.developments import development_applicants, load_development
 from geodata.territory import load_territory
@@ -47,16 +47,7 @@ TARGET_S = 1.0
 
 def machine() -> str:
     """CPU, cores, OS, Python, SciPy and the load when the benchmark starts."""
-    cpu = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return (
-        f"CPU {cpu}; cores {os.cpu_count()}; OS {platform.platform()}; Python "
-        f"{platform.python_version()}; numpy {np.__version__}; scipy {scipy.__version__} "
-        f"(HiGHS); load average (1 min) at start {os.getloadavg()[0]:.2f}"
-    )
+    return results.machine(f"numpy {np.__version__}", f"scipy {scipy.__version__} (HiGHS)")
 
 
 CPU: dict[int, list[float]] = {}

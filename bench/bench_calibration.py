@@ -18,8 +18,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +26,7 @@ import numpy as np
 import sklearn
 
 from api.matching import build_index
+from bench import results
 from bench.results import write_section
 from geodata.demo import load_demo
 from geodata.storage import dispose_engine, open_repository
@@ -42,14 +41,8 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 
 def machine() -> str:
     """CPU, cores, OS, Python, scikit-learn."""
-    cpu = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return (
-        f"CPU {cpu}; cores {os.cpu_count()}; OS {platform.platform()}; Python "
-        f"{platform.python_version()}; numpy {np.__version__}; scikit-learn {sklearn.__version__}"
+    return results.machine(
+        f"numpy {np.__version__}", f"scikit-learn {sklearn.__version__}", load=False
     )
 
 

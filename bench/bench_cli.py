@@ -40,7 +40,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import pstats
 import subprocess
 import sys
@@ -53,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.results import write_section
+from bench.results import machine, write_section
 
 __all__ = ["NEED", "main"]
 
@@ -226,20 +225,6 @@ def synthetic_db(n: int, env: dict[str, str], rebuild: bool, log: Log) -> str:
 
 
 # --- the report ----------------------------------------------------------------------------
-
-
-def machine() -> str:
-    """CPU, cores, OS, Python and the load when the benchmark starts."""
-    cpu = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    load = os.getloadavg()[0]
-    return (
-        f"CPU {cpu}; cores {os.cpu_count()}; OS {platform.platform()}; "
-        f"Python {platform.python_version()}; load average (1 min) at start {load:.2f}"
-    )
 
 
 def report(

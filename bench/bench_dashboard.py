@@ -24,8 +24,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -35,26 +33,13 @@ from fastapi.testclient import TestClient
 from api.auth import issue_key
 from api.main import create_app
 from api.settings import Settings
-from bench.results import write_section
+from bench.results import machine, write_section
 from geodata.demo import load_demo
 from geodata.storage import Repository, accounts
 from geodata.territory import default_territory
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
-
-
-def machine() -> str:
-    """CPU, cores, OS, Python and the load when the benchmark starts."""
-    cpu = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return (
-        f"CPU {cpu}; cores {os.cpu_count()}; OS {platform.platform()}; Python "
-        f"{platform.python_version()}; load average (1 min) at start {os.getloadavg()[0]:.2f}"
-    )
 
 
 def measure(n_premises: int, n_needs: int, folder: Path) -> dict[str, float]:

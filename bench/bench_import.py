@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -40,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.results import write_section
+from bench.results import machine, write_section
 
 __all__ = ["main"]
 
@@ -189,20 +188,6 @@ def check_bulk_equals_row_by_row(csv: Path, sample: int = 5_000) -> str:
     if same != len(parsed.items) or parsed.errors:
         raise AssertionError(f"bulk and row-by-row validation differ: {same}/{len(parsed.items)}")
     return f"{same:,} of the first {sample:,} rows give the same listing row by row"
-
-
-def machine() -> str:
-    """CPU, cores, OS, Python and the load when the benchmark starts."""
-    cpu = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (
-        f"CPU {cpu}; cores {os.cpu_count()}; OS {platform.platform()}; "
-        f"Python {platform.python_version()}; load average (1, 5, 15 min) at start {load}"
-    )
 
 
 def report(
