@@ -540,7 +540,9 @@ class AlertingCatalogue:
     def stored(self, conn: Connection, refs: Sequence[str]) -> dict[str, np.ndarray]:
         """The listings named by ``refs`` as they are stored now (in ``conn``'s transaction)."""
         names = (*STATE_COLUMNS, "external_ref", "owner_account")
-        return catalogue.premises_columns(conn, names, refs=refs)
+        # Locked as read: a write to one of them committed meanwhile (PostgreSQL) is waited
+        # for and read, so that what it notified is not notified again by the import.
+        return catalogue.premises_columns(conn, names, refs=refs, for_update=True)
 
     def upsert_premises_by_ref(
         self,

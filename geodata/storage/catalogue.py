@@ -238,6 +238,7 @@ def premises_columns(
     *,
     ids: Sequence[int] | None = None,
     refs: Sequence[str] | None = None,
+    for_update: bool = False,
 ) -> dict[str, np.ndarray]:
     """Return listing columns as numpy arrays, without a frame or a model per row.
 
@@ -258,6 +259,10 @@ def premises_columns(
         Read only the listings with these ids, or these external references (the written
         listings of an import, before and after its write); those not stored are left out.
         Read in slices short enough for one ``IN (...)`` list, then ordered by id.
+    for_update : bool
+        With ``ids`` or ``refs``: lock those rows first (``FOR UPDATE`` on PostgreSQL; SQLite
+        has one writer at a time), so that what is read stays what it is until the caller's
+        transaction ends: a write committed meanwhile is waited for, then read.
 
     Returns
     -------
@@ -311,12 +316,20 @@ def premises_columns(
             found = sa.select(premises.c.id).where(
                 premises.c.external_ref.in_(sa.bindparam("r", expanding=True))
             )
+            if for_update:
+                found = found.with_for_update()
             ids = [
                 i
                 for chunk in co.chunks(wanted)
                 for i in conn.execute(found, {"r": list(chunk)}).scalars()
             ]
         keys = sorted({int(i) for i in ids or ()})
+        if for_update and refs is None:
+            locked = sa.select(premises.c.id).where(
+                premises.c.id.in_(sa.bindparam("k", expanding=True))
+            )
+            for chunk in co.chunks(keys):
+                conn.execute(locked.with_for_update(), {"k": list(chunk)}).all()
         # In the caller's transaction: the slices read one state of the catalogue, by id.
         rows = [
             row

@@ -239,3 +239,78 @@ def test_columns_of_listings_are_read_by_id_and_by_reference(repo: Repository) -
         p.surface_m2 for p in sorted(stored, key=lambda p: p.id)
     ]
     assert few["id"].tolist() == sorted(ids[2:4])
+
+
+@pytest.mark.parametrize("repo", ["postgis"], indirect=True)
+def test_an_import_waits_for_a_write_to_its_listings_and_does_not_notify_it_again(
+    repo: Repository,
+) -> None:
+    """An edit of a listing commits while an import of the same listing runs (PostgreSQL,
+    two connections): the import reads the listing as the edit left it, so the saved search
+    the edit made it fit is notified once, by the edit, not a second time by the import.
+
+    The import's read of the stored listings locks them: it waits for the edit's
+    transaction, which the test commits only once the import is seen waiting for a lock.
+    Before, the import read the listing as it was before the edit, waited later (at its
+    own write), and notified the same need again.
+    """
+    import threading
+    import time
+
+    import sqlalchemy as sa
+
+    from geodata.schemas import NeedIn
+
+    territory = default_territory()
+    listing = demo_premises(2018, 1, territory=territory)[0].model_copy(
+        update={"external_ref": "COURSE-1", "status": "let", "last_verified_at": NOW}
+    )
+    need = NeedIn(
+        company_name="Course",
+        owner_account=RECIPIENTS[0],
+        surface_min_m2=listing.surface_m2 * 0.9,
+        surface_max_m2=listing.surface_m2 * 1.1,
+        communes=[str(listing.commune_insee)],
+        alert_threshold=50,
+    )
+    with repo.begin() as conn:
+        needs.add_many_needs(conn, [need], actor="fixture")
+    repo.upsert_premises_by_ref([listing], actor="fixture")
+    alerts = _alerts()
+    available = listing.model_copy(update={"status": "available"})
+
+    edit = repo.engine.connect()
+    edit_tx = edit.begin()
+    before = store.premises_by_refs(edit, ["COURSE-1"])["COURSE-1"]
+    written = store.upsert_premises_by_ref(edit, [available], actor="edit", verified_at=NOW)
+    after = store.get_premises(edit, written.updated[0])
+    assert len(alerts.written(edit, before, after)) == 1  # the edit's own notification
+    edit_pid = edit.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+
+    target = AlertingCatalogue(repo, alerts)
+    failures: list[BaseException] = []
+
+    def run_import() -> None:
+        try:
+            described = available.model_copy(update={"description": "Rafraîchi."})
+            target.upsert_premises_by_ref([described], actor="import", verified_at=NOW)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    importer = threading.Thread(target=run_import)
+    importer.start()
+    with repo.engine.connect() as watch:
+        waiting = sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND :edit = ANY(pg_blocking_pids(pid))"
+        )
+        while not watch.execute(waiting, {"edit": edit_pid}).scalar():
+            assert importer.is_alive(), failures
+            watch.rollback()
+            time.sleep(0.01)
+    edit_tx.commit()
+    edit.close()
+    importer.join()
+    assert failures == []
+    assert target.notified == 0
+    assert len(_notes(repo)) == 1
