@@ -55,7 +55,7 @@ from ..freshness import hide_before
 from ..pages import Lang, url_with_lang
 from ..settings import Settings
 from .pages_dev_forms import form_values, validation_errors
-from .pages_listings import _form_page, _gate, _not_found, _owned
+from .pages_listings import FORM_RESPONSES, _form_page, _gate, _not_found, _owned
 from .premises import _AUTH, _WRITE, IfMatch, _check_editor, _expected_version
 
 __all__ = [
@@ -425,7 +425,9 @@ def _gate_listing(
     return None, item
 
 
-@router.post(PAGE_PATH, response_class=HTMLResponse, include_in_schema=False)
+@router.post(
+    PAGE_PATH, response_class=HTMLResponse, openapi_extra=OPTIONAL_AUTH, responses=FORM_RESPONSES
+)
 def page_add_photo(
     request: Request,
     premises_id: PremisesIdPath,
@@ -471,7 +473,10 @@ def page_add_photo(
 
 
 @router.post(
-    f"{PAGE_PATH}/{{photo_id}}/supprimer", response_class=HTMLResponse, include_in_schema=False
+    f"{PAGE_PATH}/{{photo_id}}/supprimer",
+    response_class=HTMLResponse,
+    openapi_extra=OPTIONAL_AUTH,
+    responses=FORM_RESPONSES,
 )
 def page_delete_photo(
     request: Request,
