@@ -174,3 +174,40 @@ def test_a_photo_added_in_the_form_shows_on_a_phone(browser: Any, site: Site) ->
     assert page.locator("#photo-list img").count() == 1
     assert seen == [] and reader_seen == []
     context.close()
+
+
+def test_a_photo_over_the_limit_is_refused_in_the_page_before_it_is_sent(
+    browser: Any, site: Site
+) -> None:
+    """A file over ``uploads.photo_max_bytes`` is refused by the form itself, with the
+    field's message, and nothing is sent (the server would answer a bare 413)."""
+    context = _context(browser, site, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
+    form_path = f"/mes-annonces/{site.listing}/modifier"
+    page.goto(site.url + form_path)
+    page.get_by_label("Adresse e-mail").fill(EMAIL)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(f"**{form_path}*")
+    sent.clear()
+    limit = int(page.locator("#p-file").get_attribute("data-max-bytes") or 0)
+    assert limit == 8 * 2**20  # the setting's default, told to the page
+    big = jpeg_with_gps((64, 64)) + b"\0" * limit
+    page.locator("#p-file").set_input_files(
+        {"name": "trop-lourde.jpg", "mimeType": "image/jpeg", "buffer": big}
+    )
+    page.locator("#p-alt").fill("Façade")
+    message = page.locator("#p-file").evaluate("i => i.validationMessage")
+    assert message == "Photo : ce fichier dépasse 8 Mio ; envoyez une photo plus légère."
+    assert page.locator("#p-file").get_attribute("aria-invalid") == "true"
+    page.get_by_role("button", name="Ajouter la photo").click()
+    assert sent == [] and page.url.endswith(form_path)
+    # A file within the limit clears the message.
+    page.locator("#p-file").set_input_files(
+        {"name": "facade.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_gps((64, 64))}
+    )
+    assert page.locator("#p-file").evaluate("i => i.validity.valid")
+    assert serious_violations(page) == [], page.url
+    context.close()
