@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -52,7 +51,7 @@ from api.alerts import (
 from api.delivery import deliver_due
 from api.matching import build_index
 from api.settings import DeliverySettings
-from bench.results import RESULTS, write_section
+from bench.results import RESULTS, machine, write_section
 from geodata.demo import demo_needs, demo_premises, load_demo
 from geodata.storage import Repository, catalogue, needs, outbox
 from geodata.storage import premises as store
@@ -229,8 +228,7 @@ def main(argv: list[str] | None = None) -> None:
             "Produced by `bench/bench_alerts.py` on "
             f"{datetime.now(UTC):%Y-%m-%d %H:%M}.",
             "",
-            f"Machine: {platform.processor() or platform.machine()}; cores {os.cpu_count()}; "
-            f"Python {platform.python_version()}; load average (1 min) at start "
+            f"Machine: {machine(load=False)}; load average (1 min) at start "
             f"{load_start:.2f}, at the end {load_end:.2f}"
             + (
                 " (**a loaded machine**, other work was running: read the figures as upper bounds)."

@@ -24,7 +24,7 @@ the figures are the app's own. Target (issue 10): 10,000 premises interactive wi
 
 Run::
 
-    python -m bench.bench_maps                      # 360, 10k, 100k; adds to RESULTS.md
+    python -m bench.bench_maps                      # 360, 10k, 100k; into RESULTS.md
     python -m bench.bench_maps --sizes 360 10000 --results -   # print only
 """
 
@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import socket
 import sys
 import threading
@@ -43,6 +42,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bench.results import machine, write_section
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
 CHROMIUM = "/usr/bin/chromium"
@@ -192,14 +193,6 @@ def _line(r: dict[str, Any]) -> str:
 
 
 def report(rows: list[dict[str, Any]]) -> str:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     load = os.getloadavg()
     ten_k = [r for r in rows if r["premises"] == 10_000 and r["clustered"]]
     verdict = (
@@ -214,8 +207,7 @@ def report(rows: list[dict[str, Any]]) -> str:
         "synthetic catalogue (seed 42), headless Debian Chromium, outside hosts unresolvable "
         "(no tiles). Times from navigation start; the best of 3 runs (1 at 100,000).",
         "",
-        f"Machine: CPU {cpu}; cores {os.cpu_count()}; {platform.platform()}; Python "
-        f"{platform.python_version()}; load average (1 min) at the end {load[0]:.2f} (a "
+        f"Machine: {machine(load=False)}; load average (1 min) at the end {load[0]:.2f} (a "
         "shared machine: read the times as upper bounds).",
         "",
         "| premises | clustered | markers | HTML KiB | GeoJSON KiB | first request ms | "
@@ -233,7 +225,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[360, 10_000, 100_000])
     parser.add_argument(
-        "--results", default=str(RESULTS), help="file to append the report to; - prints only"
+        "--results",
+        default=str(RESULTS),
+        help="the results file whose maps section is replaced; - prints only",
     )
     args = parser.parse_args(argv)
     import tempfile
@@ -243,8 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     text = report(rows)
     print(text)
     if args.results != "-":
-        with open(args.results, "a", encoding="utf-8") as fh:
-            fh.write("\n" + text)
+        write_section("maps", text.rstrip("\n"), Path(args.results))
 
 
 if __name__ == "__main__":
