@@ -98,5 +98,5 @@ def live_model(conn: Connection) -> LiveModel:
     default weights."""
     from geodata.storage import models as model_store
 
-    model = model_store.promoted_model(conn)
-    return LiveModel(None, None) if model is None else LiveModel(model.id, model.weights)
+    found = model_store.promoted_weights(conn)
+    return LiveModel(None, None) if found is None else LiveModel(*found)

@@ -164,11 +164,13 @@ def count_rows(conn: Connection, table: sa.Table, delta: int) -> None:
     )
 
 
+#: Read at every request that matches or lists: built once (not its cache key every time).
+_CATALOGUE_VERSION = sa.select(catalogue_state.c.version).where(catalogue_state.c.id == 1)
+
+
 def read_catalogue_version(conn: Connection) -> int:
     """Return the catalogue version as the connection sees it (0 before the first change)."""
-    version = conn.execute(
-        sa.select(catalogue_state.c.version).where(catalogue_state.c.id == 1)
-    ).scalar_one_or_none()
+    version = conn.execute(_CATALOGUE_VERSION).scalar_one_or_none()
     return int(version or 0)
 
 
