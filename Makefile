@@ -19,7 +19,7 @@ UV_LOCK_ARGS ?=
 VENDOR := api/static/vendor
 VENDOR_STAMP := $(VENDOR)/.copied
 
-.PHONY: run test lint vendor bench bench-cli bench-http bench-import bench-allocation bench-calibration \
+.PHONY: run test lint vendor bench bench-cli bench-http bench-import bench-allocation bench-calibration bench-alerts bench-dashboard \
 	bench-maps bench-exports lock clean-db
 
 $(STAMP): pyproject.toml $(LOCK) $(VENDOR_STAMP)
@@ -92,6 +92,16 @@ bench-calibration: $(STAMP)
 ## PostGIS (server time and peak memory), beside ogr2ogr reading PostGIS straight.
 bench-exports: $(STAMP)
 	$(BIN)/python -m bench.bench_exports
+
+## Alerts inside a listing write and an import (1,000 and 10,000 listings against 180 and
+## 2,000 saved searches), and webhook deliveries per second.
+bench-alerts: $(STAMP)
+	$(BIN)/python -m bench.bench_alerts
+
+## The staff dashboard at 360 and 10,000 listings: the day's first view, again, filtered,
+## and after a write.
+bench-dashboard: $(STAMP)
+	$(BIN)/python -m bench.bench_dashboard
 
 ## Re-resolve uv.lock after editing pyproject.toml (keeps current pins unless they no longer
 ## fit; `make lock UV_LOCK_ARGS=--upgrade` takes the newest), then export requirements.lock.
