@@ -21,7 +21,6 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-import warnings
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +39,7 @@ from geodata.io import (
     import_listings,
     looks_binary,
 )
-from geodata.io.importer import FORMATS, usable_geometry_type
+from geodata.io.importer import FORMATS
 from geodata.io.report import format_report, format_row_error, translate_reason
 from geodata.schemas import PremisesCreate
 from geodata.storage import Repository, UpsertResult
@@ -172,30 +171,6 @@ def _format_of(name: str, head: bytes) -> str:
     return fmt
 
 
-def _check_gpkg_layers(path: Path, name: str) -> None:
-    """A GeoPackage must have a layer of points or polygons."""
-    import pyogrio
-
-    try:
-        with warnings.catch_warnings():  # GDAL's warnings about a foreign SQLite file
-            warnings.simplefilter("ignore")
-            layers = [(str(n), str(g)) for n, g in pyogrio.list_layers(path)]
-    except Exception as exc:  # pyogrio raises its own DataSourceError on a broken file
-        raise _file_error(
-            f"« {name} » ne peut pas être lu comme GeoPackage ({type(exc).__name__}).",
-            f"'{name}' cannot be read as a GeoPackage ({type(exc).__name__})",
-        ) from exc
-    usable = [n for n, g in layers if usable_geometry_type(g)]
-    shown = ", ".join(f"{n} ({g})" for n, g in layers) or "aucune"
-    if not usable:
-        raise _file_error(
-            f"« {name} » n'a aucune couche de points ou de polygones (couches : {shown}) ; "
-            "exportez les annonces en points depuis le SIG.",
-            f"'{name}' has no layer of points or polygons (layers: "
-            f"{shown.replace('aucune', 'none')}); export the listings as points from the GIS",
-        )
-
-
 def _note_only_sheet(report: ImportReport, path: Path) -> None:
     """Name the sheet of a one-sheet workbook in the report too (the importer names the sheet
     only when it had to choose), so that the report always says what it read."""
@@ -314,8 +289,6 @@ def import_premises(
         with path.open("rb") as handle:
             head = handle.read(_SNIFF_BYTES)
         fmt = _format_of(name, head)
-        if fmt == "gpkg":
-            _check_gpkg_layers(path, name)
         target = _Target(repo, account, alerts, dry_run=dry_run)
         limits = ImportLimits(max_file_bytes=settings.http.max_upload_bytes)
         try:

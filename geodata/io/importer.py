@@ -394,7 +394,7 @@ def _read_raw(
     except (OSError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
         cause = _short(exc).replace(str(path), path.name)
         msg = (
-            f"{path.name}: cannot be read as {fmt} ({cause}); check that the file is in "
+            f"{path.name}: cannot be read as {fmt.upper()} ({cause}); check that the file is in "
             f"{fmt.upper()} format and save it again"
         )
         fr = (
@@ -407,7 +407,7 @@ def _read_raw(
             raise
         cause = _short(exc).replace(str(path), path.name)
         msg = (
-            f"{path.name}: cannot be read as xlsx ({cause}); open it in a spreadsheet "
+            f"{path.name}: cannot be read as XLSX ({cause}); open it in a spreadsheet "
             "and save it again as an .xlsx workbook"
         )
         fr = (

@@ -377,7 +377,7 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ("workbook.csv", "est un fichier XLSX"),
         ("bomb.xlsx", "le classeur se décompresse en 1 120 Mio"),
         ("lines.gpkg", "aucune couche de points ou de polygones (couches : rues (LineString))"),
-        ("plain.gpkg", "ne peut pas être lu"),
+        ("plain.gpkg", "illisible comme fichier GPKG"),
     ],
 )
 def test_a_bad_file_is_a_422_naming_file(
@@ -464,10 +464,10 @@ def test_binary_noise_is_named_in_english_too(world: World, bad_files: dict[str,
         ),
         (
             "lines.gpkg",
-            "« lines.gpkg » n'a aucune couche de points ou de polygones",
-            "'lines.gpkg' has no layer of points or polygons (layers: rues (LineString))",
+            "aucune couche de points ou de polygones (couches : rues (LineString))",
+            "no layer of points or polygons (layers: rues (LineString))",
         ),
-        ("plain.gpkg", "ne peut pas être lu comme GeoPackage", "cannot be read as a GeoPackage"),
+        ("plain.gpkg", "illisible comme fichier GPKG", "cannot be read as GPKG"),
     ],
 )
 def test_a_refused_file_is_told_in_french_by_default_and_in_english_on_request(

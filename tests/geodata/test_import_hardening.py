@@ -187,7 +187,7 @@ def test_a_broken_or_hostile_workbook_is_a_one_line_error(
     tmp_path: Path, case: str, xml: bytes
 ) -> None:
     path = _replace_part(_workbook(tmp_path / f"{case}.xlsx"), SHEET, xml)
-    with pytest.raises(ListingsFileError, match="cannot be read as xlsx") as info:
+    with pytest.raises(ListingsFileError, match="cannot be read as XLSX") as info:
         read_listings(path, territory=GOSB)
     assert "root:" not in str(info.value)
     r = _cli("import", str(path), "--database-url", f"sqlite:///{tmp_path / 'x.db'}")
@@ -504,7 +504,7 @@ def refused_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "garbage.xlsx",
             "file : garbage.xlsx : illisible comme fichier XLSX (BadZipFile: File is not a zip "
             "file) ; vérifiez que le fichier est bien au format XLSX et enregistrez-le à nouveau",
-            "file: garbage.xlsx: cannot be read as xlsx (BadZipFile: File is not a zip file); "
+            "file: garbage.xlsx: cannot be read as XLSX (BadZipFile: File is not a zip file); "
             "check that the file is in XLSX format and save it again",
         ),
         (
