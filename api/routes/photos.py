@@ -21,12 +21,14 @@ the page routes at the end of this module, with the session's CSRF token.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, File, Form, Path, Request, Response, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.engine import Connection
 
 from geodata.photos import ACCEPTED_TYPES, PhotoError, PhotoLimits, prepare_photo
 from geodata.schemas import PhotoIn, PhotoRef, PhotoUpdate, Premises, Status
@@ -67,6 +69,7 @@ __all__ = [
 ]
 
 router = APIRouter(tags=["photos"])
+T = TypeVar("T")
 
 PhotoIdPath = Annotated[int, Path(ge=1, le=MAX_INT32, description="The photo's id")]
 
@@ -179,10 +182,12 @@ def _add(
         raise StaleVersionError(ENTITY_PREMISES, premises_id, expected, item.version)
     limits = photo_limits(settings)
     prepared = prepare_photo(_read_upload(upload, limits), limits, name=upload.filename or "")
-    with repo.begin() as conn:
-        current = listings.get_premises(conn, premises_id)
-        _check_editor(account, current)
-        info, listing = store.add_photo(
+    return _edit(
+        repo,
+        account,
+        alerts,
+        premises_id,
+        lambda conn: store.add_photo(
             conn,
             premises_id,
             prepared,
@@ -193,10 +198,26 @@ def _add(
             expected_version=expected,
             verified_at=now,
             max_photos=limits.per_listing,
-        )
-        # The edit confirms the listing: one hidden for want of confirmation comes back.
+        ),
+    )
+
+
+def _edit(
+    repo: Repository,
+    account: Account,
+    alerts: ListingAlerts,
+    premises_id: int,
+    write: Callable[[Connection], tuple[T, Premises]],
+) -> tuple[T, Premises]:
+    """A photo edit as a listing edit: in one transaction, the editor checked on the listing
+    as it is, the write, and the alerts of the listing as written (a photo edit confirms the
+    listing: one hidden for want of confirmation comes back)."""
+    with repo.begin() as conn:
+        current = listings.get_premises(conn, premises_id)
+        _check_editor(account, current)
+        result, listing = write(conn)
         alerts.written(conn, current, listing)
-    return info, listing
+    return result, listing
 
 
 @router.post(
@@ -273,10 +294,12 @@ def change_photo(
     photos (``position``, from 0); an edit of the listing (owner and staff)."""
     expected = _expected(if_match)
     _editable(repo, account, premises_id)
-    with repo.begin() as conn:
-        current = listings.get_premises(conn, premises_id)
-        _check_editor(account, current)
-        info, listing = store.update_photo(
+    info, listing = _edit(
+        repo,
+        account,
+        alerts,
+        premises_id,
+        lambda conn: store.update_photo(
             conn,
             premises_id,
             photo_id,
@@ -284,8 +307,8 @@ def change_photo(
             actor=account.name,
             expected_version=expected,
             verified_at=now,
-        )
-        alerts.written(conn, current, listing)
+        ),
+    )
     return _answer(response, info, listing)
 
 
@@ -307,18 +330,23 @@ def delete_photo(
     """Delete a photo of a listing; an edit of the listing (owner and staff)."""
     expected = _expected(if_match)
     _editable(repo, account, premises_id)
-    with repo.begin() as conn:
-        current = listings.get_premises(conn, premises_id)
-        _check_editor(account, current)
-        listing = store.delete_photo(
-            conn,
-            premises_id,
-            photo_id,
-            actor=account.name,
-            expected_version=expected,
-            verified_at=now,
-        )
-        alerts.written(conn, current, listing)
+    _, listing = _edit(
+        repo,
+        account,
+        alerts,
+        premises_id,
+        lambda conn: (
+            None,
+            store.delete_photo(
+                conn,
+                premises_id,
+                photo_id,
+                actor=account.name,
+                expected_version=expected,
+                verified_at=now,
+            ),
+        ),
+    )
     return _answer(response, None, listing)
 
 
