@@ -25,9 +25,17 @@ from matcher import MatchIndex
 
 from .matching import apply_changes, build_index
 
-__all__ = ["IndexHolder"]
+__all__ = ["ENGINE_LOCK", "IndexHolder"]
 
 logger = logging.getLogger(__name__)
+
+#: One ranking over the whole index at a time per process. The engine's numpy operations on
+#: arrays of a large catalogue release the GIL and take it back dozens of times per match;
+#: with several request threads matching at once, each of those hand-offs is contended, and
+#: at 100,000 premises a match cost about 6.4 ms of CPU with 8 clients against 3.7 ms when
+#: the matches take turns (``bench/RESULTS.md``, HTTP section). Waiting threads sleep on the
+#: lock; the rest of a request (database reads, JSON) still runs alongside.
+ENGINE_LOCK = threading.Lock()
 
 
 class IndexHolder:

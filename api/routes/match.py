@@ -31,7 +31,7 @@ from ..deps import NowDep, RepoDep, SettingsDep, TerritoryDep
 from ..errors import Lang
 from ..errors import preferred_language as request_language
 from ..freshness import hide_before
-from ..index_state import IndexHolder
+from ..index_state import ENGINE_LOCK, IndexHolder
 from ..json_response import FastJSONResponse
 from ..listing_cache import PublicJsonCache, public_json, public_json_cache
 from ..outcomes import ModelRef, live_ranker
@@ -246,16 +246,18 @@ def _ranked(
     # One pooled connection for the version check and the listings.
     with repo.connect() as conn:
         ranker, model = live_ranker(conn, lang)
-        result = run_match(
-            holder.current(conn),
-            need,
-            k=k,
-            lang=lang,
-            verified_since=verified_since,
-            now=now,
-            ranker=ranker,
-            detail_langs=(lang,),
-        )
+        index = holder.current(conn)
+        with ENGINE_LOCK:  # matches take turns (see ENGINE_LOCK)
+            result = run_match(
+                index,
+                need,
+                k=k,
+                lang=lang,
+                verified_since=verified_since,
+                now=now,
+                ranker=ranker,
+                detail_langs=(lang,),
+            )
         listings = read(conn, result.ids)
     return result, model, listings
 

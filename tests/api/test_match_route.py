@@ -163,3 +163,22 @@ def test_a_listing_edited_is_matched_in_its_new_version(tmp_path: Path, settings
         again = client.post("/match", json=need).json()["results"][0]["premises"]
         assert (first["version"], again["version"]) == (1, 2)
         assert again["title"] == "Nouveau titre" != first["title"]
+
+
+def test_matches_take_turns_on_the_engine_lock(client: TestClient) -> None:
+    """A match waits while another ranking holds the engine (``ENGINE_LOCK``: concurrent
+    numpy passes over a large index fought over the GIL), then answers as usual."""
+    import threading
+
+    from api.index_state import ENGINE_LOCK
+
+    answers: list[int] = []
+    with ENGINE_LOCK:
+        waiting = threading.Thread(
+            target=lambda: answers.append(client.post("/match", json=NEED).status_code)
+        )
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive() and answers == []  # blocked on the lock, not answered
+    waiting.join()
+    assert answers == [200]
