@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import Settings
+from tests.api.live_uvicorn import serving
 from tests.conftest import scratch_database
 
 
@@ -100,34 +98,11 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             b.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_server(demo_db: Path) -> Iterator[str]:
     """The app served by a real uvicorn on a free local port; yields its base URL."""
-    import uvicorn
-
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(make_settings(demo_db)), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(create_app(make_settings(demo_db))) as url:
+        yield url
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from geodata.storage import Repository
-from tests.api.conftest import _free_port
+from tests.api.live_uvicorn import free_port
 from tests.geodata.test_storage import RUNGIS, make_premises
 
 pytestmark = pytest.mark.postgis
@@ -50,7 +50,7 @@ def server(pg_scratch: Any, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """``implanter serve --workers 2`` on a scratch PostGIS database with the demo catalogue."""
     log = tmp_path / "serve.log"
     with pg_scratch() as db_url, log.open("wb") as stderr:
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         env.pop("IMPLANTER_DATABASE__URL", None)
         process = subprocess.Popen(
