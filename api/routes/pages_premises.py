@@ -149,8 +149,13 @@ def _facts(item: Any, lang: Lang) -> list[tuple[str, str]]:
     def t(a: str, b: str) -> str:
         return a if fr else b
 
+    def unit(v: float | None, suffix: str, decimals: int = 0) -> str | None:
+        return None if v is None else f"{fmt_number(v, lang, decimals)} {suffix}"
+
     def m2(v: float | None) -> str | None:
-        return None if v is None else f"{fmt_number(v, lang)} m²"
+        return unit(v, "m²")
+
+    per_m2_year = t("€/m²/an", "€/m²/year")
 
     rows: list[tuple[str, str | None]] = [
         (t("Type", "Kind"), label(item.kind, lang)),
@@ -171,40 +176,14 @@ def _facts(item: Any, lang: Lang) -> list[tuple[str, str]]:
             ", ".join(label(u, lang) for u in item.uses) or None,
         ),
         (t("Offre", "Offered"), label(item.tenure, lang)),
-        (
-            t("Loyer", "Rent"),
-            None
-            if item.rent_eur_m2_year is None
-            else f"{fmt_number(item.rent_eur_m2_year, lang)} {t('€/m²/an', '€/m²/year')}",
-        ),
-        (
-            t("Charges", "Service charges"),
-            None
-            if item.charges_eur_m2_year is None
-            else f"{fmt_number(item.charges_eur_m2_year, lang)} {t('€/m²/an', '€/m²/year')}",
-        ),
-        (
-            t("Prix de vente", "Sale price"),
-            None if item.sale_price_eur is None else f"{fmt_number(item.sale_price_eur, lang)} €",
-        ),
-        (
-            t("Hauteur sous plafond", "Ceiling height"),
-            None
-            if item.ceiling_height_m is None
-            else f"{fmt_number(item.ceiling_height_m, lang, 1)} m",
-        ),
-        (
-            t("Charge au sol", "Floor load"),
-            None
-            if item.floor_load_t_m2 is None
-            else f"{fmt_number(item.floor_load_t_m2, lang, 1)} t/m²",
-        ),
+        (t("Loyer", "Rent"), unit(item.rent_eur_m2_year, per_m2_year)),
+        (t("Charges", "Service charges"), unit(item.charges_eur_m2_year, per_m2_year)),
+        (t("Prix de vente", "Sale price"), unit(item.sale_price_eur, "€")),
+        (t("Hauteur sous plafond", "Ceiling height"), unit(item.ceiling_height_m, "m", 1)),
+        (t("Charge au sol", "Floor load"), unit(item.floor_load_t_m2, "t/m²", 1)),
         (t("Quais de chargement", "Loading docks"), _count(item.loading_docks)),
         (t("Portes de plain-pied", "Ground-level doors"), _count(item.ground_level_doors)),
-        (
-            t("Puissance électrique", "Electric power"),
-            None if item.power_kva is None else f"{fmt_number(item.power_kva, lang)} kVA",
-        ),
+        (t("Puissance électrique", "Electric power"), unit(item.power_kva, "kVA")),
         (
             t("ICPE", "ICPE"),
             None
