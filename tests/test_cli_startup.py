@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,10 @@ print("\\nMODULES " + json.dumps(sorted(sys.modules)))
 SERVER_ONLY = {"fastapi", "starlette", "uvicorn", "jinja2", "folium", "sklearn"}
 
 
-def imported_by(*args: str) -> set[str]:
+def probe_output(args: Sequence[str], probe: str = PROBE) -> str:
+    """What ``probe`` prints when it runs the command line with ``args`` in a new process."""
     r = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(args)],
+        [sys.executable, "-c", probe, json.dumps(list(args))],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -38,8 +40,17 @@ def imported_by(*args: str) -> set[str]:
         check=False,
     )
     assert r.returncode == 0, r.stderr
-    line = r.stdout.rsplit("\nMODULES ", 1)[1]
+    return r.stdout
+
+
+def modules_of(output: str) -> set[str]:
+    """The top-level packages the probe's output lists as imported."""
+    line = output.rsplit("\nMODULES ", 1)[1]
     return {name.split(".")[0] for name in json.loads(line)}
+
+
+def imported_by(*args: str) -> set[str]:
+    return modules_of(probe_output(args))
 
 
 def test_help_imports_neither_the_catalogue_nor_the_engine_nor_the_server() -> None:
@@ -115,23 +126,15 @@ def test_match_on_a_kept_index_reads_neither_the_database_layer_nor_pyproj(
         " if m.__pydantic_complete__)))\n"
         'print("\\nMODULES "',
     )
-    r = subprocess.run(
-        [sys.executable, "-c", probe, json.dumps(["match", str(need), "-d", db])],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert r.returncode == 0, r.stderr
-    loaded = {name.split(".")[0] for name in json.loads(r.stdout.rsplit("\nMODULES ", 1)[1])}
+    output = probe_output(["match", str(need), "-d", db], probe)
+    loaded = modules_of(output)
     assert {"matcher", "geodata", "numpy"} <= loaded
     not_for_kept_index = {"sqlalchemy", "alembic", "pyproj", "pandas", "geopandas", "pyogrio"}
     not_for_kept_index |= {"pydantic_settings"}
     not_for_kept_index |= {"scipy", "sklearn"} | SERVER_ONLY
     assert not loaded & not_for_kept_index, sorted(loaded & not_for_kept_index)
     # Only the need model was built (defer_build), not the listing models.
-    built = json.loads(r.stdout.rsplit("\nBUILT ", 1)[1].split("\n", 1)[0])
+    built = json.loads(output.rsplit("\nBUILT ", 1)[1].split("\n", 1)[0])
     assert built == ["NeedIn"], built
 
 
