@@ -98,6 +98,15 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"photos-{name}.png"), full_page=True)
 
 
+def _sign_in_to(page: Any, site: Site, path: str) -> None:
+    """Open ``path`` as the owner: the sign-in form, then back to the page."""
+    page.goto(site.url + path)
+    page.get_by_label("Adresse e-mail").fill(EMAIL)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(f"**{path}*")
+
+
 def _loaded(img: Any) -> bool:
     return bool(img.evaluate("i => i.complete && i.naturalWidth > 0"))
 
@@ -107,11 +116,7 @@ def test_a_photo_added_in_the_form_shows_on_a_phone(browser: Any, site: Site) ->
     page = context.new_page()
     seen = _watch(page)
     form_path = f"/mes-annonces/{site.listing}/modifier"
-    page.goto(site.url + form_path)
-    page.get_by_label("Adresse e-mail").fill(EMAIL)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url(f"**{form_path}*")
+    _sign_in_to(page, site, form_path)
     assert page.locator("#no-photo").is_visible()
     page.locator("#p-file").set_input_files(
         {"name": "facade.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_gps((800, 600))}
@@ -186,11 +191,7 @@ def test_a_photo_over_the_limit_is_refused_in_the_page_before_it_is_sent(
     sent: list[str] = []
     page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
     form_path = f"/mes-annonces/{site.listing}/modifier"
-    page.goto(site.url + form_path)
-    page.get_by_label("Adresse e-mail").fill(EMAIL)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url(f"**{form_path}*")
+    _sign_in_to(page, site, form_path)
     sent.clear()
     limit = int(page.locator("#p-file").get_attribute("data-max-bytes") or 0)
     assert limit == 8 * 2**20  # the setting's default, told to the page
