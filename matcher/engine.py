@@ -43,6 +43,8 @@ class MatchItem:
 
     ``reasons`` holds the text of the reasons by language; ``reason_details`` the same
     reasons as data: ``criterion``, ``code``, ``params`` and ``text`` (by language).
+    ``listing_version`` is the version of the listing the index holds (None when the index
+    was built without versions): the caller can fetch the listing as it was ranked.
     """
 
     listing_id: int
@@ -55,6 +57,7 @@ class MatchItem:
     verified_age_days: float | None
     title: str | None = None
     reason_details: list[dict[str, Any]] = field(default_factory=list)
+    listing_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -406,6 +409,7 @@ def _items(
     age = _now_day(now) - index.cols["verified_day"][rows]
     ids = index.cols["id"][rows]
     titles = index.cols["title"][rows]
+    versions = index.cols["listing_version"][rows].tolist()
     act = table.active[i]
     names = table.registry.names
     langs = ("fr", "en") if lang is None else (lang,)
@@ -430,6 +434,7 @@ def _items(
                 verified_age_days=None if np.isnan(age[r]) else round(float(age[r]), 1),
                 title=None if titles[r] is None else str(titles[r]),
                 reason_details=details,
+                listing_version=None if versions[r] < 0 else versions[r],
             )
         )
     return items

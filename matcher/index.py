@@ -48,9 +48,11 @@ _FLOAT_COLUMNS = (
 #: index is built from (NaN when absent: not stated).
 SPLIT_COLUMNS = ("activity_m2", "storage_m2", "office_m2")
 
-#: The catalogue columns an index reads (``PremisesCreate``'s names, plus the listing ``id``).
+#: The catalogue columns an index reads (``PremisesCreate``'s names, plus the listing ``id``
+#: and its ``version``: what a caller needs to fetch the listing's JSON as it was indexed).
 CATALOGUE_COLUMNS: tuple[str, ...] = (
     "id",
+    "version",
     "title",
     "kind",
     "status",
@@ -71,6 +73,7 @@ CATALOGUE_COLUMNS: tuple[str, ...] = (
 #: Column name → dtype of every array an index keeps (besides the row-aligned objects).
 _SCHEMA: dict[str, Any] = {
     "id": np.int64,
+    "listing_version": np.int64,  # the listing's own version; -1 when not given
     "status": np.int8,
     "kind": np.int8,
     "uses": np.int16,
@@ -218,6 +221,9 @@ def catalogue_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
             texts[name] = np.full(n, None, dtype=object)
     return _assemble(
         ids,
+        listing_version=_versions(
+            frame["version"].to_numpy() if "version" in frame.columns else None, n
+        ),
         lon=lon,
         lat=lat,
         numbers={c: _num(frame, c) for c in (*_FLOAT_COLUMNS, *SPLIT_COLUMNS)},
@@ -270,6 +276,7 @@ def typed_catalogue_columns(columns: Mapping[str, np.ndarray]) -> dict[str, np.n
     uses_lut = np.array([use_mask(u.split(",")) for u in uses_values] + [0], dtype=np.int16)
     return _assemble(
         ids,
+        listing_version=_versions(columns.get("version"), n),
         lon=number("lon"),
         lat=number("lat"),
         numbers={c: number(c) for c in (*_FLOAT_COLUMNS, *SPLIT_COLUMNS)},
@@ -340,9 +347,24 @@ def _coded(
     return codes
 
 
+def _versions(values: Any, n: int) -> np.ndarray:
+    """Listing versions as ``int64``, -1 where not given (no column, or a missing value).
+
+    Examples
+    --------
+    >>> _versions(None, 2).tolist(), _versions([3, None], 2).tolist()
+    ([-1, -1], [3, -1])
+    """
+    if values is None:
+        return np.full(n, -1, dtype=np.int64)
+    out = np.asarray(values, dtype=np.float64)  # None becomes NaN
+    return np.where(np.isnan(out), -1, out).astype(np.int64)
+
+
 def _assemble(
     ids: np.ndarray,
     *,
+    listing_version: np.ndarray,
     lon: np.ndarray,
     lat: np.ndarray,
     numbers: dict[str, np.ndarray],
@@ -375,6 +397,7 @@ def _assemble(
     uses_eff = np.where(uses != 0, uses, KIND_DEFAULT_MASK[kind]).astype(np.int16)
     out: dict[str, Any] = {
         "id": ids,
+        "listing_version": listing_version,
         "status": status.astype(np.int8),
         "kind": kind,
         "uses": uses,

@@ -39,7 +39,7 @@ from matcher.index import MatchIndex
 __all__ = ["FORMAT_VERSION", "load_index", "save_index"]
 
 #: Bump when the layout of the file or the meaning of an index column changes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the listings' versions (``listing_version``)
 MAGIC = b"IMPLIDX\x01"
 _ALIGN = 64
 _SEP = "\x00"

@@ -215,16 +215,24 @@ def match_body(
 
 
 def _public_listings(
-    public: PublicJsonCache, conn: Connection, ids: Sequence[int]
+    public: PublicJsonCache, conn: Connection, items: Sequence[MatchItem]
 ) -> dict[int, dict[str, Any]]:
-    """The public JSON of the stored listings among ``ids``, by id: from the cache at their
-    current version, else built from their rows (read only for those)."""
-    versions = store.versions_by_ids(conn, ids)
+    """The public JSON of the ranked listings, by id.
+
+    The index holds each listing's version as it was ranked, and the snapshot is at least
+    as new as the catalogue this request's connection sees: a listing whose JSON is cached
+    at that version needs no read. Only the others (not cached, or indexed without a
+    version) are read from their rows; one deleted meanwhile is then left out.
+    """
     out: dict[int, dict[str, Any]] = {}
-    for pid, version in versions.items():
-        if (found := public.peek(pid, version)) is not None:
-            out[pid] = found
-    missing = [pid for pid in versions if pid not in out]
+    missing = []
+    for item in items:
+        version = item.listing_version
+        found = None if version is None else public.peek(item.listing_id, version)
+        if found is None:
+            missing.append(item.listing_id)
+        else:
+            out[item.listing_id] = found
     for pid, row in (store.rows_by_ids(conn, missing) if missing else {}).items():
         out[pid] = public.get(pid, row["version"], partial(public_json, row))
     return out
@@ -234,7 +242,7 @@ def _ranked(
     repo: Repository,
     holder: IndexHolder,
     need: NeedIn,
-    read: Callable[[Connection, Sequence[int]], T],
+    read: Callable[[Connection, Sequence[MatchItem]], T],
     *,
     k: int,
     lang: Lang,
@@ -242,7 +250,7 @@ def _ranked(
     now: datetime | None,
 ) -> tuple[MatchResult, ModelRef, T]:
     """The match on the process's index, its ranking model, and its listings as ``read``
-    gives them (from their ids)."""
+    gives them (from the ranked items)."""
     # One pooled connection for the version check and the listings.
     with repo.connect() as conn:
         ranker, model = live_ranker(conn, lang)
@@ -258,7 +266,7 @@ def _ranked(
                 ranker=ranker,
                 detail_langs=(lang,),
             )
-        listings = read(conn, result.ids)
+        listings = read(conn, result.results)
     return result, model, listings
 
 
@@ -347,7 +355,7 @@ def rank_for_need(
         repo,
         holder,
         need,
-        store.rows_by_ids,
+        lambda conn, items: store.rows_by_ids(conn, [item.listing_id for item in items]),
         k=k,
         lang=lang,
         verified_since=verified_since,

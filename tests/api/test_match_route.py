@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.freshness import hide_before
@@ -163,6 +164,44 @@ def test_a_listing_edited_is_matched_in_its_new_version(tmp_path: Path, settings
         again = client.post("/match", json=need).json()["results"][0]["premises"]
         assert (first["version"], again["version"]) == (1, 2)
         assert again["title"] == "Nouveau titre" != first["title"]
+
+
+def test_a_match_reads_no_listing_row_when_their_json_is_cached(
+    tmp_path: Path, settings_for: Any
+) -> None:
+    """The index holds each listing's version, so listings whose public JSON is cached at
+    that version are not read again; an edited one (new version) is read again."""
+    settings = settings_for(tmp_path / "implanter.db", demo=False)
+    need = {"surface_min_m2": 70000, "surface_max_m2": 80000, "communes": ["94065"]}
+    with TestClient(create_app(settings)) as client:
+        repo = Repository(settings.database.url)
+        item = repo.add_premises(make_premises(RUNGIS, surface_m2=75000.0), actor="t")
+        statements: list[str] = []
+
+        def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            statements.append(statement)
+
+        engine = client.app.state.repo.engine  # type: ignore[attr-defined]
+        sa.event.listen(engine, "before_cursor_execute", seen)
+        try:
+            reads = []
+            for _ in range(3):
+                statements.clear()
+                assert client.post("/match", json=need).json()["results"][0]["premises"]["id"]
+                reads.append(sum("FROM premises" in s for s in statements))
+            repo.patch_premises(item.id, {"title": "Nouveau"}, expected_version=1, actor="t")
+            statements.clear()
+            body = client.post("/match", json=need).json()
+            edited = sum("FROM premises" in s and "WHERE premises.id IN" in s for s in statements)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", seen)
+        # The first match builds the listing's JSON from its row; the next ones read no row.
+        assert reads[0] >= 1
+        assert reads[1:] == [0, 0]
+        # The edit is read (the index's refresh, then the listing's new JSON).
+        assert edited >= 1
+        assert body["results"][0]["premises"]["title"] == "Nouveau"
+        assert body["results"][0]["premises"]["version"] == 2
 
 
 def test_matches_take_turns_on_the_engine_lock(client: TestClient) -> None:
