@@ -851,7 +851,8 @@ def page_keys(conn: Connection, query: PremisesQuery) -> list[tuple[int, int, st
     """
     values = _query_values(query)
     stmt = _page_keys_statement(co.hooks_of(conn), query.order_by, tuple(values))
-    return [(pid, version, owner) for pid, version, owner in conn.execute(stmt, values)]
+    rows = conn.execute(stmt, values).all()
+    return [(pid, version, owner) for pid, version, owner in rows]
 
 
 #: The columns :func:`page_keys` reads.
