@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Depends, Header, HTTPException, Path, Query, Request
+from pydantic import BaseModel, Field
 
 from geodata.schemas import PremisesKind, Status, Use
 from geodata.storage import Repository
@@ -22,8 +23,10 @@ __all__ = [
     "LangDep",
     "ListingAlertsDep",
     "NowDep",
+    "PremisesFilterParams",
     "PremisesFiltersDep",
     "PremisesIdPath",
+    "PremisesPageParams",
     "PremisesQueryDep",
     "RepoDep",
     "SettingsDep",
@@ -104,37 +107,44 @@ Sort = Literal[
 ]
 
 
+class PremisesFilterParams(BaseModel):
+    """The listing filters as query parameters (:func:`get_premises_filters`).
+
+    One model rather than a dozen parameters: FastAPI validates it in one call, which costs
+    a read route less per request, and documents its fields as the same query parameters.
+    """
+
+    commune: str | None = Field(
+        default=None, description="A commune: its INSEE code or its name, in any case"
+    )
+    kind: PremisesKind | None = None
+    use: Use | None = None
+    min_surface_m2: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    max_surface_m2: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    status: Status | None = None
+    bbox: str | None = Field(default=None, description="minlon,minlat,maxlon,maxlat")
+    min_rent_eur_m2_year: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="Rent at least (€/m²/year)"
+    )
+    max_rent_eur_m2_year: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="Rent at most (€/m²/year)"
+    )
+    min_sale_price_eur: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="Sale price at least (€)"
+    )
+    max_sale_price_eur: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="Sale price at most (€)"
+    )
+    q: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Words to find in the title, description or address (every word; "
+        "case and accents ignored)",
+    )
+
+
 async def get_premises_filters(
-    territory: TerritoryDep,
-    commune: Annotated[
-        str | None, Query(description="A commune: its INSEE code or its name, in any case")
-    ] = None,
-    kind: Annotated[PremisesKind | None, Query()] = None,
-    use: Annotated[Use | None, Query()] = None,
-    min_surface_m2: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
-    max_surface_m2: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
-    status: Annotated[Status | None, Query()] = None,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
-    min_rent_eur_m2_year: Annotated[
-        float | None, Query(ge=0, allow_inf_nan=False, description="Rent at least (€/m²/year)")
-    ] = None,
-    max_rent_eur_m2_year: Annotated[
-        float | None, Query(ge=0, allow_inf_nan=False, description="Rent at most (€/m²/year)")
-    ] = None,
-    min_sale_price_eur: Annotated[
-        float | None, Query(ge=0, allow_inf_nan=False, description="Sale price at least (€)")
-    ] = None,
-    max_sale_price_eur: Annotated[
-        float | None, Query(ge=0, allow_inf_nan=False, description="Sale price at most (€)")
-    ] = None,
-    q: Annotated[
-        str | None,
-        Query(
-            max_length=200,
-            description="Words to find in the title, description or address (every word; "
-            "case and accents ignored)",
-        ),
-    ] = None,
+    territory: TerritoryDep, params: Annotated[PremisesFilterParams, Query()]
 ) -> PremisesQuery:
     """Parse the listing filters into a :class:`PremisesQuery` (every listing: no page).
 
@@ -142,27 +152,14 @@ async def get_premises_filters(
     A commune may be given by its INSEE code or its name (any case, accents optional).
     Every error names its field.
     """
+    commune = params.commune
     if commune is not None:
         try:
             commune = territory.commune_code(commune)
         except CommuneNameError as exc:
             raise HTTPException(status_code=400, detail=f"commune: {exc}") from exc
     try:
-        query = PremisesQuery.parse(
-            commune=commune,
-            kind=kind,
-            use=use,
-            min_surface_m2=min_surface_m2,
-            max_surface_m2=max_surface_m2,
-            status=status,
-            bbox=bbox,
-            min_rent_eur_m2_year=min_rent_eur_m2_year,
-            max_rent_eur_m2_year=max_rent_eur_m2_year,
-            min_sale_price_eur=min_sale_price_eur,
-            max_sale_price_eur=max_sale_price_eur,
-            q=q,
-            limit=None,
-        )
+        query = PremisesQuery.parse(**{**params.model_dump(), "commune": commune, "limit": None})
     except ValueError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
     if query.commune is not None and query.commune not in territory.insee_codes:
@@ -174,21 +171,29 @@ async def get_premises_filters(
 PremisesFiltersDep = Annotated[PremisesQuery, Depends(get_premises_filters)]
 
 
+class PremisesPageParams(BaseModel):
+    """The order and the page of ``GET /premises`` as query parameters
+    (:func:`get_premises_query`)."""
+
+    sort: Sort | None = Field(
+        default=None,
+        description="Order of the items (ties by id); distance needs near. Default: id",
+    )
+    near: str | None = Field(
+        default=None, max_length=100, description="lon,lat: the point of sort=distance"
+    )
+    limit: int | None = Field(default=None, ge=1, le=MAX_INT32)
+    offset: int = Field(default=0, ge=0, le=MAX_INT32)
+
+
 async def get_premises_query(
     settings: SettingsDep,
     filters: PremisesFiltersDep,
-    sort: Annotated[
-        Sort | None,
-        Query(description="Order of the items (ties by id); distance needs near. Default: id"),
-    ] = None,
-    near: Annotated[
-        str | None, Query(max_length=100, description="lon,lat: the point of sort=distance")
-    ] = None,
-    limit: Annotated[int | None, Query(ge=1, le=MAX_INT32)] = None,
-    offset: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
+    params: Annotated[PremisesPageParams, Query()],
 ) -> PremisesQuery:
     """The listing filters with an order and a page of at most the configured size
     (``GET /premises``). ``sort=distance`` without ``near`` is a 422 naming ``sort``."""
+    sort, near, limit = params.sort, params.near, params.limit
     if sort == "distance" and near is None:
         msg = "sort: sorting by distance needs a point; add near=lon,lat (WGS84, e.g. 2.39,48.79)"
         raise HTTPException(status_code=422, detail=msg)
@@ -203,7 +208,7 @@ async def get_premises_query(
                 "near": near,
                 "order_by": sort or "id",
                 "limit": page,
-                "offset": offset,
+                "offset": params.offset,
             }
         )
     except ValueError as exc:

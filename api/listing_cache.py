@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from starlette.datastructures import State
@@ -19,6 +19,8 @@ from starlette.datastructures import State
 from geodata.schemas import PremisesPublic
 from geodata.storage import PremisesQuery
 from geodata.storage._convert import premises_from_row
+
+from .json_response import encode_json
 
 __all__ = ["PublicJsonCache", "TotalCache", "public_json", "public_json_cache", "total_cache"]
 
@@ -77,7 +79,9 @@ class TotalCache:
 
 
 class PublicJsonCache:
-    """The public view of listings as JSON values, keyed by ``(id, version)``.
+    """The public view of listings as JSON values and as their encoded JSON (the bytes
+    :class:`api.json_response.FastJSONResponse` writes for them), keyed by
+    ``(id, version)``.
 
     Every write moves a listing's version, so an entry never goes stale; it is only
     evicted, least recently used first, beyond ``size`` listings. The values are shared
@@ -87,33 +91,59 @@ class PublicJsonCache:
     def __init__(self, size: int = 4096) -> None:
         self.size = size
         self._lock = threading.Lock()
-        self._items: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
+        self._items: OrderedDict[tuple[int, int], tuple[dict[str, Any], bytes]] = OrderedDict()
+
+    def _found(self, key: tuple[int, int]) -> tuple[dict[str, Any], bytes] | None:
+        """The entry of ``key``, marked as used; the caller holds the lock."""
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def _entry(
+        self, key: tuple[int, int], build: Callable[[], dict[str, Any]]
+    ) -> tuple[dict[str, Any], bytes]:
+        """The entry of ``key``, built (and encoded) on a miss."""
+        with self._lock:
+            found = self._found(key)
+        if found is not None:
+            return found
+        value = build()
+        entry = (value, encode_json(value))
+        with self._lock:
+            self._items[key] = entry
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return entry
 
     def peek(self, premises_id: int, version: int) -> dict[str, Any] | None:
         """The public JSON of a listing at ``version`` if it is cached, else None."""
-        key = (premises_id, version)
         with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
+            found = self._found((premises_id, version))
+        return None if found is None else found[0]
 
     def get(
         self, premises_id: int, version: int, build: Callable[[], dict[str, Any]]
     ) -> dict[str, Any]:
         """The public JSON of a listing at ``version``; ``build`` makes it on a miss."""
-        key = (premises_id, version)
+        return self._entry((premises_id, version), build)[0]
+
+    def peek_encoded(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The encoded public JSON of those listings ``(id, version)`` that are cached."""
+        out: dict[tuple[int, int], bytes] = {}
         with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-                return found
-        value = build()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
+            for key in keys:
+                found = self._found(key)
+                if found is not None:
+                    out[key] = found[1]
+        return out
+
+    def get_encoded(
+        self, premises_id: int, version: int, build: Callable[[], dict[str, Any]]
+    ) -> bytes:
+        """The encoded public JSON of a listing at ``version``; ``build`` makes its JSON
+        values on a miss."""
+        return self._entry((premises_id, version), build)[1]
 
 
 def total_cache(state: State) -> TotalCache:

@@ -44,7 +44,7 @@ from ..deps import (
 )
 from ..errors import ProblemError, Text
 from ..freshness import freshness_of, public_query
-from ..json_response import FastJSONResponse
+from ..json_response import EncodedJSONResponse, encode_json, encode_with_list
 from ..listing_cache import public_json, public_json_cache, total_cache
 from ..outcomes import record_opened
 from ..settings import Settings
@@ -313,7 +313,7 @@ def list_premises(
     query: PremisesQueryDep,
     account: OptionalAccount,
     now: NowDep,
-) -> JSONResponse:
+) -> Response:
     """List listings filtered by commune, kind, use, surface, rent and price ranges, status,
     bbox and free text, sorted and paged.
 
@@ -332,33 +332,30 @@ def list_premises(
         # The page's keys first: a listing whose public JSON is cached at its version is
         # not read again; only the others' full rows are.
         keys = store.page_keys(conn, readable)
-        cached = {
-            k.id: found
-            for k in keys
-            if not can_edit(account, k.owner_account)
-            and (found := public.peek(k.id, k.version)) is not None
-        }
-        missing = [k.id for k in keys if k.id not in cached]
+        cached = public.peek_encoded(
+            (pid, ver) for pid, ver, owner in keys if not can_edit(account, owner)
+        )
+        missing = [pid for pid, ver, _ in keys if (pid, ver) not in cached]
         rows = store.rows_by_ids(conn, missing) if missing else {}
-    items = []
-    for k in keys:
-        if k.id in cached:
-            items.append(cached[k.id])
-        elif (row := rows.get(k.id)) is not None:  # else deleted between the two reads
+    # Each item as its encoded JSON: the public ones as cached, the full views encoded here.
+    items: list[bytes] = []
+    for pid, ver, _ in keys:
+        if (found := cached.get((pid, ver))) is not None:
+            items.append(found)
+        elif (row := rows.get(pid)) is not None:  # else deleted between the two reads
             items.append(
-                _view(premises_from_row(row), account, now, settings)
+                encode_json(_view(premises_from_row(row), account, now, settings))
                 if can_edit(account, row["owner_account"])
-                else public.get(row["id"], row["version"], partial(public_json, row))
+                else public.get_encoded(row["id"], row["version"], partial(public_json, row))
             )
     limit = total if readable.limit is None else readable.limit
-    body = {
-        "items": items,
+    rest = {
         "total": total,
         "limit": limit,
         "offset": readable.offset,
         "links": _page_links(request, settings.http.base_url, total, limit, readable.offset),
     }
-    return FastJSONResponse(body, headers={"ETag": etag})
+    return EncodedJSONResponse(encode_with_list("items", items, rest), headers={"ETag": etag})
 
 
 @router.get(

@@ -26,7 +26,9 @@ __all__ = [
 #: Execution option set on connections that open a write transaction.
 WRITE_OPTION = "implanter_write"
 
-BBox = tuple[float, float, float, float]
+#: A bounding box ``(min_lon, min_lat, max_lon, max_lat)``: numbers, or SQL expressions (the
+#: bound parameters of a statement built once and run with the numbers).
+Bounds = tuple[float | sa.ColumnElement[Any], ...]
 
 
 def fold_text(text: str) -> str:
@@ -71,15 +73,16 @@ class DialectHooks:
     def configure_engine(self, engine: Engine) -> None:
         """Attach connection events to a freshly created engine."""
 
-    def bbox_filter(self, table: sa.Table, bbox: BBox) -> sa.ColumnElement[bool]:
+    def bbox_filter(self, table: sa.Table, bbox: Bounds) -> sa.ColumnElement[bool]:
         """Return a predicate keeping the rows of ``table`` whose point lies in ``bbox``.
 
         Parameters
         ----------
         table : sqlalchemy.Table
             A table with ``lon`` and ``lat`` columns (WGS84).
-        bbox : tuple of float
-            ``(min_lon, min_lat, max_lon, max_lat)``, edges included.
+        bbox : tuple of float or of SQL expressions
+            ``(min_lon, min_lat, max_lon, max_lat)``, edges included: numbers, or the bound
+            parameters that will carry them.
         """
         min_lon, min_lat, max_lon, max_lat = bbox
         return sa.and_(
@@ -198,7 +201,7 @@ class PostgisHooks(DialectHooks):
     #: Key of the transaction-level advisory lock taken while migrating.
     migration_lock_key: ClassVar[int] = 0x1A9_1A47E5
 
-    def bbox_filter(self, table: sa.Table, bbox: BBox) -> sa.ColumnElement[bool]:
+    def bbox_filter(self, table: sa.Table, bbox: Bounds) -> sa.ColumnElement[bool]:
         """``geom && ST_MakeEnvelope(...)``: an index scan on the GiST index.
 
         ``&&`` compares float4 boxes rounded outwards, so the exact ``lon``/``lat`` test of

@@ -7,9 +7,11 @@ transaction and never commits: several calls, and other writes, can form one tra
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +22,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from geodata.schemas import Premises, PremisesCreate, Status
 from geodata.storage import _common as co
 from geodata.storage import _convert as cv
+from geodata.storage._dialects import DialectHooks
 from geodata.storage._tables import ENTITY_PREMISES, USE_BITS, as_utc, premises
 from geodata.storage.errors import DuplicateRefError, NotFoundError, StaleVersionError
 from geodata.storage.query import DISTANCE, PremisesQuery, fold_text
@@ -590,69 +593,195 @@ def get_premises(conn: Connection, premises_id: int) -> Premises:
     return cv.premises_from_row(co.fetch_row(conn, premises, premises_id, ENTITY_PREMISES))
 
 
-def where_clauses(conn: Connection, query: PremisesQuery) -> list[sa.ColumnElement[bool]]:
-    """Return the WHERE predicates of a query's filters (its page and order aside)."""
-    where: list[sa.ColumnElement[bool]] = []
-    if query.commune is not None:
-        where.append(premises.c.commune_insee == query.commune)
-    if query.kind is not None:
-        where.append(premises.c.kind == query.kind.value)
-    if query.use is not None:
-        bit = USE_BITS[query.use.value]
-        where.append(premises.c.uses.bitwise_and(bit) != 0)
-    if query.min_surface_m2 is not None:
-        where.append(premises.c.surface_m2 >= query.min_surface_m2)
-    if query.max_surface_m2 is not None:
-        where.append(premises.c.surface_m2 <= query.max_surface_m2)
-    if query.status is not None:
-        where.append(premises.c.status == query.status.value)
-    if query.bbox is not None:
-        where.append(co.hooks_of(conn).bbox_filter(premises, query.bbox))
-    if query.available_by is not None:
-        where.append(
-            sa.or_(
-                premises.c.available_from.is_(None),
-                premises.c.available_from <= query.available_by,
-            )
-        )
-    for name in ("rent_eur_m2_year", "sale_price_eur"):
-        low, high = getattr(query, f"min_{name}"), getattr(query, f"max_{name}")
-        if low is not None:
-            where.append(premises.c[name] >= low)
-        if high is not None:
-            where.append(premises.c[name] <= high)
-    if query.q is not None:
-        fold = co.hooks_of(conn).fold
-        texts = [fold(premises.c[n]) for n in ("title", "description", "address")]
-        for word in fold_text(query.q).split():
-            where.append(sa.or_(*(t.contains(word, autoescape=True) for t in texts)))
-    if query.owner is not None:
-        where.append(premises.c.owner_account == query.owner)
-    if query.visible_since is not None:
-        verified = premises.c.last_verified_at
-        public = sa.and_(
-            premises.c.status != Status.withdrawn.value,
-            sa.or_(verified.is_(None), verified >= query.visible_since),
-        )
-        if query.visible_owner is not None:
-            public = sa.or_(public, premises.c.owner_account == query.visible_owner)
-        where.append(public)
-    return where
+def _query_values(query: PremisesQuery) -> dict[str, Any]:
+    """The values a query's SELECT binds, by parameter name: those of its filters
+    (:func:`_filter_values`), then the point of a distance order and the page.
 
-
-def _order_key(query: PremisesQuery) -> sa.ColumnElement[Any]:
-    """The first ORDER BY key of a query: a column, or the distance to ``query.near``."""
+    Examples
+    --------
+    >>> _query_values(PremisesQuery(kind="warehouse", q="Quai 100%", offset=50))
+    {'p_kind': 'warehouse', 'p_word_0': 'quai', 'p_word_1': '100/%', 'p_limit': 50, 'p_offset': 50}
+    """
+    values = _filter_values(query)
     if query.order_by == DISTANCE and query.near is not None:
         lon, lat = query.near
         # Equirectangular: exact enough to rank points a territory apart, and plain
         # arithmetic on lon/lat, the same on SQLite and PostgreSQL.
-        dx = (premises.c.lon - lon) * math.cos(math.radians(lat))
-        dy = premises.c.lat - lat
+        values.update(p_near_lon=lon, p_near_lat=lat, p_near_scale=math.cos(math.radians(lat)))
+    if query.limit is not None:
+        values["p_limit"] = query.limit
+    if query.offset:
+        values["p_offset"] = query.offset
+    return values
+
+
+def _filter_values(query: PremisesQuery) -> dict[str, Any]:
+    """The values a query's filters bind, by parameter name; the names present are the shape
+    of its WHERE clause (:func:`_where`)."""
+    values: dict[str, Any] = {}
+    if query.commune is not None:
+        values["p_commune"] = query.commune
+    if query.kind is not None:
+        values["p_kind"] = query.kind.value
+    if query.use is not None:
+        values["p_use_bit"] = USE_BITS[query.use.value]
+    if query.min_surface_m2 is not None:
+        values["p_min_surface_m2"] = query.min_surface_m2
+    if query.max_surface_m2 is not None:
+        values["p_max_surface_m2"] = query.max_surface_m2
+    if query.status is not None:
+        values["p_status"] = query.status.value
+    if query.bbox is not None:
+        values.update(zip(_BBOX, query.bbox, strict=True))
+    if query.available_by is not None:
+        values["p_available_by"] = query.available_by
+    for name in _PRICES:
+        low, high = getattr(query, f"min_{name}"), getattr(query, f"max_{name}")
+        if low is not None:
+            values[f"p_min_{name}"] = low
+        if high is not None:
+            values[f"p_max_{name}"] = high
+    if query.q is not None:
+        for i, word in enumerate(fold_text(query.q).split()):
+            values[f"p_word_{i}"] = _like_escaped(word)
+    if query.owner is not None:
+        values["p_owner"] = query.owner
+    if query.visible_since is not None:
+        values["p_visible_since"] = query.visible_since
+        if query.visible_owner is not None:
+            values["p_visible_owner"] = query.visible_owner
+    return values
+
+
+#: The parameters of a bounding box, in the order of :data:`geodata.storage.query.BBox`.
+_BBOX = ("p_min_lon", "p_min_lat", "p_max_lon", "p_max_lat")
+#: The price columns filtered by a range.
+_PRICES = ("rent_eur_m2_year", "sale_price_eur")
+#: The escape character of the free-text ``LIKE`` patterns.
+_ESCAPE = "/"
+
+
+def _like_escaped(word: str) -> str:
+    """``word`` matched literally inside a ``LIKE`` pattern escaped with ``/`` (what
+    SQLAlchemy's ``autoescape`` does to a value it binds itself).
+
+    Examples
+    --------
+    >>> _like_escaped("50%_a/b")
+    '50/%/_a//b'
+    """
+    escaped = word.replace(_ESCAPE, _ESCAPE * 2)
+    return escaped.replace("%", f"{_ESCAPE}%").replace("_", f"{_ESCAPE}_")
+
+
+def _bind(
+    values: Mapping[str, Any] | None, name: str, column: sa.ColumnElement[Any]
+) -> sa.BindParameter[Any]:
+    """The parameter ``name``, typed as ``column``: holding its value from ``values``, or
+    without one (to be given on execution) when ``values`` is None."""
+    if values is None:
+        return sa.bindparam(name, type_=column.type, required=True)
+    return sa.bindparam(name, values[name], type_=column.type)
+
+
+def _where(
+    hooks: DialectHooks, names: Collection[str], values: Mapping[str, Any] | None
+) -> list[sa.ColumnElement[bool]]:
+    """The WHERE predicates of the filters named in ``names`` (:func:`_query_values`), each
+    comparing to the bound parameter of its name (see :func:`_bind` for ``values``).
+
+    They depend on the names alone, never on the values: a statement built once for a set of
+    names serves every query that has them.
+    """
+    c = premises.c
+
+    def bind(name: str, column: sa.ColumnElement[Any]) -> sa.BindParameter[Any]:
+        return _bind(values, name, column)
+
+    where: list[sa.ColumnElement[bool]] = []
+    if "p_commune" in names:
+        where.append(c.commune_insee == bind("p_commune", c.commune_insee))
+    if "p_kind" in names:
+        where.append(c.kind == bind("p_kind", c.kind))
+    if "p_use_bit" in names:
+        where.append(c.uses.bitwise_and(bind("p_use_bit", c.uses)) != 0)
+    if "p_min_surface_m2" in names:
+        where.append(c.surface_m2 >= bind("p_min_surface_m2", c.surface_m2))
+    if "p_max_surface_m2" in names:
+        where.append(c.surface_m2 <= bind("p_max_surface_m2", c.surface_m2))
+    if "p_status" in names:
+        where.append(c.status == bind("p_status", c.status))
+    if _BBOX[0] in names:
+        axes = (c.lon, c.lat, c.lon, c.lat)
+        bbox = tuple(bind(name, axis) for name, axis in zip(_BBOX, axes, strict=True))
+        where.append(hooks.bbox_filter(premises, bbox))
+    if "p_available_by" in names:
+        by = bind("p_available_by", c.available_from)
+        where.append(sa.or_(c.available_from.is_(None), c.available_from <= by))
+    for name in _PRICES:
+        if f"p_min_{name}" in names:
+            where.append(c[name] >= bind(f"p_min_{name}", c[name]))
+        if f"p_max_{name}" in names:
+            where.append(c[name] <= bind(f"p_max_{name}", c[name]))
+    if "p_word_0" in names:
+        texts = [hooks.fold(c[n]) for n in ("title", "description", "address")]
+        for i in itertools.count():
+            if f"p_word_{i}" not in names:
+                break
+            word = bind(f"p_word_{i}", c.title)
+            where.append(sa.or_(*(t.contains(word, escape=_ESCAPE) for t in texts)))
+    if "p_owner" in names:
+        where.append(c.owner_account == bind("p_owner", c.owner_account))
+    if "p_visible_since" in names:
+        verified = c.last_verified_at
+        public = sa.and_(
+            c.status != Status.withdrawn.value,
+            sa.or_(verified.is_(None), verified >= bind("p_visible_since", verified)),
+        )
+        if "p_visible_owner" in names:
+            public = sa.or_(public, c.owner_account == bind("p_visible_owner", c.owner_account))
+        where.append(public)
+    return where
+
+
+def where_clauses(conn: Connection, query: PremisesQuery) -> list[sa.ColumnElement[bool]]:
+    """Return the WHERE predicates of a query's filters (its page and order aside)."""
+    values = _filter_values(query)
+    return _where(co.hooks_of(conn), values, values)
+
+
+def _order_key(
+    order_by: str, names: Collection[str], values: Mapping[str, Any] | None
+) -> sa.ColumnElement[Any]:
+    """The first ORDER BY key of a query: a column, or the distance to its point."""
+    if order_by == DISTANCE and "p_near_lon" in names:
+        c = premises.c
+        dx = (c.lon - _bind(values, "p_near_lon", c.lon)) * _bind(values, "p_near_scale", c.lon)
+        dy = c.lat - _bind(values, "p_near_lat", c.lat)
         return (dx * dx + dy * dy).asc()
-    column = premises.c[query.order_by.lstrip("-")]
+    column = premises.c[order_by.lstrip("-")]
     # Listings without the value come last, whatever the direction (as PostgreSQL does).
-    key = column.desc() if query.order_by.startswith("-") else column.asc()
+    key = column.desc() if order_by.startswith("-") else column.asc()
     return key.nulls_last()
+
+
+def _select(
+    hooks: DialectHooks,
+    order_by: str,
+    names: Collection[str],
+    values: Mapping[str, Any] | None,
+    columns: Sequence[sa.ColumnElement[Any]],
+) -> sa.Select[Any]:
+    """The SELECT of a query given by its parameter names (:func:`_query_values`): its filters,
+    its order (then id) and its page."""
+    stmt = sa.select(*columns) if columns else sa.select(premises)
+    stmt = stmt.where(*_where(hooks, names, values))
+    stmt = stmt.order_by(_order_key(order_by, names, values), premises.c.id)
+    if "p_limit" in names:
+        stmt = stmt.limit(_bind(values, "p_limit", premises.c.id))
+    if "p_offset" in names:
+        stmt = stmt.offset(_bind(values, "p_offset", premises.c.id))
+    return stmt
 
 
 def select_premises(
@@ -669,11 +798,8 @@ def select_premises(
     *columns : sqlalchemy column
         What to select; every column of ``premises`` when none is given.
     """
-    stmt = sa.select(*columns) if columns else sa.select(premises)
-    stmt = stmt.where(*where_clauses(conn, query)).order_by(_order_key(query), premises.c.id)
-    if query.limit is not None:
-        stmt = stmt.limit(query.limit)
-    return stmt.offset(query.offset) if query.offset else stmt
+    values = _query_values(query)
+    return _select(co.hooks_of(conn), query.order_by, values, values, columns)
 
 
 def list_premises(
@@ -716,14 +842,36 @@ def page_rows(conn: Connection, query: PremisesQuery) -> Sequence[RowMapping]:
     return conn.execute(select_premises(conn, query)).mappings().all()
 
 
-def page_keys(conn: Connection, query: PremisesQuery) -> Sequence[sa.Row[Any]]:
+def page_keys(conn: Connection, query: PremisesQuery) -> list[tuple[int, int, str | None]]:
     """Return the ``id``, ``version`` and ``owner_account`` of one page of a query's listings.
 
     Enough for a caller holding the listings' JSON by version to read only the rows it lacks
-    (:func:`rows_by_ids`).
+    (:func:`rows_by_ids`). The statement is built once per shape of query (the same filters,
+    order and page given, whatever their values) and only binds the values.
     """
-    columns = (premises.c.id, premises.c.version, premises.c.owner_account)
-    return conn.execute(select_premises(conn, query, *columns)).all()
+    values = _query_values(query)
+    stmt = _page_keys_statement(co.hooks_of(conn), query.order_by, tuple(values))
+    rows = conn.execute(stmt, values).all()
+    return [(pid, version, owner) for pid, version, owner in rows]
+
+
+#: The columns :func:`page_keys` reads.
+_KEY_COLUMNS = (premises.c.id, premises.c.version, premises.c.owner_account)
+
+
+@functools.lru_cache(maxsize=256)
+def _page_keys_statement(
+    hooks: DialectHooks, order_by: str, names: tuple[str, ...]
+) -> sa.Select[Any]:
+    """The SELECT of :func:`page_keys` for the queries binding ``names`` in this order."""
+    return _select(hooks, order_by, names, None, _KEY_COLUMNS)
+
+
+@functools.lru_cache(maxsize=256)
+def _count_statement(hooks: DialectHooks, names: tuple[str, ...]) -> sa.Select[Any]:
+    """The ``COUNT(*)`` of :func:`count_premises` for the filters binding ``names``."""
+    where = _where(hooks, names, None)
+    return sa.select(sa.func.count()).select_from(premises).where(*where)
 
 
 # Built once: the statements of the per-request reads by ids (an expanding parameter).
@@ -754,9 +902,9 @@ def rows_by_ids(conn: Connection, ids: Iterable[int]) -> dict[int, RowMapping]:
 
 def count_premises(conn: Connection, query: PremisesQuery | None = None) -> int:
     """Count the listings matching a query's filters (its page and order aside)."""
-    where = where_clauses(conn, query) if query is not None else []
-    stmt = sa.select(sa.func.count()).select_from(premises).where(*where)
-    return int(conn.execute(stmt).scalar_one())
+    values = _filter_values(query) if query is not None else {}
+    stmt = _count_statement(co.hooks_of(conn), tuple(values))
+    return int(conn.execute(stmt, values).scalar_one())
 
 
 def premises_by_refs(conn: Connection, refs: Iterable[str]) -> dict[str, Premises]:

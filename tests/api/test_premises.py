@@ -98,3 +98,46 @@ def test_no_demo_when_disabled(tmp_path: Path, settings_for: Callable[..., Setti
             "offset": 0,
             "links": [{"rel": "self", "href": "/premises"}],
         }
+
+
+def test_the_query_parameters_are_documented_and_checked_each_by_name(
+    client: TestClient,
+) -> None:
+    spec = client.get("/openapi.json").json()
+    params = {p["name"]: p for p in spec["paths"]["/premises"]["get"]["parameters"]}
+    assert list(params) == [
+        "sort",
+        "near",
+        "limit",
+        "offset",
+        "commune",
+        "kind",
+        "use",
+        "min_surface_m2",
+        "max_surface_m2",
+        "status",
+        "bbox",
+        "min_rent_eur_m2_year",
+        "max_rent_eur_m2_year",
+        "min_sale_price_eur",
+        "max_sale_price_eur",
+        "q",
+    ]
+    assert all(p["in"] == "query" and not p["required"] for p in params.values())
+    assert params["limit"]["schema"]["anyOf"][0] == {
+        "type": "integer",
+        "maximum": 2147483647,
+        "minimum": 1,
+    }
+    assert params["q"]["schema"]["anyOf"][0] == {"type": "string", "maxLength": 200}
+    assert params["kind"]["schema"]["anyOf"][0] == {"$ref": "#/components/schemas/PremisesKind"}
+    assert params["near"]["description"] == "lon,lat: the point of sort=distance"
+
+    bad = {"limit": 0, "sort": "x", "min_surface_m2": -1, "kind": "castle", "foo": "bar"}
+    r = client.get("/premises", params=bad)
+    assert r.status_code == 422
+    assert [e["field"] for e in r.json()["errors"]] == ["kind", "min_surface_m2", "sort", "limit"]
+    # The filters are read before the page: an unknown commune answers 400 first.
+    r = client.get("/premises", params={"commune": "nulle part", "limit": 0})
+    assert r.status_code == 400
+    assert r.json()["detail"].startswith("commune")

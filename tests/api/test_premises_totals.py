@@ -8,15 +8,18 @@ Runs on SQLite and on PostGIS, through the real app with its lifespan entered.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.auth import issue_key
+from api.json_response import FastJSONResponse
 from api.listing_cache import PublicJsonCache, TotalCache
 from api.main import create_app
 from geodata.schemas import PremisesCreate
@@ -192,6 +195,56 @@ def test_the_public_json_cache_is_bounded_and_keyed_by_version() -> None:
     assert cache.peek(2, 1) == {"id": 2, "version": 1}
     assert cache.peek(2, 2) is None
     assert cache.peek(1, 2) is None  # evicted by (2, 1)
+
+
+def test_the_public_json_cache_keeps_each_listing_encoded_too() -> None:
+    cache = PublicJsonCache(size=2)
+    built: list[int] = []
+
+    def build(pid: int) -> dict[str, Any]:
+        built.append(pid)
+        return {"id": pid, "title": "Entrepôt « Rungis »", "rent": math.nan}
+
+    assert cache.peek_encoded([(1, 1), (2, 1)]) == {}
+    first = cache.get(1, 1, lambda: build(1))
+    encoded = cache.get_encoded(1, 1, lambda: build(1))  # the same entry, not built again
+    assert encoded == FastJSONResponse(first).body
+    assert cache.get_encoded(2, 1, lambda: build(2)) == FastJSONResponse(build(2)).body
+    assert built == [1, 2, 2]
+    # Only the listings cached at that version; each one looked at is kept the longest.
+    assert cache.peek_encoded([(2, 1), (1, 2), (1, 1)]) == {(1, 1): encoded, (2, 1): ANY}
+    cache.get(3, 1, lambda: build(3))
+    assert cache.peek(2, 1) is None  # looked at before (1, 1): the least recently used
+    assert cache.peek(1, 1) is first
+
+
+def test_a_page_is_written_as_its_items_json_would_be(world: World) -> None:
+    world.add()
+    world.add(owner="sci-compte")
+    world.add(verified=START - timedelta(days=80))
+    with world.repo.begin() as conn:
+        staff = accounts.create_account(
+            conn, name="equipe", email="equipe@exemple.invalid", role="staff"
+        )
+        staff_key = issue_key(conn, staff.id).key
+    readers = {
+        "anonymous": {},
+        "owner": {"Authorization": f"Bearer {world.developer_key}"},
+        "staff": {"Authorization": f"Bearer {staff_key}"},
+    }
+    for _ in range(2):  # the public JSON built, then reused
+        for reader, headers in readers.items():
+            for params in ({}, {"limit": 2, "offset": 1, "sort": "-freshness"}):
+                response = world.client.get("/premises", params=params, headers=headers)
+                assert response.status_code == 200, response.text
+                page = response.json()
+                assert response.content == FastJSONResponse(page).body, reader
+                assert response.headers["content-type"] == "application/json"
+                assert int(response.headers["content-length"]) == len(response.content)
+                full = [i for i in page["items"] if "freshness" in i]
+                assert (
+                    len(full) == {"anonymous": 0, "owner": 1, "staff": len(page["items"])}[reader]
+                )
 
 
 def test_reads_by_ids_leave_out_ids_not_stored(world: World) -> None:

@@ -24,12 +24,14 @@ from geodata.storage import (
     DuplicateRefError,
     NotFoundError,
     Page,
+    PremisesQuery,
     Repository,
     StaleVersionError,
     StorageError,
     UpsertResult,
     open_repository,
 )
+from geodata.storage import premises as premises_store
 from geodata.storage._tables import metadata, premises
 
 HEAD = "0014"  # the latest migration
@@ -385,6 +387,47 @@ def test_list_order_by(repo: Repository, catalogue: list[Premises]) -> None:
     assert [p.surface_m2 for p in page.items] == [3000.0, 1200.0, 800.0]
     page = repo.list_premises(order_by="surface_m2", limit=2)
     assert [p.surface_m2 for p in page.items] == [150.0, 250.0]
+
+
+#: Queries in an order where each shape (the same filters, order and page) comes back with
+#: other values, and the listings (indices into ``catalogue``) each must read.
+SHAPES: list[tuple[dict[str, Any], list[int]]] = [
+    ({"kind": "warehouse"}, [0, 3]),
+    ({"kind": "workshop"}, [1, 5]),
+    ({"min_surface_m2": 800}, [0, 3, 5]),
+    ({"max_surface_m2": 800}, [1, 2, 4, 5]),
+    ({"q": "quai"}, [0, 3, 5]),
+    ({"q": "QUAI entrepot"}, [0, 3]),
+    ({"q": "50%"}, [0]),  # % and _ match only themselves
+    ({"q": "quai_"}, [3]),
+    ({"q": "quai sud"}, [3]),
+    ({"bbox": (2.37, 48.74, 2.41, 48.80)}, [1, 3, 4]),
+    ({"bbox": (2.36, 48.76, 2.36, 48.76)}, [0]),
+    ({"order_by": "distance", "near": (2.39, 48.745), "limit": 1}, [3]),
+    ({"order_by": "distance", "near": (2.385, 48.815), "limit": 1}, [5]),
+    ({"order_by": "-surface_m2", "limit": 2}, [0, 3]),
+    ({"order_by": "-surface_m2", "limit": 2, "offset": 2}, [5, 4]),
+    ({"limit": 2, "offset": 4}, [4, 5]),
+    ({"use": "craft", "status": "available"}, [1, 2]),
+    ({"use": "logistics", "status": "let"}, [3]),
+]
+
+
+def test_page_keys_bind_each_querys_values_into_the_statement_of_its_shape(
+    repo: Repository, catalogue: list[Premises]
+) -> None:
+    for i, title in ((0, "Entrepôt 50% quai"), (3, "Entrepot 500 quai_sud"), (5, "Quai nord")):
+        repo.patch_premises(catalogue[i].id, {"title": title}, expected_version=1, actor="t")
+    versions = {p.id: p.version for p in repo.list_premises(limit=None).items}
+    with repo.connect() as conn:
+        for _ in range(2):  # each statement built, then reused
+            for filters, expected in SHAPES:
+                query = PremisesQuery(**{"limit": None, **filters})
+                wanted = [catalogue[i].id for i in expected]
+                keys = premises_store.page_keys(conn, query)
+                assert keys == [(pid, versions[pid], None) for pid in wanted], filters
+                if "limit" not in filters:
+                    assert premises_store.count_premises(conn, query) == len(expected), filters
 
 
 @pytest.mark.parametrize(
