@@ -128,6 +128,18 @@ class PublicJsonCache:
         """The public JSON of a listing at ``version``; ``build`` makes it on a miss."""
         return self._entry((premises_id, version), build)[0]
 
+    def peek_entry(self, premises_id: int, version: int) -> tuple[dict[str, Any], bytes] | None:
+        """The public JSON of a listing at ``version`` and its encoding, if cached."""
+        with self._lock:
+            return self._found((premises_id, version))
+
+    def get_entry(
+        self, premises_id: int, version: int, build: Callable[[], dict[str, Any]]
+    ) -> tuple[dict[str, Any], bytes]:
+        """The public JSON of a listing at ``version`` and its encoding; ``build`` makes the
+        JSON values on a miss."""
+        return self._entry((premises_id, version), build)
+
     def peek_encoded(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """The encoded public JSON of those listings ``(id, version)`` that are cached."""
         out: dict[tuple[int, int], bytes] = {}

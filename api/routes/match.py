@@ -11,6 +11,7 @@ completeness and age, what the required criteria excluded, and what to relax.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any, TypeVar
@@ -32,11 +33,12 @@ from ..errors import Lang
 from ..errors import preferred_language as request_language
 from ..freshness import hide_before
 from ..index_state import ENGINE_LOCK, IndexHolder
-from ..json_response import FastJSONResponse
+from ..json_response import EncodedJSONResponse, encode_json
 from ..listing_cache import PublicJsonCache, public_json, public_json_cache
 from ..outcomes import ModelRef, live_ranker
 
 __all__ = [
+    "MatchAnswer",
     "MatchDiagnostics",
     "MatchReason",
     "MatchRelaxation",
@@ -156,7 +158,7 @@ def match_need(
         Lang | None, Query(description="Language of the reasons (else Accept-Language).")
     ] = None,
     accept_language: Annotated[str | None, Header()] = None,
-) -> FastJSONResponse:
+) -> EncodedJSONResponse:
     """Rank the public catalogue for a need, without storing it or needing an account.
 
     Only available listings confirmed within ``freshness.hide_days`` are matched.
@@ -164,7 +166,7 @@ def match_need(
     language = request_language(lang, accept_language)
     need.setdefault("company_name", ANONYMOUS)
     parsed = NeedIn.model_validate(need, context={"territory": territory})
-    body = match_body(
+    answer = match_body(
         request.app.state,
         repo,
         parsed,
@@ -173,7 +175,34 @@ def match_need(
         verified_since=hide_before(now, settings.freshness),
         now=now,
     )
-    return FastJSONResponse(body)
+    return EncodedJSONResponse(answer.encode())
+
+
+@dataclass(frozen=True)
+class MatchAnswer:
+    """The answer of the match routes: its JSON values, and each listing's public JSON as
+    encoded once in the cache (:meth:`encode` writes the body with them)."""
+
+    #: The fields of :class:`MatchResponse` as JSON values, each result's ``premises`` the
+    #: listing's public JSON (a test checks it is that model's dump).
+    body: dict[str, Any]
+    #: The encoded public JSON of each listing of the results, by id.
+    encoded: dict[int, bytes]
+
+    def encode(self) -> bytes:
+        """The body as :func:`api.json_response.encode_json` writes it, the listings' JSON
+        spliced in as encoded rather than encoded again (the same bytes)."""
+        body = self.body
+        results = [
+            encode_json({k: v for k, v in r.items() if k != "premises"})[:-1]
+            + b',"premises":'
+            + self.encoded[r["premises"]["id"]]
+            + b"}"
+            for r in body["results"]
+        ]
+        head = encode_json({k: body[k] for k in ("lang", "catalogue_version", "model")})
+        tail = encode_json({k: body[k] for k in ("diagnostics", "relaxations")})
+        return head[:-1] + b',"results":[' + b",".join(results) + b"]," + tail[1:]
 
 
 def match_body(
@@ -185,10 +214,10 @@ def match_body(
     lang: Lang,
     verified_since: datetime | None,
     now: datetime | None,
-) -> dict[str, Any]:
-    """The answer of the match routes (``POST /match``, ``GET /needs/{id}/matches``) as plain
-    JSON values, in the order and shape of :class:`MatchResponse` (a test checks it is that
-    model's dump): the scores dumped once, the listings' public JSON from the cache."""
+) -> MatchAnswer:
+    """The answer of the match routes (``POST /match``, ``GET /needs/{id}/matches``), in the
+    order and shape of :class:`MatchResponse`: the scores dumped once, the listings' public
+    JSON from the cache."""
     result, model, listings = _ranked(
         repo,
         state.match_index,
@@ -202,39 +231,40 @@ def match_body(
     # A listing deleted since the snapshot was taken is left out.
     kept = [item for item in result.results if item.listing_id in listings]
     summary = _summary(result, model, lang)
-    return {
+    body = {
         "lang": summary["lang"],
         "catalogue_version": summary["catalogue_version"],
         "model": summary["model"],
         "results": [
-            {**_scored(item, lang), "premises": listings[item.listing_id]} for item in kept
+            {**_scored(item, lang), "premises": listings[item.listing_id][0]} for item in kept
         ],
         "diagnostics": summary["diagnostics"],
         "relaxations": summary["relaxations"],
     }
+    return MatchAnswer(body, {pid: encoded for pid, (_, encoded) in listings.items()})
 
 
 def _public_listings(
     public: PublicJsonCache, conn: Connection, items: Sequence[MatchItem]
-) -> dict[int, dict[str, Any]]:
-    """The public JSON of the ranked listings, by id.
+) -> dict[int, tuple[dict[str, Any], bytes]]:
+    """The public JSON of the ranked listings and its encoding, by id.
 
     The index holds each listing's version as it was ranked, and the snapshot is at least
     as new as the catalogue this request's connection sees: a listing whose JSON is cached
     at that version needs no read. Only the others (not cached, or indexed without a
     version) are read from their rows; one deleted meanwhile is then left out.
     """
-    out: dict[int, dict[str, Any]] = {}
+    out: dict[int, tuple[dict[str, Any], bytes]] = {}
     missing = []
     for item in items:
         version = item.listing_version
-        found = None if version is None else public.peek(item.listing_id, version)
+        found = None if version is None else public.peek_entry(item.listing_id, version)
         if found is None:
             missing.append(item.listing_id)
         else:
             out[item.listing_id] = found
     for pid, row in (store.rows_by_ids(conn, missing) if missing else {}).items():
-        out[pid] = public.get(pid, row["version"], partial(public_json, row))
+        out[pid] = public.get_entry(pid, row["version"], partial(public_json, row))
     return out
 
 

@@ -30,7 +30,7 @@ from ..auth import CurrentAccount, forbid
 from ..deps import MAX_INT32, NowDep, RepoDep, SettingsDep, TerritoryDep
 from ..errors import Text
 from ..freshness import hide_before
-from ..json_response import FastJSONResponse
+from ..json_response import EncodedJSONResponse
 from ..outcomes import record_answer
 from .match import MAX_RESULTS, MatchResponse, match_body, request_language
 from .premises import _expected_version, _page_links
@@ -334,11 +334,11 @@ def need_matches(
     k: Annotated[int, Query(ge=1, le=MAX_RESULTS, description="How many results.")] = 10,
     lang: LangQuery = None,
     accept_language: Annotated[str | None, Header()] = None,
-) -> FastJSONResponse:
+) -> EncodedJSONResponse:
     """The ranked listings for a saved need, as ``POST /match`` answers (owner and staff)."""
     with repo.connect() as conn:
         need = readable_need(conn, account, need_id)
-    body = match_body(
+    answer = match_body(
         request.app.state,
         repo,
         need,
@@ -347,8 +347,8 @@ def need_matches(
         verified_since=hide_before(now, settings.freshness),
         now=now,
     )
-    record_answer(repo, account, need_id, body)
-    return FastJSONResponse(body)
+    record_answer(repo, account, need_id, answer.body)
+    return EncodedJSONResponse(answer.encode())
 
 
 @router.get(

@@ -9,8 +9,15 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.freshness import hide_before
+from api.json_response import encode_json
 from api.main import create_app
-from api.routes.match import ANONYMOUS, MatchResponse, rank_for_need, request_language
+from api.routes.match import (
+    ANONYMOUS,
+    MatchResponse,
+    match_body,
+    rank_for_need,
+    request_language,
+)
 from geodata.schemas import CONTACT_FIELDS, OWNER_FIELDS, NeedIn
 from geodata.storage import Repository
 from matcher.weights import SURFACE_TOLERANCE
@@ -151,6 +158,26 @@ def test_the_answer_is_the_match_response_model_serialised(client: TestClient) -
                 r["verified_age_days"] = None
             assert body == want
             assert MatchResponse.model_validate(body).results
+
+
+def test_the_answer_splices_the_cached_listings_into_the_same_bytes(client: TestClient) -> None:
+    """The body is written with each listing's JSON as encoded in the cache: the bytes the
+    whole answer encoded at once gives, with results, with relaxations and with none."""
+    app: Any = client.app
+    narrow = {**NEED, "surface_min_m2": 1480, "surface_max_m2": 1500, "communes": ["Rungis"]}
+    nothing = {**NEED, "surface_min_m2": 90000, "surface_max_m2": 95000}
+    sizes = []
+    for need, lang, k in ((NEED, "fr", 10), (narrow, "en", 20), (nothing, "fr", 5)):
+        parsed = NeedIn.model_validate(
+            {**need, "company_name": ANONYMOUS}, context={"territory": app.state.territory}
+        )
+        for _ in range(2):  # built, then from the cache
+            answer = match_body(
+                app.state, app.state.repo, parsed, k=k, lang=lang, verified_since=None, now=None
+            )
+            assert answer.encode() == encode_json(answer.body)
+        sizes.append(len(answer.body["results"]))
+    assert sizes[0] == 10 and sizes[2] == 0
 
 
 def test_a_listing_edited_is_matched_in_its_new_version(tmp_path: Path, settings_for: Any) -> None:

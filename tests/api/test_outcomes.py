@@ -271,7 +271,7 @@ def test_training_learns_from_the_listing_as_it_was_shown(world: World) -> None:
             lang="fr",
             verified_since=None,
             now=None,
-        )
+        ).body
         record_answer(world.repo, account, need_id, answer)
         shown[need_id] = {r["premises"]["id"]: r["utilities"] for r in answer["results"]}
     seen = shown[need][listing]
