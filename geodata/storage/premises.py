@@ -44,7 +44,6 @@ __all__ = [
     "set_status",
     "update_premises",
     "upsert_premises_by_ref",
-    "versions_by_ids",
     "where_clauses",
 ]
 
@@ -875,19 +874,7 @@ def _count_statement(hooks: DialectHooks, names: tuple[str, ...]) -> sa.Select[A
 
 
 # Built once: the statements of the per-request reads by ids (an expanding parameter).
-_VERSIONS_BY_IDS = sa.select(premises.c.id, premises.c.version).where(
-    premises.c.id.in_(sa.bindparam("ids", expanding=True))
-)
 _ROWS_BY_IDS = sa.select(premises).where(premises.c.id.in_(sa.bindparam("ids", expanding=True)))
-
-
-def versions_by_ids(conn: Connection, ids: Iterable[int]) -> dict[int, int]:
-    """Return the current version of the stored listings among ``ids``, by id."""
-    out: dict[int, int] = {}
-    for chunk in co.chunks(sorted({int(i) for i in ids})):
-        rows = conn.execute(_VERSIONS_BY_IDS, {"ids": chunk})
-        out.update((int(pid), int(version)) for pid, version in rows)
-    return out
 
 
 def rows_by_ids(conn: Connection, ids: Iterable[int]) -> dict[int, RowMapping]:
