@@ -57,7 +57,6 @@ NOT_MATCHED: tuple[str, ...] = (
     "description",
     "created_at",
     "updated_at",
-    "version",
     "mezzanine_m2",
     "plot_m2",
     "parking_spaces",
