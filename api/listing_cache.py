@@ -116,18 +116,6 @@ class PublicJsonCache:
                 self._items.popitem(last=False)
         return entry
 
-    def peek(self, premises_id: int, version: int) -> dict[str, Any] | None:
-        """The public JSON of a listing at ``version`` if it is cached, else None."""
-        with self._lock:
-            found = self._found((premises_id, version))
-        return None if found is None else found[0]
-
-    def get(
-        self, premises_id: int, version: int, build: Callable[[], dict[str, Any]]
-    ) -> dict[str, Any]:
-        """The public JSON of a listing at ``version``; ``build`` makes it on a miss."""
-        return self._entry((premises_id, version), build)[0]
-
     def peek_entry(self, premises_id: int, version: int) -> tuple[dict[str, Any], bytes] | None:
         """The public JSON of a listing at ``version`` and its encoding, if cached."""
         with self._lock:

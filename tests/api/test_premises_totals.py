@@ -186,15 +186,15 @@ def test_the_public_json_cache_is_bounded_and_keyed_by_version() -> None:
         return {"id": pid, "version": version}
 
     for pid, version in ((1, 1), (1, 1), (1, 2), (2, 1), (1, 2), (3, 1), (2, 1)):
-        assert cache.get(pid, version, lambda p=pid, v=version: build(p, v)) == {
+        assert cache.get_entry(pid, version, lambda p=pid, v=version: build(p, v))[0] == {
             "id": pid,
             "version": version,
         }
     # (1, 1) once; (1, 2) kept while used; (2, 1) evicted by (3, 1), then built again.
     assert built == [(1, 1), (1, 2), (2, 1), (3, 1), (2, 1)]
-    assert cache.peek(2, 1) == {"id": 2, "version": 1}
-    assert cache.peek(2, 2) is None
-    assert cache.peek(1, 2) is None  # evicted by (2, 1)
+    assert cache.peek_entry(2, 1)[0] == {"id": 2, "version": 1}  # type: ignore[index]
+    assert cache.peek_entry(2, 2) is None
+    assert cache.peek_entry(1, 2) is None  # evicted by (2, 1)
 
 
 def test_the_public_json_cache_keeps_each_listing_encoded_too() -> None:
@@ -206,16 +206,16 @@ def test_the_public_json_cache_keeps_each_listing_encoded_too() -> None:
         return {"id": pid, "title": "Entrepôt « Rungis »", "rent": math.nan}
 
     assert cache.peek_encoded([(1, 1), (2, 1)]) == {}
-    first = cache.get(1, 1, lambda: build(1))
+    first = cache.get_entry(1, 1, lambda: build(1))[0]
     encoded = cache.get_encoded(1, 1, lambda: build(1))  # the same entry, not built again
     assert encoded == FastJSONResponse(first).body
     assert cache.get_encoded(2, 1, lambda: build(2)) == FastJSONResponse(build(2)).body
     assert built == [1, 2, 2]
     # Only the listings cached at that version; each one looked at is kept the longest.
     assert cache.peek_encoded([(2, 1), (1, 2), (1, 1)]) == {(1, 1): encoded, (2, 1): ANY}
-    cache.get(3, 1, lambda: build(3))
-    assert cache.peek(2, 1) is None  # looked at before (1, 1): the least recently used
-    assert cache.peek(1, 1) is first
+    cache.get_entry(3, 1, lambda: build(3))
+    assert cache.peek_entry(2, 1) is None  # looked at before (1, 1): the least recently used
+    assert cache.peek_entry(1, 1)[0] is first  # type: ignore[index]
 
 
 def test_a_page_is_written_as_its_items_json_would_be(world: World) -> None:
