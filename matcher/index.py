@@ -221,9 +221,7 @@ def catalogue_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
             texts[name] = np.full(n, None, dtype=object)
     return _assemble(
         ids,
-        listing_version=_versions(
-            frame["version"].to_numpy() if "version" in frame.columns else None, n
-        ),
+        listing_version=_versions(_num(frame, "version"), n),
         lon=lon,
         lat=lat,
         numbers={c: _num(frame, c) for c in (*_FLOAT_COLUMNS, *SPLIT_COLUMNS)},
